@@ -1,0 +1,1 @@
+"""TikTok Shop adapter: request signing, API client, webhook verification, payload models."""
