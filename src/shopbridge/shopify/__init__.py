@@ -1,0 +1,1 @@
+"""Shopify adapter: .graphql operations, cost-aware GraphQL Admin client, webhook verification."""
