@@ -1,0 +1,118 @@
+"""Engines and migrations for the two supported databases.
+
+SQLite (one file, the embedded default) and PostgreSQL (several worker processes). Everything
+else in the store is written once against both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+# Ask for a write lock at BEGIN on SQLite (see `write_transaction`).
+_BEGIN_IMMEDIATE = "shopbridge_begin_immediate"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL for a user's database URL: plain `postgresql://` means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: "
+            "use sqlite:///path or postgresql://user:password@host/db"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine_or_connection: sa.Engine | sa.Connection) -> bool:
+    return engine_or_connection.dialect.name == "sqlite"
+
+
+def create_db_engine(url: str) -> sa.Engine:
+    """An engine for `url`, configured for shopbridge's transactions on either database."""
+    sa_url = make_url(normalize_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        return _sqlite_engine(sa_url)
+    return sa.create_engine(sa_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
+    if sa_url.database in (None, "", ":memory:"):
+        # Each pooled connection would get its own empty in-memory database.
+        raise ValueError("shopbridge needs a SQLite file, not an in-memory database")
+    Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # The pysqlite recipe (SQLAlchemy docs, "Transactions with SQLite and the sqlite3
+        # driver"): the driver must not emit its own BEGIN, so that we can emit BEGIN
+        # IMMEDIATE for claims and units of work, and DDL is transactional for migrations.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # A deferred transaction that reads and then writes can fail at once with
+        # SQLITE_BUSY when another writer got in between (no busy wait applies); writers
+        # therefore take the write lock up front, and wait for it up to busy_timeout.
+        immediate = connection.get_execution_options().get(_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One transaction that will write: BEGIN IMMEDIATE on SQLite, a plain BEGIN on PostgreSQL."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One read-only transaction (a consistent snapshot on both databases)."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def alembic_config(url: str) -> Config:
+    """The Alembic configuration for the migrations shipped inside the package."""
+    config = Config()
+    config.set_main_option("script_location", "shopbridge.store:migrations")
+    # Alembic's config is ConfigParser-based: a literal % must be doubled.
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str) -> None:
+    """Migrate the database at `url` to the newest schema (Alembic `upgrade head`)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in `./var/`, which is created if missing."""
+    var = Path.cwd() / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{var / 'shopbridge.sqlite3'}"

@@ -1,0 +1,141 @@
+"""What the store hands out: frozen snapshots of rows, never live ORM objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class LeaseLost(RuntimeError):
+    """The claimed item is no longer leased by this worker; the whole unit was rolled back."""
+
+
+class NotFound(LookupError):
+    """No row with that id."""
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """One TikTok shop linked to one Shopify store, secrets already decrypted."""
+
+    id: int
+    name: str
+    status: str
+    tiktok_app_key: str | None
+    tiktok_app_secret: str | None
+    tiktok_access_token: str | None
+    tiktok_refresh_token: str | None
+    tiktok_token_expires_at: datetime | None
+    tiktok_shop_id: str | None
+    tiktok_shop_cipher: str | None
+    tiktok_region: str | None
+    tiktok_api_base_url: str | None
+    tiktok_auth_base_url: str | None
+    shopify_domain: str | None
+    shopify_api_base_url: str | None
+    shopify_access_token: str | None
+    shopify_client_secret: str | None
+    shopify_previous_client_secret: str | None
+    shopify_location_id: str | None
+    holdback_minutes: int
+    unpaid_window_minutes: int
+    inventory_behaviour: str
+    carrier_mapping: Mapping[str, str]
+    timezone: str
+    last_reconciled_at: datetime | None
+    reconcile_cursor: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One delivery received (webhook, reconciliation finding or merchant action), as stored."""
+
+    id: int
+    source: str
+    delivery_key: str
+    topic: str
+    connection_id: int | None
+    headers: Mapping[str, Any]
+    body: bytes
+    received_at: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    last_error: str | None
+    processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One decided action waiting to run (or run); `tiktok_order_id` comes from its mirror."""
+
+    id: int
+    connection_id: int
+    order_mirror_id: int | None
+    tiktok_order_id: str | None
+    kind: str
+    payload: Mapping[str, Any]
+    idempotency_key: str
+    priority: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeadlineItem:
+    """A point in time at which an order must be looked at again (e.g. the holdback's end)."""
+
+    id: int
+    order_mirror_id: int
+    connection_id: int
+    tiktok_order_id: str
+    kind: str
+    due_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class MirrorRow:
+    """One TikTok order's mirror: the domain's serialised state plus its listing projections."""
+
+    id: int
+    connection_id: int
+    tiktok_order_id: str
+    state: Mapping[str, Any] | None
+    version: int
+    phase: str | None
+    tiktok_status: str | None
+    shopify_order_id: str | None
+    shopify_order_name: str | None
+    tiktok_created_at: datetime | None
+    paid_at: datetime | None
+    holdback_ends_at: datetime | None
+    cancel_request_deadline: datetime | None
+    needs_attention: bool
+    attention_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an order's explanation (workflow.md rule 10)."""
+
+    id: int
+    order_mirror_id: int
+    at: datetime
+    kind: str
+    summary: str
+    detail: Mapping[str, Any] | None

@@ -1,0 +1,450 @@
+"""The Store: shopbridge's one door to its database (SQLite or PostgreSQL), all methods sync."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopbridge.clock import Clock
+from shopbridge.store import claims
+from shopbridge.store.db import read_transaction, write_transaction
+from shopbridge.store.records import (
+    ConnectionRecord,
+    DeadlineItem,
+    InboxItem,
+    LeaseLost,
+    MirrorRow,
+    NotFound,
+    OutboxItem,
+    TimelineEntry,
+)
+from shopbridge.store.secrets import SecretBox
+from shopbridge.store.sql import insert_ignoring_conflict
+from shopbridge.store.tables import (
+    INBOX_SOURCES,
+    INBOX_STATUSES,
+    SECRET_CONNECTION_COLUMNS,
+    connections,
+    deadlines,
+    inbox,
+    order_mirrors,
+    outbox,
+    timeline,
+)
+from shopbridge.store.unit import ConnectionUnit, OrderUnit, insert_timeline
+
+_CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at"}
+
+
+class Store:
+    def __init__(self, engine: sa.Engine, clock: Clock, secrets: SecretBox | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._secrets = secrets
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def add_connection(self, **fields: Any) -> int:
+        values = self._connection_values(fields)
+        with write_transaction(self.engine) as db:
+            created = db.execute(
+                connections.insert()
+                .values(created_at=self.clock.now(), **values)
+                .returning(connections.c.id)
+            )
+            return int(created.scalar_one())
+
+    def update_connection(self, connection_id: int, **fields: Any) -> None:
+        values = self._connection_values(fields)
+        if not values:
+            return
+        with write_transaction(self.engine) as db:
+            updated = db.execute(
+                connections.update().where(connections.c.id == connection_id).values(**values)
+            )
+            if updated.rowcount == 0:
+                raise NotFound(f"no connection {connection_id}")
+
+    def get_connection(self, connection_id: int) -> ConnectionRecord:
+        record = self._one_connection(connections.c.id == connection_id)
+        if record is None:
+            raise NotFound(f"no connection {connection_id}")
+        return record
+
+    def list_connections(self) -> list[ConnectionRecord]:
+        with read_transaction(self.engine) as db:
+            rows = db.execute(sa.select(connections).order_by(connections.c.id)).mappings().all()
+        return [self._connection_record(row) for row in rows]
+
+    def connection_by_tiktok_shop(self, shop_id: str) -> ConnectionRecord | None:
+        return self._one_connection(connections.c.tiktok_shop_id == str(shop_id))
+
+    def connection_by_shopify_domain(self, domain: str) -> ConnectionRecord | None:
+        return self._one_connection(connections.c.shopify_domain == domain.strip().lower())
+
+    def _one_connection(self, condition: sa.ColumnElement[bool]) -> ConnectionRecord | None:
+        with read_transaction(self.engine) as db:
+            row = db.execute(sa.select(connections).where(condition)).mappings().first()
+        return None if row is None else self._connection_record(row)
+
+    def _connection_values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(fields) - _CONNECTION_FIELDS
+        if unknown:
+            raise TypeError(f"not connection fields: {sorted(unknown)}")
+        values = dict(fields)
+        for name in SECRET_CONNECTION_COLUMNS & set(values):
+            if values[name] is not None:
+                values[name] = self._box().encrypt(values[name])
+        if values.get("shopify_domain") is not None:
+            values["shopify_domain"] = values["shopify_domain"].strip().lower()
+        if values.get("tiktok_shop_id") is not None:
+            values["tiktok_shop_id"] = str(values["tiktok_shop_id"])
+        return values
+
+    def _connection_record(self, row: sa.RowMapping) -> ConnectionRecord:
+        values = dict(row)
+        for name in SECRET_CONNECTION_COLUMNS:
+            if values[name] is not None:
+                values[name] = self._box().decrypt(values[name])
+        values["carrier_mapping"] = dict(values["carrier_mapping"] or {})
+        return ConnectionRecord(**values)
+
+    def _box(self) -> SecretBox:
+        # Only built when a secret is touched, so stores without secrets never create a key file.
+        if self._secrets is None:
+            self._secrets = SecretBox.from_environment()
+        return self._secrets
+
+    # -- inbox ---------------------------------------------------------------------------------
+
+    def record_delivery(
+        self,
+        *,
+        source: str,
+        delivery_key: str,
+        topic: str,
+        connection_id: int | None,
+        headers: Mapping[str, Any],
+        body: bytes,
+        status: str = "pending",
+        error: str | None = None,
+    ) -> bool:
+        """Store one delivery durably; False when (source, delivery_key) was stored before."""
+        if source not in INBOX_SOURCES:
+            raise ValueError(f"inbox source must be one of {INBOX_SOURCES}, not {source!r}")
+        if status not in INBOX_STATUSES:
+            raise ValueError(f"inbox status must be one of {INBOX_STATUSES}, not {status!r}")
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            inserted = db.execute(
+                insert_ignoring_conflict(db, inbox, ["source", "delivery_key"])
+                .values(
+                    source=source,
+                    delivery_key=delivery_key,
+                    topic=topic,
+                    connection_id=connection_id,
+                    headers=dict(headers),
+                    body=bytes(body),
+                    received_at=now,
+                    status=status,
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error=error,
+                    processed_at=None if status == "pending" else now,
+                )
+                .returning(inbox.c.id)
+            ).first()
+        return inserted is not None
+
+    def claim_inbox(self, worker_id: str, limit: int, lease: timedelta) -> list[InboxItem]:
+        with write_transaction(self.engine) as db:
+            ids = self._claim(db, claims.CLAIM_INBOX, worker_id, limit, lease)
+            rows = db.execute(
+                sa.select(inbox)
+                .where(inbox.c.id.in_(ids))
+                .order_by(inbox.c.next_attempt_at, inbox.c.id)
+            ).mappings()
+            return [_inbox_item(row) for row in rows]
+
+    def retry_inbox(
+        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._guarded(
+            claims.RETRY_INBOX,
+            f"inbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def finish_inbox(
+        self, item_id: int, worker_id: str, status: str, error: str | None = None
+    ) -> None:
+        with self.unit(None) as unit:
+            unit.finish_inbox(item_id, worker_id, status, error)
+
+    def inbox_items(self, status: str | None = None) -> list[InboxItem]:
+        query = sa.select(inbox).order_by(inbox.c.id)
+        if status is not None:
+            query = query.where(inbox.c.status == status)
+        with read_transaction(self.engine) as db:
+            return [_inbox_item(row) for row in db.execute(query).mappings()]
+
+    # -- outbox --------------------------------------------------------------------------------
+
+    def claim_outbox(self, worker_id: str, limit: int, lease: timedelta) -> list[OutboxItem]:
+        with write_transaction(self.engine) as db:
+            ids = self._claim(db, claims.CLAIM_OUTBOX, worker_id, limit, lease)
+            rows = db.execute(
+                _outbox_query()
+                .where(outbox.c.id.in_(ids))
+                .order_by(outbox.c.priority, outbox.c.next_attempt_at, outbox.c.id)
+            ).mappings()
+            return [_outbox_item(row) for row in rows]
+
+    def retry_outbox(
+        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._guarded(
+            claims.RETRY_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def fail_outbox(self, item_id: int, worker_id: str, error: str) -> None:
+        """Give up on an action for good (a 4xx, or retries exhausted); the merchant may Retry."""
+        self._guarded(
+            claims.FAIL_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            now=self.clock.now(),
+        )
+
+    def complete_outbox(self, item_id: int, worker_id: str) -> None:
+        self._guarded(
+            claims.COMPLETE_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            now=self.clock.now(),
+        )
+
+    def requeue_outbox(self, item_id: int) -> bool:
+        """A merchant's Retry: a failed action is due again now; False if it was not failed."""
+        with write_transaction(self.engine) as db:
+            statement = claims.statement(claims.REQUEUE_OUTBOX, db.dialect.name)
+            return (
+                db.execute(statement, {"id": item_id, "now": self.clock.now()}).first() is not None
+            )
+
+    def outbox_for_mirror(self, mirror_id: int) -> list[OutboxItem]:
+        query = (
+            _outbox_query()
+            .where(outbox.c.order_mirror_id == mirror_id)
+            .order_by(outbox.c.created_at, outbox.c.id)
+        )
+        with read_transaction(self.engine) as db:
+            return [_outbox_item(row) for row in db.execute(query).mappings()]
+
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def claim_deadlines(self, worker_id: str, limit: int, lease: timedelta) -> list[DeadlineItem]:
+        with write_transaction(self.engine) as db:
+            ids = self._claim(db, claims.CLAIM_DEADLINES, worker_id, limit, lease)
+            rows = db.execute(
+                sa.select(deadlines, order_mirrors.c.connection_id, order_mirrors.c.tiktok_order_id)
+                .join(order_mirrors, order_mirrors.c.id == deadlines.c.order_mirror_id)
+                .where(deadlines.c.id.in_(ids))
+                .order_by(deadlines.c.due_at, deadlines.c.id)
+            ).mappings()
+            return [DeadlineItem(**row) for row in rows]
+
+    def deadlines_for_mirror(self, mirror_id: int) -> list[DeadlineItem]:
+        query = (
+            sa.select(deadlines, order_mirrors.c.connection_id, order_mirrors.c.tiktok_order_id)
+            .join(order_mirrors, order_mirrors.c.id == deadlines.c.order_mirror_id)
+            .where(deadlines.c.order_mirror_id == mirror_id)
+            .order_by(deadlines.c.due_at, deadlines.c.id)
+        )
+        with read_transaction(self.engine) as db:
+            return [DeadlineItem(**row) for row in db.execute(query).mappings()]
+
+    # -- units of work -------------------------------------------------------------------------
+
+    @contextmanager
+    def order_unit(self, connection_id: int, tiktok_order_id: str) -> Iterator[OrderUnit]:
+        """One transaction about one order, holding its mirror row locked (created if new)."""
+        tiktok_order_id = str(tiktok_order_id)
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            created = db.execute(
+                insert_ignoring_conflict(db, order_mirrors, ["connection_id", "tiktok_order_id"])
+                .values(
+                    connection_id=connection_id,
+                    tiktok_order_id=tiktok_order_id,
+                    state=None,
+                    version=0,
+                    needs_attention=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(order_mirrors.c.id)
+            ).first()
+            # On PostgreSQL this waits for a concurrent unit of the same order to commit; on
+            # SQLite, BEGIN IMMEDIATE already made this transaction the only writer.
+            mirror = db.execute(
+                sa.select(order_mirrors.c.id, order_mirrors.c.state)
+                .where(
+                    order_mirrors.c.connection_id == connection_id,
+                    order_mirrors.c.tiktok_order_id == tiktok_order_id,
+                )
+                .with_for_update()
+            ).one()
+            unit = OrderUnit(
+                db,
+                self.clock,
+                connection_id,
+                mirror.id,
+                None if mirror.state is None else dict(mirror.state),
+                is_new=created is not None,
+            )
+            yield unit
+            unit._check_before_commit()
+
+    @contextmanager
+    def unit(self, connection_id: int | None) -> Iterator[ConnectionUnit]:
+        """One transaction for work that is not about one order (same finish/enqueue methods)."""
+        with write_transaction(self.engine) as db:
+            unit = ConnectionUnit(db, self.clock, connection_id)  # type: ignore[arg-type]
+            yield unit
+            unit._check_before_commit()
+
+    # -- mirrors and timeline ------------------------------------------------------------------
+
+    def get_mirror(self, connection_id: int, tiktok_order_id: str) -> MirrorRow | None:
+        return self._one_mirror(
+            sa.and_(
+                order_mirrors.c.connection_id == connection_id,
+                order_mirrors.c.tiktok_order_id == str(tiktok_order_id),
+            )
+        )
+
+    def get_mirror_by_id(self, mirror_id: int) -> MirrorRow | None:
+        return self._one_mirror(order_mirrors.c.id == mirror_id)
+
+    def list_mirrors(
+        self,
+        connection_id: int,
+        *,
+        phase: str | None = None,
+        search: str | None = None,
+        include_unpaid: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[MirrorRow]:
+        """Mirrors of one connection, newest TikTok order first, for the merchant's list.
+
+        `include_unpaid=False` hides orders TikTok still reports as UNPAID (workflow.md row 1:
+        not listed yet); an unpaid order TikTok then cancelled is listed.
+        """
+        query = sa.select(order_mirrors).where(order_mirrors.c.connection_id == connection_id)
+        if phase is not None:
+            query = query.where(order_mirrors.c.phase == phase)
+        if search:
+            pattern = f"%{_escape_like(search.strip().lower())}%"
+            query = query.where(
+                sa.or_(
+                    sa.func.lower(order_mirrors.c.tiktok_order_id).like(pattern, escape="\\"),
+                    sa.func.lower(order_mirrors.c.shopify_order_name).like(pattern, escape="\\"),
+                )
+            )
+        if not include_unpaid:
+            query = query.where(
+                sa.func.coalesce(order_mirrors.c.tiktok_status, "UNPAID") != "UNPAID"
+            )
+        query = query.order_by(order_mirrors.c.created_at.desc(), order_mirrors.c.id.desc())
+        with read_transaction(self.engine) as db:
+            rows = db.execute(query.limit(limit).offset(offset)).mappings()
+            return [_mirror_row(row) for row in rows]
+
+    def timeline(self, mirror_id: int) -> list[TimelineEntry]:
+        query = (
+            sa.select(timeline)
+            .where(timeline.c.order_mirror_id == mirror_id)
+            .order_by(timeline.c.at, timeline.c.id)
+        )
+        with read_transaction(self.engine) as db:
+            return [
+                TimelineEntry(**{**row, "detail": _dict_or_none(row["detail"])})
+                for row in db.execute(query).mappings()
+            ]
+
+    def add_timeline(
+        self, mirror_id: int, kind: str, summary: str, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        with write_transaction(self.engine) as db:
+            insert_timeline(db, self.clock.now(), mirror_id, kind, summary, detail)
+
+    def _one_mirror(self, condition: sa.ColumnElement[bool]) -> MirrorRow | None:
+        with read_transaction(self.engine) as db:
+            row = db.execute(sa.select(order_mirrors).where(condition)).mappings().first()
+        return None if row is None else _mirror_row(row)
+
+    # -- claims --------------------------------------------------------------------------------
+
+    def _claim(
+        self, db: sa.Connection, sql: str, worker_id: str, limit: int, lease: timedelta
+    ) -> list[int]:
+        if lease <= timedelta(0):
+            raise ValueError("a lease must be positive")
+        now = self.clock.now()
+        statement = claims.statement(sql, db.dialect.name)
+        parameters = {
+            "worker_id": worker_id,
+            "now": now,
+            "lease_until": now + lease,
+            "limit": limit,
+        }
+        return list(db.execute(statement, parameters).scalars())
+
+    def _guarded(self, sql: str, what: str, worker_id: str, **parameters: Any) -> None:
+        with write_transaction(self.engine) as db:
+            statement = claims.statement(sql, db.dialect.name)
+            if db.execute(statement, {"worker_id": worker_id, **parameters}).first() is None:
+                raise LeaseLost(f"{what} is no longer leased by worker {worker_id!r}")
+
+
+def _outbox_query() -> sa.Select[Any]:
+    return sa.select(outbox, order_mirrors.c.tiktok_order_id).outerjoin(
+        order_mirrors, order_mirrors.c.id == outbox.c.order_mirror_id
+    )
+
+
+def _inbox_item(row: sa.RowMapping) -> InboxItem:
+    return InboxItem(**{**row, "headers": dict(row["headers"]), "body": bytes(row["body"])})
+
+
+def _outbox_item(row: sa.RowMapping) -> OutboxItem:
+    return OutboxItem(**{**row, "payload": dict(row["payload"])})
+
+
+def _mirror_row(row: sa.RowMapping) -> MirrorRow:
+    return MirrorRow(**{**row, "state": _dict_or_none(row["state"])})
+
+
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,227 @@
+"""The durable schema: one `metadata`, migrated by Alembic (`store/migrations/`).
+
+Rows are addressed by integer ids; TikTok ids are strings (64-bit, never numbers); times are
+aware UTC (`UTCDateTime`); raw webhook bodies are kept as the exact bytes received.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shopbridge.store.types import UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# 64-bit ids on PostgreSQL; SQLite only auto-numbers a column declared exactly INTEGER.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(name, Id, sa.ForeignKey(target, ondelete="CASCADE"), nullable=nullable)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+CONNECTION_STATUSES = ("active", "paused", "revoked")
+INVENTORY_BEHAVIOURS = ("DECREMENT_OBEYING_POLICY", "DECREMENT_IGNORING_POLICY")
+INBOX_SOURCES = ("tiktok", "shopify", "reconcile", "merchant")
+INBOX_STATUSES = ("pending", "done", "ignored", "malformed", "failed")
+OUTBOX_STATUSES = ("pending", "done", "failed", "cancelled")
+TIMELINE_KINDS = ("event", "decision", "action", "result", "flag", "note")
+
+# Columns that hold credentials; the Store encrypts them with its SecretBox.
+SECRET_CONNECTION_COLUMNS = frozenset(
+    {
+        "tiktok_app_secret",
+        "tiktok_access_token",
+        "tiktok_refresh_token",
+        "shopify_access_token",
+        "shopify_client_secret",
+        "shopify_previous_client_secret",
+    }
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("tiktok_app_key", sa.String(100)),
+    sa.Column("tiktok_app_secret", sa.Text),
+    sa.Column("tiktok_access_token", sa.Text),
+    sa.Column("tiktok_refresh_token", sa.Text),
+    sa.Column("tiktok_token_expires_at", UTCDateTime),
+    sa.Column("tiktok_shop_id", sa.String(64), unique=True),
+    sa.Column("tiktok_shop_cipher", sa.String(200)),
+    sa.Column("tiktok_region", sa.String(8)),
+    sa.Column("tiktok_api_base_url", sa.String(500)),
+    sa.Column("tiktok_auth_base_url", sa.String(500)),
+    sa.Column("shopify_domain", sa.String(255), unique=True),
+    sa.Column("shopify_api_base_url", sa.String(500)),
+    sa.Column("shopify_access_token", sa.Text),
+    sa.Column("shopify_client_secret", sa.Text),
+    sa.Column("shopify_previous_client_secret", sa.Text),
+    sa.Column("shopify_location_id", sa.String(100)),
+    # TikTok policy (workflow.md): the holdback and unpaid window go up per shop, never down.
+    sa.Column("holdback_minutes", sa.Integer, nullable=False, server_default="60"),
+    sa.Column("unpaid_window_minutes", sa.Integer, nullable=False, server_default="1440"),
+    # Never BYPASS: an order that claims no inventory reserves nothing (shopify_api.md).
+    sa.Column(
+        "inventory_behaviour",
+        sa.String(32),
+        nullable=False,
+        server_default="DECREMENT_OBEYING_POLICY",
+    ),
+    # Shopify tracking company -> TikTok shipping provider name or id.
+    sa.Column("carrier_mapping", Json, nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("last_reconciled_at", UTCDateTime),
+    sa.Column("reconcile_cursor", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(_in("status", CONNECTION_STATUSES), name="status"),
+    sa.CheckConstraint("holdback_minutes >= 60", name="holdback_minutes"),
+    sa.CheckConstraint("unpaid_window_minutes >= 1440", name="unpaid_window_minutes"),
+    sa.CheckConstraint(
+        _in("inventory_behaviour", INVENTORY_BEHAVIOURS), name="inventory_behaviour"
+    ),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    _fk("connection_id", "connections.id"),
+    sa.UniqueConstraint("user_id", "connection_id"),
+)
+
+order_mirrors = sa.Table(
+    "order_mirrors",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("tiktok_order_id", sa.String(64), nullable=False),
+    # The domain's serialised mirror; NULL only while a new row has not been saved yet.
+    sa.Column("state", Json),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    # Projections of `state` for listing and filtering in the merchant UI.
+    sa.Column("phase", sa.String(64)),
+    sa.Column("tiktok_status", sa.String(64)),
+    sa.Column("shopify_order_id", sa.String(200)),
+    sa.Column("shopify_order_name", sa.String(64)),
+    sa.Column("tiktok_created_at", UTCDateTime),
+    sa.Column("paid_at", UTCDateTime),
+    sa.Column("holdback_ends_at", UTCDateTime),
+    sa.Column("cancel_request_deadline", UTCDateTime),
+    sa.Column("needs_attention", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attention_reason", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("connection_id", "tiktok_order_id"),
+    # Newest-first lists scan these backwards; a DESC index would gain nothing on either database.
+    sa.Index("ix_order_mirrors_connection_updated", "connection_id", "updated_at"),
+    sa.Index("ix_order_mirrors_connection_created", "connection_id", "created_at"),
+    sa.Index("ix_order_mirrors_connection_phase", "connection_id", "phase"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    _id(),
+    sa.Column("source", sa.String(16), nullable=False),
+    # The platform's own id for the delivery (TikTok tts_notification_id, Shopify event id).
+    sa.Column("delivery_key", sa.String(200), nullable=False),
+    sa.Column("topic", sa.String(100), nullable=False),
+    # NULL when the shop is unknown: the delivery is still kept (workflow.md rule 7).
+    _fk("connection_id", "connections.id", nullable=True),
+    sa.Column("headers", Json, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("locked_by", sa.String(200)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("processed_at", UTCDateTime),
+    sa.UniqueConstraint("source", "delivery_key"),
+    sa.CheckConstraint(_in("source", INBOX_SOURCES), name="source"),
+    sa.CheckConstraint(_in("status", INBOX_STATUSES), name="status"),
+    sa.Index("ix_inbox_claim", "status", "next_attempt_at"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    _fk("order_mirror_id", "order_mirrors.id", nullable=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("idempotency_key", sa.String(300), nullable=False, unique=True),
+    # Lower runs first: reserving stock beats releases and tracking (workflow.md rule 2).
+    sa.Column("priority", sa.Integer, nullable=False, server_default="100"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("locked_by", sa.String(200)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    sa.Index("ix_outbox_claim", "status", "priority", "next_attempt_at"),
+    sa.Index("ix_outbox_order_mirror_id", "order_mirror_id"),
+)
+
+deadlines = sa.Table(
+    "deadlines",
+    metadata,
+    _id(),
+    _fk("order_mirror_id", "order_mirrors.id"),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("locked_by", sa.String(200)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.UniqueConstraint("order_mirror_id", "kind"),
+    sa.Index("ix_deadlines_due_at", "due_at"),
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    _id(),
+    _fk("order_mirror_id", "order_mirrors.id"),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("detail", Json),
+    sa.CheckConstraint(_in("kind", TIMELINE_KINDS), name="kind"),
+    sa.Index("ix_timeline_order_mirror_at", "order_mirror_id", "at"),
+)

@@ -1,0 +1,294 @@
+"""Units of work: everything one decision changes, committed together or not at all.
+
+A unit holds one open write transaction. For an order it also holds the mirror row's lock, so
+two workers handling events of the same order run one after the other (Saleor: assume every
+handler runs concurrently with itself). Outbox rows become visible to executors only at commit,
+so work is scheduled after the state that asked for it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopbridge.clock import Clock
+from shopbridge.store import claims
+from shopbridge.store.records import LeaseLost
+from shopbridge.store.sql import insert_ignoring_conflict, upsert
+from shopbridge.store.tables import (
+    INBOX_STATUSES,
+    TIMELINE_KINDS,
+    deadlines,
+    order_mirrors,
+    outbox,
+    timeline,
+)
+
+# Columns of order_mirrors that `save` may set besides the state itself.
+PROJECTION_COLUMNS = frozenset(
+    {
+        "phase",
+        "tiktok_status",
+        "shopify_order_id",
+        "shopify_order_name",
+        "tiktok_created_at",
+        "paid_at",
+        "holdback_ends_at",
+        "cancel_request_deadline",
+        "needs_attention",
+        "attention_reason",
+    }
+)
+
+
+class ConnectionUnit:
+    """A unit of work for one connection, not about a single order (e.g. an app-level webhook)."""
+
+    def __init__(self, connection: sa.Connection, clock: Clock, connection_id: int) -> None:
+        self._db = connection
+        self._clock = clock
+        self.connection_id = connection_id
+        self._order_mirror_id: int | None = None
+        self._lease_lost: LeaseLost | None = None
+        # Lock holder of deadlines this unit rescheduled or cleared, by deadline id: their
+        # claim may be finished afterwards in the same unit.
+        self._replaced_deadline_locks: dict[int, str | None] = {}
+
+    # -- new work ----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        priority: int,
+        run_at: datetime | None = None,
+    ) -> bool:
+        """Schedule an action; False (and nothing changes) when the key was enqueued before."""
+        now = self._clock.now()
+        inserted = self._db.execute(
+            insert_ignoring_conflict(self._db, outbox, ["idempotency_key"])
+            .values(
+                connection_id=self.connection_id,
+                order_mirror_id=self._order_mirror_id,
+                kind=kind,
+                payload=dict(payload),
+                idempotency_key=idempotency_key,
+                priority=priority,
+                status="pending",
+                attempts=0,
+                next_attempt_at=run_at or now,
+                created_at=now,
+            )
+            .returning(outbox.c.id)
+        ).first()
+        return inserted is not None
+
+    # -- finishing claimed items, in this same transaction ------------------------------------
+
+    def finish_inbox(
+        self, item_id: int, worker_id: str, status: str, error: str | None = None
+    ) -> None:
+        if status == "pending" or status not in INBOX_STATUSES:
+            raise ValueError(
+                f"an inbox item finishes as one of done/ignored/malformed/failed, not {status!r}"
+            )
+        self._guarded(
+            claims.FINISH_INBOX,
+            f"inbox item {item_id}",
+            worker_id,
+            id=item_id,
+            status=status,
+            error=error,
+            now=self._clock.now(),
+        )
+
+    def complete_outbox(self, item_id: int, worker_id: str) -> None:
+        self._guarded(
+            claims.COMPLETE_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            now=self._clock.now(),
+        )
+
+    def fail_outbox(self, item_id: int, worker_id: str, error: str) -> None:
+        self._guarded(
+            claims.FAIL_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            now=self._clock.now(),
+        )
+
+    def finish_deadline(self, deadline_id: int, worker_id: str) -> None:
+        if deadline_id in self._replaced_deadline_locks:
+            # This unit already rescheduled or cleared the claimed deadline: nothing to delete,
+            # but the claim must still have been ours.
+            if self._replaced_deadline_locks[deadline_id] != worker_id:
+                self._lose(f"deadline {deadline_id}", worker_id)
+            return
+        self._guarded(claims.FINISH_DEADLINE, f"deadline {deadline_id}", worker_id, id=deadline_id)
+
+    def _guarded(self, sql: str, what: str, worker_id: str, **parameters: Any) -> None:
+        statement = claims.statement(sql, self._db.dialect.name)
+        row = self._db.execute(statement, {"worker_id": worker_id, **parameters}).first()
+        if row is None:
+            self._lose(what, worker_id)
+
+    def _lose(self, what: str, worker_id: str) -> None:
+        self._lease_lost = LeaseLost(f"{what} is no longer leased by worker {worker_id!r}")
+        raise self._lease_lost
+
+    def _check_before_commit(self) -> None:
+        # A caller that caught LeaseLost inside the block must not commit half a unit.
+        if self._lease_lost is not None:
+            raise self._lease_lost
+
+
+class OrderUnit(ConnectionUnit):
+    """A unit of work for one TikTok order, holding its mirror row locked until commit."""
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        clock: Clock,
+        connection_id: int,
+        mirror_id: int,
+        state: dict[str, Any] | None,
+        is_new: bool,
+    ) -> None:
+        super().__init__(connection, clock, connection_id)
+        self._order_mirror_id = mirror_id
+        self.mirror_id = mirror_id
+        self.is_new = is_new
+        self._state = state
+        self._touched = False
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The mirror's saved state, None while the order has never been saved."""
+        return self._state
+
+    def save(self, state: Mapping[str, Any], **projection: Any) -> None:
+        unknown = set(projection) - PROJECTION_COLUMNS
+        if unknown:
+            raise TypeError(f"not projection columns of order_mirrors: {sorted(unknown)}")
+        self._db.execute(
+            order_mirrors.update()
+            .where(order_mirrors.c.id == self.mirror_id)
+            .values(
+                state=dict(state),
+                version=order_mirrors.c.version + 1,
+                updated_at=self._clock.now(),
+                **projection,
+            )
+        )
+        self._state = dict(state)
+        self._touched = True
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        priority: int,
+        run_at: datetime | None = None,
+    ) -> bool:
+        self._touched = True
+        return super().enqueue(kind, payload, idempotency_key, priority, run_at)
+
+    def set_deadline(self, kind: str, due_at: datetime) -> None:
+        """Schedule (or move) this order's deadline of `kind`; a moved deadline is unleased."""
+        self._remember_deadline_lock(kind)
+        self._db.execute(
+            upsert(
+                self._db,
+                deadlines,
+                ["order_mirror_id", "kind"],
+                {"order_mirror_id": self.mirror_id, "kind": kind, "due_at": due_at},
+                update={"due_at": due_at, "locked_by": None, "locked_until": None},
+            )
+        )
+        self._touched = True
+
+    def clear_deadline(self, kind: str) -> None:
+        self._remember_deadline_lock(kind)
+        self._db.execute(
+            deadlines.delete().where(
+                deadlines.c.order_mirror_id == self.mirror_id, deadlines.c.kind == kind
+            )
+        )
+
+    def clear_deadlines(self, kinds: Iterable[str] | None = None) -> None:
+        """Clear the given deadline kinds of this order, or all of them."""
+        query = sa.select(deadlines.c.kind).where(deadlines.c.order_mirror_id == self.mirror_id)
+        existing = self._db.execute(query).scalars().all()
+        wanted = set(existing) if kinds is None else set(kinds)
+        for kind in sorted(wanted & set(existing)):
+            self.clear_deadline(kind)
+
+    def cancel_pending_outbox(self, kinds: Iterable[str] | None = None) -> int:
+        """Cancel this order's pending actions (of `kinds`, or all) that no worker holds now.
+
+        A leased action is left alone: its executor is already running it and re-reads the
+        platforms before acting (workflow.md rule 3).
+        """
+        now = self._clock.now()
+        condition = sa.and_(
+            outbox.c.order_mirror_id == self.mirror_id,
+            outbox.c.status == "pending",
+            sa.or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < now),
+        )
+        if kinds is not None:
+            condition = sa.and_(condition, outbox.c.kind.in_(list(kinds)))
+        result = self._db.execute(
+            outbox.update().where(condition).values(status="cancelled", finished_at=now)
+        )
+        return result.rowcount
+
+    def add_timeline(
+        self, kind: str, summary: str, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        insert_timeline(self._db, self._clock.now(), self.mirror_id, kind, summary, detail)
+        self._touched = True
+
+    def _remember_deadline_lock(self, kind: str) -> None:
+        row = self._db.execute(
+            sa.select(deadlines.c.id, deadlines.c.locked_by)
+            .where(deadlines.c.order_mirror_id == self.mirror_id, deadlines.c.kind == kind)
+            .with_for_update()
+        ).first()
+        if row is not None:
+            self._replaced_deadline_locks.setdefault(row.id, row.locked_by)
+
+    def _check_before_commit(self) -> None:
+        super()._check_before_commit()
+        if self.is_new and not self._touched:
+            # Nothing was decided about this order: leave no empty mirror behind.
+            self._db.execute(order_mirrors.delete().where(order_mirrors.c.id == self.mirror_id))
+
+
+def insert_timeline(
+    connection: sa.Connection,
+    at: datetime,
+    mirror_id: int,
+    kind: str,
+    summary: str,
+    detail: Mapping[str, Any] | None,
+) -> None:
+    if kind not in TIMELINE_KINDS:
+        raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
+    connection.execute(
+        timeline.insert().values(
+            order_mirror_id=mirror_id,
+            at=at,
+            kind=kind,
+            summary=summary,
+            detail=None if detail is None else dict(detail),
+        )
+    )
