@@ -1,0 +1,133 @@
+"""What the core asks the platforms to do, one command at a time per order.
+
+Each command is executed by the outbox; its `key` is its idempotency key (also sent to TikTok
+where an endpoint takes one). Priorities put stock reservation before everything else
+(workflow.md rule 2): lower runs first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from shopbridge.domain.tiktok_order import TikTokOrder
+
+
+class Priority:
+    RESERVE = 0
+    CANCEL = 10
+    ANSWER_CANCELLATION = 15
+    RELEASE = 20
+    TRACKING = 30
+    INVENTORY = 40
+    REFRESH = 50
+
+
+@dataclass(frozen=True)
+class CreateShopifyOrder:
+    """Row 1: a pending Shopify order, every fulfilment order on hold, stock committed."""
+
+    kind: ClassVar[str] = "create_shopify_order"
+    priority: ClassVar[int] = Priority.RESERVE
+    key: str
+    order: TikTokOrder
+
+
+@dataclass(frozen=True)
+class ReleaseShopifyOrder:
+    """Row 4b: after re-reading TikTok, add the address, mark paid, release our holds."""
+
+    kind: ClassVar[str] = "release_shopify_order"
+    priority: ClassVar[int] = Priority.RELEASE
+    key: str
+    tiktok_order_id: str
+    shopify_order_id: str
+    hold_ids: tuple[str, ...]
+    holdback_ends_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelShopifyOrder:
+    """Rows 3a, 4a, 5a, 7: cancel with restock; refused if already fulfilled."""
+
+    kind: ClassVar[str] = "cancel_shopify_order"
+    priority: ClassVar[int] = Priority.CANCEL
+    key: str
+    shopify_order_id: str
+    reason: (
+        str  # Shopify OrderCancelReason: CUSTOMER | DECLINED | FRAUD | INVENTORY | STAFF | OTHER
+    )
+    staff_note: str
+
+
+@dataclass(frozen=True)
+class AnswerTikTokCancellation:
+    """Row 5a/5b: approve (only after the Shopify cancel succeeded) or reject on TikTok."""
+
+    kind: ClassVar[str] = "answer_tiktok_cancellation"
+    priority: ClassVar[int] = Priority.ANSWER_CANCELLATION
+    key: str
+    cancel_id: str
+    decision: str  # approve | reject
+    reject_reason: str = ""
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ShipOnTikTok:
+    """Row 6: mark the TikTok package shipped with the mapped provider and tracking number."""
+
+    kind: ClassVar[str] = "ship_on_tiktok"
+    priority: ClassVar[int] = Priority.TRACKING
+    key: str
+    tiktok_order_id: str
+    fulfillment_id: str
+    company: str | None
+    number: str | None
+    delivery_option_id: str | None
+
+
+@dataclass(frozen=True)
+class SyncTikTokInventory:
+    """After a cancellation: bring each SKU's TikTok quantity in line with Shopify's available."""
+
+    kind: ClassVar[str] = "sync_tiktok_inventory"
+    priority: ClassVar[int] = Priority.INVENTORY
+    key: str
+    seller_skus: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RefreshTikTokOrder:
+    """Re-read the order from TikTok when a change is due but has not been heard of."""
+
+    kind: ClassVar[str] = "refresh_tiktok_order"
+    priority: ClassVar[int] = Priority.REFRESH
+    key: str
+    tiktok_order_id: str
+    why: str
+
+
+Command = (
+    CreateShopifyOrder
+    | ReleaseShopifyOrder
+    | CancelShopifyOrder
+    | AnswerTikTokCancellation
+    | ShipOnTikTok
+    | SyncTikTokInventory
+    | RefreshTikTokOrder
+)
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    c.kind: c
+    for c in (
+        CreateShopifyOrder,
+        ReleaseShopifyOrder,
+        CancelShopifyOrder,
+        AnswerTikTokCancellation,
+        ShipOnTikTok,
+        SyncTikTokInventory,
+        RefreshTikTokOrder,
+    )
+}

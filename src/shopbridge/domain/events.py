@@ -1,0 +1,164 @@
+"""Everything that can happen to an order mirror.
+
+Observations come from TikTok and Shopify (webhooks or reconciliation, after a re-read),
+merchant answers from the UI, deadlines from the clock, and outcomes from our own commands.
+Outcomes carry the key of the command they answer, so a stale outcome is recognised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shopbridge.domain.tiktok_order import TikTokOrder
+
+
+@dataclass(frozen=True)
+class TikTokOrderObserved:
+    order: TikTokOrder
+    source: str = "webhook"  # webhook | reconcile | refresh
+
+
+@dataclass(frozen=True)
+class CancellationObserved:
+    cancel_id: str
+    status: str
+    role: str
+    update_time: datetime
+    deadline: datetime | None = None
+    cancel_type: str = ""
+
+
+@dataclass(frozen=True)
+class ShopifyFulfilmentObserved:
+    fulfillment_id: str
+    company: str | None
+    number: str | None
+
+
+@dataclass(frozen=True)
+class ShopifyCancellationObserved:
+    """Shopify reports the order cancelled (our own cancel's echo, or a merchant in Shopify)."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineReached:
+    kind: str
+
+
+@dataclass(frozen=True)
+class MerchantApprovedCancellation:
+    cancel_id: str
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class MerchantRejectedCancellation:
+    cancel_id: str
+    reason: str
+    comment: str = ""
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class MerchantRetried:
+    kind: str
+    user: str = ""
+
+
+# --- outcomes of our own commands ---
+
+
+@dataclass(frozen=True)
+class ShopifyOrderCreated:
+    command_key: str
+    shopify_order_id: str
+    shopify_order_name: str
+    hold_ids: tuple[str, ...]
+    unknown_skus: tuple[str, ...] = ()
+    already_existed: bool = False
+
+
+@dataclass(frozen=True)
+class ShopifyOrderReleased:
+    command_key: str
+    order: TikTokOrder  # as re-read from TikTok just before releasing
+
+
+@dataclass(frozen=True)
+class ReleaseRefused:
+    command_key: str
+    order: TikTokOrder  # as re-read from TikTok
+    reason: str
+
+
+@dataclass(frozen=True)
+class ShopifyOrderCancelled:
+    command_key: str
+
+
+@dataclass(frozen=True)
+class ShopifyCancelRefused:
+    command_key: str
+    reason: str
+    fulfilled: bool = False
+
+
+@dataclass(frozen=True)
+class TikTokCancellationAnswered:
+    command_key: str
+    cancel_id: str
+    decision: str  # approve | reject
+
+
+@dataclass(frozen=True)
+class TrackingSent:
+    command_key: str
+    fulfillment_id: str
+    shipping_provider: str
+
+
+@dataclass(frozen=True)
+class InventorySynced:
+    command_key: str
+    skus: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TikTokOrderRefreshed:
+    command_key: str
+    order: TikTokOrder
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    """A command failed for good (permanent error, or retries exhausted)."""
+
+    command_key: str
+    kind: str
+    message: str
+    code: str = ""  # e.g. "unsupported_carrier"
+
+
+Event = (
+    TikTokOrderObserved
+    | CancellationObserved
+    | ShopifyFulfilmentObserved
+    | ShopifyCancellationObserved
+    | DeadlineReached
+    | MerchantApprovedCancellation
+    | MerchantRejectedCancellation
+    | MerchantRetried
+    | ShopifyOrderCreated
+    | ShopifyOrderReleased
+    | ReleaseRefused
+    | ShopifyOrderCancelled
+    | ShopifyCancelRefused
+    | TikTokCancellationAnswered
+    | TrackingSent
+    | InventorySynced
+    | TikTokOrderRefreshed
+    | ActionFailed
+)

@@ -1,0 +1,1 @@
+"""Application services: inbox, command execution, deadlines, reconciliation, the worker loop."""

@@ -1,0 +1,231 @@
+"""In-memory platforms implementing the engine's ports, for unit tests and benchmarks.
+
+They keep state like the real platforms (orders, holds, committed stock), so tests assert on
+outcomes, not on calls. `fail_next` queues errors for a method to raise on its next calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.tiktok_order import Address, TikTokOrder
+from shopbridge.engine.ports import (
+    CreatedOrder,
+    OrderCancellation,
+    PermanentError,
+    PlatformError,
+    ShippingProvider,
+    ShopifyFulfilment,
+    ShopifyOrderView,
+)
+
+
+class _Faulty:
+    def __init__(self) -> None:
+        self.fail_next: dict[str, list[PlatformError]] = defaultdict(list)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def _enter(self, method: str) -> None:
+        self.calls[method] += 1
+        queued = self.fail_next.get(method)
+        if queued:
+            raise queued.pop(0)
+
+
+@dataclass
+class FakeShopifyOrder:
+    order_id: str
+    name: str
+    tiktok_order_id: str
+    quantities: dict[str, int]  # known SKUs only: what was committed
+    custom_skus: tuple[str, ...]
+    holds: dict[str, str] = field(default_factory=dict)  # hold id -> handle
+    paid: bool = False
+    cancelled: bool = False
+    cancel_reason: str | None = None
+    fulfilments: list[ShopifyFulfilment] = field(default_factory=list)
+    address: Address | None = None
+    marked_paid_at_holds: int = -1  # how many holds were left when it was marked paid
+
+
+class FakeShopify(_Faulty):
+    def __init__(self, stock: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.available_stock: dict[str, int] = dict(stock or {})
+        self.committed: dict[str, int] = defaultdict(int)
+        self.orders: dict[str, FakeShopifyOrder] = {}
+        self._ids = itertools.count(1001)
+
+    def view(self, order_id: str) -> ShopifyOrderView:
+        o = self.orders[order_id]
+        return ShopifyOrderView(
+            order_id=o.order_id,
+            name=o.name,
+            cancelled=o.cancelled,
+            fulfilled=bool(o.fulfilments),
+            paid=o.paid,
+            our_hold_ids=tuple(o.holds),
+            open_fulfillment_orders=0 if o.holds or o.fulfilments or o.cancelled else 1,
+            fulfilments=tuple(o.fulfilments),
+        )
+
+    def orders_for(self, tiktok_order_id: str) -> list[FakeShopifyOrder]:
+        return [o for o in self.orders.values() if o.tiktok_order_id == tiktok_order_id]
+
+    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None:
+        self._enter("find_order")
+        found = self.orders_for(tiktok_order_id)
+        return self.view(found[0].order_id) if found else None
+
+    async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
+        self._enter("create_pending_order")
+        number = next(self._ids)
+        known: dict[str, int] = {}
+        unknown: list[str] = []
+        for line in order.lines:
+            if line.seller_sku in self.available_stock:
+                known[line.seller_sku] = known.get(line.seller_sku, 0) + line.quantity
+            else:
+                unknown.append(line.seller_sku)
+        for sku, qty in known.items():  # DECREMENT_IGNORING_POLICY: commit even below zero
+            self.available_stock[sku] -= qty
+            self.committed[sku] += qty
+        gid = f"gid://shopify/Order/{number}"
+        self.orders[gid] = FakeShopifyOrder(
+            gid, f"#{number}", order.order_id, known, tuple(unknown)
+        )
+        return CreatedOrder(self.view(gid), tuple(unknown))
+
+    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]:
+        self._enter("hold_fulfillment_orders")
+        o = self.orders[order_id]
+        if handle not in o.holds.values() and not o.cancelled and not o.paid:
+            o.holds[f"gid://shopify/FulfillmentHold/{order_id.rsplit('/', 1)[-1]}"] = handle
+        return tuple(h for h, name in o.holds.items() if name == handle)
+
+    async def get_order(self, order_id: str) -> ShopifyOrderView:
+        self._enter("get_order")
+        return self.view(order_id)
+
+    async def set_shipping_address(self, order_id: str, address: Address) -> None:
+        self._enter("set_shipping_address")
+        self.orders[order_id].address = address
+
+    async def mark_paid(self, order_id: str) -> None:
+        self._enter("mark_paid")
+        o = self.orders[order_id]
+        if o.cancelled:
+            raise PermanentError(f"order {o.name} is cancelled and cannot be marked as paid")
+        if not o.paid:
+            o.paid = True
+            o.marked_paid_at_holds = len(o.holds)
+
+    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None:
+        self._enter("release_holds")
+        o = self.orders[order_id]
+        for hold_id in hold_ids:
+            o.holds.pop(hold_id, None)
+
+    async def cancel(self, order_id: str, reason: str, staff_note: str) -> None:
+        self._enter("cancel")
+        o = self.orders[order_id]
+        if o.cancelled:
+            return
+        if o.fulfilments:
+            raise PermanentError(f"order {o.name} is fulfilled and cannot be cancelled")
+        o.cancelled, o.cancel_reason = True, reason
+        for sku, qty in o.quantities.items():  # restock: true
+            self.committed[sku] -= qty
+            self.available_stock[sku] += qty
+
+    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
+        self._enter("available")
+        return {s: self.available_stock[s] for s in seller_skus if s in self.available_stock}
+
+    # --- merchant actions in the Shopify admin ---
+
+    def fulfil(self, order_id: str, company: str | None, number: str | None) -> ShopifyFulfilment:
+        o = self.orders[order_id]
+        if o.holds or o.cancelled:
+            raise PermanentError(f"order {o.name} is on hold or cancelled and cannot be fulfilled")
+        fulfilment = ShopifyFulfilment(
+            f"gid://shopify/Fulfillment/{len(o.fulfilments) + 1}{o.name[1:]}", company, number
+        )
+        o.fulfilments.append(fulfilment)
+        for sku, qty in o.quantities.items():
+            self.committed[sku] -= qty
+        return fulfilment
+
+
+class FakeTikTok(_Faulty):
+    def __init__(self, providers: tuple[ShippingProvider, ...] | None = None) -> None:
+        super().__init__()
+        self.orders: dict[str, TikTokOrder] = {}
+        self.cancellations: dict[str, list[CancellationObserved]] = defaultdict(list)
+        self.providers = providers or (
+            ShippingProvider("6617675021119438849", "USPS"),
+            ShippingProvider("6617675021119438850", "UPS"),
+            ShippingProvider("6617675021119438851", "FedEx"),
+        )
+        self.inventory: dict[str, int] = {}
+        self.shipped: dict[str, tuple[str, str]] = {}
+        self.answers: dict[str, str] = {}
+
+    def put(self, order: TikTokOrder) -> TikTokOrder:
+        self.orders[order.order_id] = order
+        return order
+
+    def update(self, order_id: str, **changes: object) -> TikTokOrder:
+        return self.put(replace(self.orders[order_id], **changes))  # type: ignore[arg-type]
+
+    async def get_order(self, order_id: str) -> TikTokOrder:
+        self._enter("get_order")
+        if order_id not in self.orders:
+            raise PermanentError(f"TikTok has no order {order_id}")
+        return self.orders[order_id]
+
+    async def get_cancellations(self, order_id: str) -> tuple[CancellationObserved, ...]:
+        self._enter("get_cancellations")
+        return tuple(self.cancellations.get(order_id, ()))
+
+    async def answer_cancellation(
+        self, cancel_id: str, decision: str, reason: str, comment: str, idempotency_key: str
+    ) -> None:
+        self._enter("answer_cancellation")
+        self.answers.setdefault(cancel_id, decision)
+
+    async def shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]:
+        self._enter("shipping_providers")
+        return self.providers
+
+    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
+        self._enter("mark_shipped")
+        if order_id in self.shipped:
+            raise PermanentError("package already shipped", code="already_shipped")
+        self.shipped[order_id] = (tracking_number, provider_id)
+
+    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
+        self._enter("set_inventory")
+        self.inventory[seller_sku] = quantity
+
+    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
+        self._enter("orders_updated")
+        return sorted(
+            (o for o in self.orders.values() if since <= o.update_time < until),
+            key=lambda o: o.update_time,
+        )
+
+    async def cancellations_updated(
+        self, since: datetime, until: datetime
+    ) -> list[OrderCancellation]:
+        self._enter("cancellations_updated")
+        return [
+            OrderCancellation(order_id, c)
+            for order_id, items in self.cancellations.items()
+            for c in items
+            if since <= c.update_time < until
+        ]

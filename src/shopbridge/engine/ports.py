@@ -1,0 +1,113 @@
+"""What the engine needs from each platform, in the domain's terms.
+
+The TikTok and Shopify gateways implement these over the real HTTP clients; `fakes`
+implements them in memory for unit tests and benchmarks. Implementations raise
+`RetryableError` for what may pass (timeouts, 5xx, rate limits) and `PermanentError`
+for what will not, with the platform's words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.tiktok_order import Address, TikTokOrder
+
+
+class PlatformError(Exception):
+    """A platform call failed; `message` says which call and what the platform said."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class RetryableError(PlatformError):
+    """May succeed later: retry with backoff."""
+
+
+class PermanentError(PlatformError):
+    """Will not succeed by retrying: surface it on the order."""
+
+
+@dataclass(frozen=True)
+class ShopifyFulfilment:
+    fulfillment_id: str
+    company: str | None
+    number: str | None
+
+
+@dataclass(frozen=True)
+class ShopifyOrderView:
+    order_id: str
+    name: str
+    cancelled: bool
+    fulfilled: bool  # fully or partly fulfilled: a cancel would not stop a parcel
+    paid: bool
+    our_hold_ids: tuple[str, ...]
+    open_fulfillment_orders: int
+    fulfilments: tuple[ShopifyFulfilment, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    view: ShopifyOrderView
+    unknown_skus: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShippingProvider:
+    provider_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OrderCancellation:
+    order_id: str
+    cancellation: CancellationObserved
+
+
+class ShopifyPort(Protocol):
+    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None: ...
+
+    async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder: ...
+
+    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]: ...
+
+    async def get_order(self, order_id: str) -> ShopifyOrderView: ...
+
+    async def set_shipping_address(self, order_id: str, address: Address) -> None: ...
+
+    async def mark_paid(self, order_id: str) -> None: ...
+
+    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None: ...
+
+    async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
+
+    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]: ...
+
+
+class TikTokPort(Protocol):
+    async def get_order(self, order_id: str) -> TikTokOrder: ...
+
+    async def get_cancellations(self, order_id: str) -> tuple[CancellationObserved, ...]: ...
+
+    async def answer_cancellation(
+        self, cancel_id: str, decision: str, reason: str, comment: str, idempotency_key: str
+    ) -> None: ...
+
+    async def shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]: ...
+
+    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
+        """Raises PermanentError(code="already_shipped") when TikTok has it shipped already."""
+
+    async def set_inventory(self, seller_sku: str, quantity: int) -> None: ...
+
+    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]: ...
+
+    async def cancellations_updated(
+        self, since: datetime, until: datetime
+    ) -> list[OrderCancellation]: ...
