@@ -1,0 +1,289 @@
+"""Shopify's query-cost bucket, modelled client-side so we wait instead of being throttled.
+
+Shopify charges each GraphQL query its *requested* cost up front from a per app+shop leaky bucket
+(Standard plan: 2000 points, restoring 100/s) and reports the bucket on every response in
+`extensions.cost.throttleStatus` (shopify_api.md §8). We keep one `ShopBucket` per shop endpoint
+in the process, fed by those reports, and reserve a call's estimated cost before sending it.
+The bucket restores in real time, so waiting uses real monotonic time and `asyncio.sleep`.
+
+Estimates: the first call of an operation uses `estimate_requested_cost` (Shopify's published
+rules applied to the document, deliberately on the high side); later calls use the requested
+cost Shopify reported for that operation last time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    VariableNode,
+)
+
+MAX_QUERY_COST = 1000
+"""A single query may not request more than 1000 points (shopify_api.md §8)."""
+
+MUTATION_COST = 10
+CONNECTION_BASE_COST = 2
+UNKNOWN_BUCKET_POLL = 0.01
+"""Seconds between checks while the first call to a shop is out and its bucket is unknown."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# --- cost estimate -------------------------------------------------------------------------
+
+
+def estimate_requested_cost(document: DocumentNode, variables: Mapping[str, Any]) -> int:
+    """Shopify's requested cost of `document`, by its published rules (§8), rounded up.
+
+    Scalars and enums cost 0, objects 1, a connection or list with `first`/`last` costs
+    2 + n × its item, a mutation field 10. Without the schema we cannot tell a list from an
+    object, so an unpaged list of objects counts as one object (Shopify does the same).
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    total = 0
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        for root in _fields(definition.selection_set.selections, fragments):
+            if definition.operation == OperationType.MUTATION:
+                total += MUTATION_COST + _children_cost(root, fragments, variables)
+            else:
+                total += _field_cost(root, fragments, variables)
+    return total
+
+
+def _fields(
+    selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterable[FieldNode]:
+    for selection in selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set.selections, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            yield from _fields(fragments[selection.name.value].selection_set.selections, fragments)
+
+
+def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    for argument in field.arguments or ():
+        if argument.name.value not in ("first", "last"):
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            return int(variables.get(value.name.value) or 0)
+    return None
+
+
+def _children_cost(
+    field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]
+) -> int:
+    if field.selection_set is None:
+        return 0
+    return sum(
+        _field_cost(child, fragments, variables)
+        for child in _fields(field.selection_set.selections, fragments)
+    )
+
+
+def _field_cost(
+    field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]
+) -> int:
+    if field.selection_set is None:
+        return 0
+    page_size = _page_size(field, variables)
+    if page_size is None:
+        return 1 + _children_cost(field, fragments, variables)
+    children = list(_fields(field.selection_set.selections, fragments))
+    if any(child.name.value in ("nodes", "edges") for child in children):
+        item = max(_connection_item_cost(child, fragments, variables) for child in children)
+    else:
+        item = 1 + _children_cost(field, fragments, variables)
+    return CONNECTION_BASE_COST + page_size * item
+
+
+def _connection_item_cost(
+    field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]
+) -> int:
+    if field.name.value == "nodes":
+        return 1 + _children_cost(field, fragments, variables)
+    if field.name.value == "edges" and field.selection_set is not None:
+        return max(
+            (
+                1 + _children_cost(child, fragments, variables)
+                for child in _fields(field.selection_set.selections, fragments)
+                if child.name.value == "node"
+            ),
+            default=0,
+        )
+    return 0  # pageInfo, totalCount...: not charged per item
+
+
+# --- the bucket ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThrottleStatus:
+    """`extensions.cost.throttleStatus` of one response."""
+
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+    @classmethod
+    def from_cost(cls, cost: Mapping[str, Any] | None) -> ThrottleStatus | None:
+        status = (cost or {}).get("throttleStatus")
+        if not isinstance(status, Mapping):
+            return None
+        try:
+            return cls(
+                float(status["maximumAvailable"]),
+                float(status["currentlyAvailable"]),
+                float(status["restoreRate"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class ShopBucket:
+    """The modelled cost bucket of one shop, shared by every client of that shop in the process.
+
+    Thread-safe: the lock guards only arithmetic and is never held across an `await`, so
+    clients on different event loops may share it.
+    """
+
+    def __init__(
+        self,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._maximum: float | None = None  # unknown until Shopify first reports it
+        self._restore_rate = 0.0
+        self._available = 0.0
+        self._observed_at = 0.0
+        self._in_flight = 0.0
+        self._last_requested: dict[str, int] = {}
+        self.waited_seconds = 0.0
+        """Total time callers spent waiting for the bucket (for benchmarks and logs)."""
+        self.throttled_responses = 0
+        """THROTTLED answers absorbed by retrying (for benchmarks and logs)."""
+
+    # Estimates -------------------------------------------------------------------------
+
+    def estimate(self, operation_name: str, static_estimate: int) -> int:
+        """The cost to reserve: last requested cost of this operation, else the static one."""
+        with self._lock:
+            return self._last_requested.get(operation_name, static_estimate)
+
+    def remember_requested(self, operation_name: str, requested: int) -> None:
+        with self._lock:
+            self._last_requested[operation_name] = requested
+
+    # Bucket arithmetic -----------------------------------------------------------------
+
+    def _level(self, now: float) -> float | None:
+        if self._maximum is None:
+            return None
+        restored = self._available + (now - self._observed_at) * self._restore_rate
+        return min(self._maximum, restored)
+
+    def wait_needed(self, cost: float) -> float:
+        """Seconds until the modelled bucket holds `cost` points (0 when it does, or is unknown)."""
+        with self._lock:
+            level = self._level(self._monotonic())
+            if level is None or level >= cost or self._restore_rate <= 0:
+                return 0.0
+            return (cost - level) / self._restore_rate
+
+    async def acquire(self, cost: float) -> None:
+        """Wait until `cost` points are (modelled as) available, then reserve them.
+
+        Until Shopify has reported the bucket once, only one call is let through at a time:
+        a cold burst would otherwise be sent blind and mostly throttled.
+        """
+        while True:
+            with self._lock:
+                now = self._monotonic()
+                level = self._level(now)
+                if level is None:
+                    wait = 0.0 if self._in_flight == 0 else UNKNOWN_BUCKET_POLL
+                elif level >= cost or self._restore_rate <= 0:
+                    wait = 0.0
+                else:
+                    wait = (cost - level) / self._restore_rate
+                if wait == 0.0:
+                    if level is not None:
+                        self._available = level - cost
+                        self._observed_at = now
+                    self._in_flight += cost
+                    return
+                self.waited_seconds += wait
+            await self._sleep(wait)
+
+    def settle(self, reserved: float, status: ThrottleStatus | None) -> None:
+        """A reserved call came back; adopt Shopify's view of the bucket if it sent one.
+
+        Calls still in flight were reserved against our model but Shopify may not have
+        charged them yet, so they are subtracted from what it reports: a little pessimism
+        that keeps a burst of concurrent calls from overshooting the bucket.
+        """
+        with self._lock:
+            self._in_flight = max(0.0, self._in_flight - reserved)
+            if status is None:
+                return
+            self._maximum = status.maximum_available
+            self._restore_rate = status.restore_rate
+            self._available = status.currently_available - self._in_flight
+            self._observed_at = self._monotonic()
+
+    async def wait_after_throttled(
+        self, needed: float, status: ThrottleStatus | None, fallback: float | None = None
+    ) -> float:
+        """Back off after a THROTTLED answer: (needed − currentlyAvailable) / restoreRate (§8).
+
+        Without a throttle status (a bare 429), wait `fallback` (Retry-After) or one second.
+        """
+        if status is None or status.restore_rate <= 0:
+            wait = fallback if fallback is not None else 1.0
+        else:
+            wait = max(0.0, (needed - status.currently_available) / status.restore_rate)
+        with self._lock:
+            self.throttled_responses += 1
+            self.waited_seconds += wait
+        await self._sleep(wait)
+        return wait
+
+
+_BUCKETS: dict[str, ShopBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def bucket_for(endpoint: str) -> ShopBucket:
+    """The process-wide bucket of one shop, keyed by its GraphQL endpoint URL."""
+    with _BUCKETS_LOCK:
+        bucket = _BUCKETS.get(endpoint)
+        if bucket is None:
+            bucket = _BUCKETS[endpoint] = ShopBucket()
+        return bucket
