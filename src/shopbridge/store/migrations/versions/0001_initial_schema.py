@@ -153,7 +153,7 @@ def upgrade() -> None:
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("holdback_ends_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_request_deadline", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("needs_attention", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("needs_attention", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("attention_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,97 @@
+"""Workers racing for the same outbox: every item is claimed exactly once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shopbridge.clock import ManualClock
+from shopbridge.store import Store, create_db_engine
+
+ITEMS = 200
+BATCH = 5
+EnqueueOrders = Callable[..., list[int]]  # the enqueue_orders fixture
+LEASE = timedelta(minutes=5)
+
+
+def claim_until_empty(store: Store, worker_id: str, start: threading.Barrier | None) -> list[int]:
+    if start is not None:
+        start.wait()
+    claimed: list[int] = []
+    while batch := store.claim_outbox(worker_id, BATCH, LEASE):
+        claimed.extend(item.id for item in batch)
+        time.sleep(0.001)  # a real worker runs the batch before claiming again
+    return claimed
+
+
+def test_two_threads_claim_every_item_exactly_once(
+    store: Store, enqueue_orders: EnqueueOrders, db_backend: str
+) -> None:
+    """Two worker threads racing over 200 actions claim each one once and only once."""
+    expected = enqueue_orders(ITEMS)
+    start = threading.Barrier(2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(claim_until_empty, store, f"t{n}", start) for n in range(2)]
+        per_worker = [future.result() for future in futures]
+    everything = [item_id for claimed in per_worker for item_id in claimed]
+    assert sorted(everything) == expected
+    if db_backend == "postgresql":
+        # SQLite's busy handler is not fair (a waiting writer sleeps and may lose every round),
+        # so only PostgreSQL's row locks promise that both threads get work.
+        assert all(per_worker), "both workers should have won some claims"
+
+
+def _claim_in_process(url: str, worker_id: str, now: datetime, start: Any, results: Any) -> None:
+    engine = create_db_engine(url)
+    try:
+        store = Store(engine, ManualClock(now))
+        start.wait()
+        results.put((worker_id, claim_until_empty(store, worker_id, None)))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_processes_claim_every_item_exactly_once(
+    postgres_url: str, manual_clock: ManualClock
+) -> None:
+    """Two worker processes on PostgreSQL (SKIP LOCKED) claim each of 200 actions exactly once."""
+    engine = create_db_engine(postgres_url)
+    try:
+        store = Store(engine, manual_clock)
+        connection_id = store.add_connection(name="Race shop")
+        for number in range(ITEMS):
+            with store.order_unit(connection_id, str(number)) as unit:
+                unit.save({})
+                unit.enqueue("reserve", {}, f"reserve-{number}", 10)
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(2)
+        results = context.Queue()
+        workers = [
+            context.Process(
+                target=_claim_in_process,
+                args=(postgres_url, f"p{n}", manual_clock.now(), start, results),
+            )
+            for n in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        per_worker = dict(results.get(timeout=60) for _ in workers)
+        for worker in workers:
+            worker.join(timeout=30)
+            assert worker.exitcode == 0
+        results.close()
+        results.join_thread()
+        everything = [item_id for claimed in per_worker.values() for item_id in claimed]
+        assert len(everything) == ITEMS
+        assert len(set(everything)) == ITEMS
+        assert all(per_worker.values()), "both processes should have won some claims"
+    finally:
+        engine.dispose()
