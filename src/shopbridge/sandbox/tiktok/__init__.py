@@ -1,0 +1,68 @@
+"""A faithful TikTok Shop Open API (version 202309) on loopback, for tests and demos.
+
+The real platform is unreachable from here, so this sandbox speaks its wire format
+(/work/shared/spec/tiktok_shop_api.md, cited below as §n): signed requests, the
+`{code, message, request_id, data}` envelope, TikTok's error codes, the 50 QPS limit,
+signed webhooks with TikTok's retry schedule, and the order lifecycle of §3.1.
+
+Python API::
+
+    sandbox = TikTokSandbox(clock=ManualClock(), faults=Faults(seed=1))
+    shop = sandbox.add_shop(name="Demo US", region="US", webhook_url=None)  # ShopCredentials
+    sandbox.add_product(shop.shop_id, title="Tee", skus=[SkuSpec("TEE-RED-L", "19.99", 10)])
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 2}, paid=False)
+    sandbox.pay(order_id); sandbox.fail_payment(order_id); sandbox.buyer_cancel(order_id)
+    sandbox.fraud_cancel(order_id); cancel_id = sandbox.request_cancellation(order_id)
+    await sandbox.tick()                 # timers due at clock.now(), then due webhooks
+    sandbox.order(order_id)              # as Get Order Detail returns it
+    sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
+    with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
+
+API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher` where scoped):
+    GET  /authorization/202309/shops
+    POST /order/202309/orders/search            GET /order/202309/orders?ids=
+    POST /return_refund/202309/cancellations/search
+    POST /return_refund/202309/cancellations/{cancel_id}/approve|reject   (idempotency_key)
+    POST /return_refund/202309/cancellations    (seller cancel, idempotency_key)
+    POST /fulfillment/202309/orders/{order_id}/packages
+    GET  /logistics/202309/delivery_options/{id}/shipping_providers
+    GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
+    POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update
+    POST /product/202502/products/search (and 202309)   GET /product/202309/products/{id}
+    GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)
+
+Sandbox choices where the docs are silent (UNCONFIRMED upstream):
+- HTTP status of errors: gateway refusals 401 (403 for a token/shop mismatch 101000), bad
+  parameters 400 (36009004), business refusals HTTP 200 with the code, 429 for throttling,
+  500/503 for injected internal errors (see `errors.py`).
+- Reject Cancellation on a US shop answers 25001060 ("ship the package instead", §4.2).
+- Shipping an UNPAID or CANCELLED order answers 21011001; an unknown provider 21011021.
+- Type 1 webhooks spell a cancelled order `CANCEL` (settable to `CANCELLED`); the API says
+  `CANCELLED`. Every cancellation, direct ones included, gets a cancellation record and a
+  type 11 webhook; a rejected or ship-rejected request becomes CANCELLATION_REQUEST_CANCELLED.
+- Unpaid auto-cancel after 24 h; inventory updates accept quantity 0; US tax is a flat 8%.
+- Item-level (partial) seller cancels are refused with 25005010.
+
+Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
+    POST /_sandbox/shops {name, region, webhook_url?, warehouses?[names]} -> credentials
+    POST /_sandbox/shops/{shop_id}/products {title, skus:[{seller_sku, price, quantity}]}
+    PUT  /_sandbox/shops/{shop_id}/webhook {url}
+    POST /_sandbox/shops/{shop_id}/auth_code -> {auth_code} for /api/v2/token/get
+    GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {available}
+    POST /_sandbox/orders {shop_id, items:{seller_sku: units}, paid?, on_hold_flow?} -> order
+    GET  /_sandbox/orders/{order_id}
+    POST /_sandbox/orders/{order_id}/pay | fail_payment | buyer_cancel | fraud_cancel
+    POST /_sandbox/orders/{order_id}/request_cancellation -> the cancellation
+    GET  /_sandbox/cancellations/{cancel_id}
+    GET  /_sandbox/clock        POST /_sandbox/clock/advance {seconds}  (ManualClock only, else 409)
+    POST /_sandbox/tick
+    GET|PUT /_sandbox/faults    (FaultSettings knobs)
+    GET|PUT /_sandbox/settings  {webhook_cancel_spelling: CANCEL|CANCELLED}
+    GET  /_sandbox/webhooks     (every delivery, with its attempts)
+"""
+
+from shopbridge.sandbox.tiktok.errors import NotFound, SandboxError
+from shopbridge.sandbox.tiktok.models import ShopCredentials, SkuSpec
+from shopbridge.sandbox.tiktok.sandbox import TikTokSandbox
+
+__all__ = ["NotFound", "SandboxError", "ShopCredentials", "SkuSpec", "TikTokSandbox"]

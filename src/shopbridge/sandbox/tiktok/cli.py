@@ -1,0 +1,45 @@
+"""`serve()`: a seeded TikTok sandbox on a port until Ctrl-C (`shopbridge sandbox tiktok`)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from shopbridge.clock import ScaledClock, SystemClock
+from shopbridge.sandbox.faults import Faults
+from shopbridge.sandbox.tiktok.models import SkuSpec
+from shopbridge.sandbox.tiktok.sandbox import TikTokSandbox
+
+DEMO_PRODUCTS = (
+    (
+        "Classic Tee",
+        [SkuSpec("TEE-RED-L", "19.99", 25, "Red, L"), SkuSpec("TEE-BLU-M", "19.99", 25, "Blue, M")],
+    ),
+    ("Canvas Tote", [SkuSpec("TOTE-NAT", "24.50", 10, "Natural")]),
+    ("Ceramic Mug", [SkuSpec("MUG-WHT", "12.00", 40, "White")]),
+)
+
+
+def seeded_sandbox(clock_factor: float = 1.0, webhook_url: str | None = None) -> TikTokSandbox:
+    clock = SystemClock() if clock_factor == 1.0 else ScaledClock(clock_factor)
+    sandbox = TikTokSandbox(clock=clock, faults=Faults(seed=1))
+    shop = sandbox.add_shop(name="Demo US", region="US", webhook_url=webhook_url)
+    for title, skus in DEMO_PRODUCTS:
+        sandbox.add_product(shop.shop_id, title, skus)
+    return sandbox
+
+
+def serve(port: int, host: str = "127.0.0.1", clock_factor: float = 1.0) -> None:
+    """Seeds one demo shop, prints the base URL and its credentials, serves until Ctrl-C."""
+    sandbox = seeded_sandbox(clock_factor)
+    shop_id = next(iter(sandbox.market.shops))
+    grant = next(g for g in sandbox.market.grants_by_access_token.values() if g.shop_id == shop_id)
+    shop = sandbox.market.shop(shop_id)
+    print(f"TikTok Shop sandbox on http://{host}:{port}  (clock x{clock_factor:g})")
+    print(f"  app_key       {sandbox.app_key}")
+    print(f"  app_secret    {sandbox.app_secret}")
+    print(f"  access_token  {grant.access_token}")
+    print(f"  refresh_token {grant.refresh_token}")
+    print(f"  shop_id       {shop.id}  ({shop.name}, {shop.region})")
+    print(f"  shop_cipher   {shop.cipher}")
+    print(f"  control API   http://{host}:{port}/_sandbox/  (see shopbridge.sandbox.tiktok)")
+    uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")

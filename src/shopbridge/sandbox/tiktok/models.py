@@ -1,0 +1,160 @@
+"""What the sandbox remembers: apps, shops, grants, products, orders, cancellations.
+
+Plain mutable records; every change goes through `state.Marketplace` or `orders.OrderDesk`
+under the marketplace lock. Times are aware UTC datetimes, ids are strings, money is Decimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ShopCredentials:
+    """Everything a client needs to call the sandbox as one authorized shop."""
+
+    app_key: str
+    app_secret: str
+    access_token: str
+    refresh_token: str
+    shop_id: str
+    shop_cipher: str
+    region: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SkuSpec:
+    """One SKU to list: `quantity` goes to the default warehouse unless
+    `warehouse_quantities` (warehouse id -> units) says otherwise."""
+
+    seller_sku: str
+    price: Decimal | str
+    quantity: int = 0
+    name: str = ""
+    warehouse_quantities: dict[str, int] | None = None
+
+
+@dataclass
+class Warehouse:
+    id: str
+    name: str
+    is_default: bool
+
+
+@dataclass
+class Shop:
+    id: str
+    cipher: str
+    code: str
+    name: str
+    region: str
+    app_key: str
+    warehouses: list[Warehouse]
+    delivery_option_id: str
+    webhook_url: str | None = None
+
+    @property
+    def currency(self) -> str:
+        return "GBP" if self.region in ("GB", "UK") else "USD"
+
+
+@dataclass
+class Grant:
+    """An access token and its refresh token, issued to one app for one shop (§5)."""
+
+    app_key: str
+    shop_id: str
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+@dataclass
+class Sku:
+    id: str
+    product_id: str
+    seller_sku: str
+    name: str
+    price: Decimal
+    available: dict[str, int]  # warehouse id -> sellable units
+    committed: dict[str, int] = field(default_factory=dict)  # warehouse id -> units in open orders
+
+
+@dataclass
+class Product:
+    id: str
+    shop_id: str
+    title: str
+    skus: list[Sku]
+    create_time: datetime
+    update_time: datetime
+    status: str = "ACTIVATE"
+
+
+@dataclass
+class LineItem:
+    """One unit: TikTok line items carry no quantity (§3.2)."""
+
+    id: str
+    sku_id: str
+    product_id: str
+    seller_sku: str
+    product_name: str
+    sku_name: str
+    price: Decimal
+    warehouse_id: str
+    package_id: str | None = None
+
+
+@dataclass
+class Package:
+    id: str
+    line_item_ids: list[str]
+    tracking_number: str
+    shipping_provider_id: str
+    shipping_provider_name: str
+    shipped_at: datetime
+
+
+@dataclass
+class Order:
+    id: str
+    shop_id: str
+    status: str
+    is_on_hold_order: bool
+    create_time: datetime
+    update_time: datetime
+    line_items: list[LineItem]
+    delivery_option_id: str
+    user_id: str
+    buyer_email: str
+    address: dict[str, Any]
+    paid_time: datetime | None = None
+    cancel_time: datetime | None = None
+    rts_time: datetime | None = None
+    cancel_reason: str = ""
+    cancellation_initiator: str = ""
+    request_cancel_time: datetime | None = None
+    is_buyer_request_cancel: bool = False
+    failed_payments: int = 0
+    packages: list[Package] = field(default_factory=list)
+
+
+@dataclass
+class Cancellation:
+    id: str
+    order_id: str
+    shop_id: str
+    cancel_type: str  # CANCEL (direct, by seller or system) | BUYER_CANCEL (a request)
+    status: str
+    role: str  # BUYER | SELLER | SYSTEM
+    reason: str
+    create_time: datetime
+    update_time: datetime
+    line_item_ids: list[str]
+    deadline: datetime | None = None

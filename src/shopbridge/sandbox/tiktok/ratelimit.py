@@ -1,0 +1,39 @@
+"""TikTok's default rate limit: 50 requests per second per endpoint per app+shop (§6.3).
+
+Measured in real monotonic time, not the sandbox clock: throttling protects servers, which
+live in real time even when a test runs TikTok's calendar in fast-forward.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+
+
+class RateLimiter:
+    """A sliding one-second window per key; refused requests do not count."""
+
+    def __init__(
+        self,
+        limit: int = 50,
+        window_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self._window = window_seconds
+        self._monotonic = monotonic
+        self._hits: dict[Hashable, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: Hashable) -> bool:
+        now = self._monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self._window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
