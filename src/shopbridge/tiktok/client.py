@@ -4,7 +4,8 @@ One client speaks for one shop (one access token, one `shop_cipher`). Every call
 - carries `app_key`, `timestamp` (Unix seconds from the injected `Clock`), `shop_cipher` on
   shop-scoped paths only, and `sign` over the path, the sorted query and the exact body bytes
   sent (tiktok_shop_api.md §1.2-1.3); the token travels in `x-tts-access-token`;
-- is paced under TikTok's 50 requests/s per endpoint per shop (`pacing`, §6.3);
+- is paced under TikTok's 50 requests/s per endpoint per shop, shared by every client of the
+  shop in the process (`pacing`, §6.3);
 - retries throttling, 5xx, timeouts and connection errors up to `max_attempts` with
   exponential backoff and jitter, then raises `TikTokRetryable` for the caller's outbox;
 - on 105002 (expired token) refreshes the token once on the auth host and repeats the call
@@ -528,9 +529,9 @@ class TikTokClient:
         endpoint: str,
     ) -> _Reply:
         for number in range(1, self._max_attempts + 1):
-            await self._pacer.acquire(pace_key)
             try:
-                return await attempt()
+                async with self._pacer.slot(pace_key):
+                    return await attempt()
             except TikTokRetryable as exc:
                 if number == self._max_attempts:
                     raise
@@ -544,10 +545,10 @@ class TikTokClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _backoff(self, attempt_number: int, *, rate_limited: bool) -> float:
-        ceiling = self._backoff_seconds * 2 ** (attempt_number - 1)
         if rate_limited:
-            # Retrying inside the same one-second window only earns another 429.
-            ceiling = max(ceiling, self._throttled_backoff_seconds)
+            # Retrying inside the same one-second window only earns another 429: wait it out.
+            return self._throttled_backoff_seconds * random.uniform(1.0, 1.5)
+        ceiling = self._backoff_seconds * 2 ** (attempt_number - 1)
         return random.uniform(ceiling / 2, ceiling)
 
     async def _refresh_after_expiry(self, token_used: str, endpoint: str) -> None:

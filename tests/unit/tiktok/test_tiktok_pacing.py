@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 
 import pytest
 
-from shopbridge.tiktok.pacing import Pacer
+from shopbridge.tiktok.pacing import IN_FLIGHT_POLL_SECONDS, Pacer
 
 
 class FakeMonotonic:
@@ -20,41 +22,63 @@ class FakeMonotonic:
 def test_up_to_rate_requests_start_at_once() -> None:
     """The first `rate` requests of a window start without waiting."""
     pacer = Pacer(rate=45, monotonic=FakeMonotonic())
-    assert [pacer.reserve("k") for _ in range(45)] == [0.0] * 45
+    assert [pacer.try_start("k") for _ in range(45)] == [0.0] * 45
 
 
-def test_request_beyond_rate_waits_for_the_window_to_pass() -> None:
-    """The 46th request in one second waits until the first one is a second old."""
+def test_request_beyond_rate_waits_while_all_are_in_flight() -> None:
+    """With every slot in flight, the next request polls until one finishes."""
+    pacer = Pacer(rate=2, monotonic=FakeMonotonic())
+    pacer.try_start("k")
+    pacer.try_start("k")
+    assert pacer.try_start("k") == IN_FLIGHT_POLL_SECONDS
+
+
+def test_a_finished_request_holds_its_slot_for_one_window() -> None:
+    """A slot frees one window after its request finished, not when it started."""
     clock = FakeMonotonic()
-    pacer = Pacer(rate=45, monotonic=clock)
-    for _ in range(45):
-        pacer.reserve("k")
-    clock.now += 0.25
-    assert pacer.reserve("k") == pytest.approx(0.75)
-
-
-def test_no_window_ever_holds_more_than_rate_starts() -> None:
-    """Over 200 back-to-back requests, any one-second window holds at most 45 starts."""
-    clock = FakeMonotonic()
-    pacer = Pacer(rate=45, monotonic=clock)
-    starts = [clock.now + pacer.reserve("k") for _ in range(200)]
-    for first in starts:
-        assert sum(first <= s < first + 1.0 for s in starts) <= 45
+    pacer = Pacer(rate=2, monotonic=clock)
+    pacer.try_start("k")
+    pacer.try_start("k")
+    clock.now += 0.3
+    pacer.finish("k")
+    clock.now += 0.2
+    assert pacer.try_start("k") == pytest.approx(0.8)
+    clock.now += 0.8
+    assert pacer.try_start("k") == 0.0
 
 
 def test_keys_are_paced_independently() -> None:
     """Another endpoint (or shop) has its own budget."""
-    pacer = Pacer(rate=2, monotonic=FakeMonotonic())
-    pacer.reserve("orders")
-    pacer.reserve("orders")
-    assert pacer.reserve("warehouses") == 0.0
-    assert pacer.reserve("orders") > 0
+    pacer = Pacer(rate=1, monotonic=FakeMonotonic())
+    pacer.try_start("orders")
+    assert pacer.try_start("warehouses") == 0.0
+    assert pacer.try_start("orders") > 0
 
 
-async def test_acquire_really_waits() -> None:
-    """acquire() sleeps in real time when the window is full."""
+async def test_no_server_window_receives_more_than_rate() -> None:
+    """With random latencies, no one-window span holds more than `rate` receive times."""
+    pacer = Pacer(rate=5, window=0.1)
+    rng = random.Random(3)
+    received: list[float] = []
+
+    async def request() -> None:
+        async with pacer.slot("k"):
+            # The server sees the request at some point between our start and our finish.
+            before, after = rng.uniform(0, 0.02), rng.uniform(0, 0.02)
+            await asyncio.sleep(before)
+            received.append(time.monotonic())
+            await asyncio.sleep(after)
+
+    await asyncio.gather(*(request() for _ in range(30)))
+    for first in received:
+        assert sum(first <= r < first + 0.1 for r in received) <= 5
+
+
+async def test_slot_really_waits_in_real_time() -> None:
+    """Past the rate, a slot is granted only once a window has passed since a finish."""
     pacer = Pacer(rate=2, window=0.2)
     started = time.monotonic()
     for _ in range(3):
-        await pacer.acquire("k")
+        async with pacer.slot("k"):
+            pass
     assert time.monotonic() - started >= 0.19
