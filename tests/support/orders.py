@@ -9,6 +9,7 @@ from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikT
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ORDER_ID = "576486316948490001"
+PAID_AT = T0 + timedelta(minutes=5)
 ADDRESS = Address(
     name="Jane Doe", address1="1 Main St", city="San Jose", zip="95110", country_code="US"
 )

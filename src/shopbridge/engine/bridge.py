@@ -1,0 +1,107 @@
+"""Apply one event to one order: load, decide, and commit state, commands, deadlines and timeline
+in one transaction (the unit of work), so a decision and the actions it causes land together."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from shopbridge.clock import Clock
+from shopbridge.domain import events as ev
+from shopbridge.domain.codec import decode_mirror, encode_command, encode_event, encode_mirror
+from shopbridge.domain.mirror import OrderMirror
+from shopbridge.domain.policy import Policy
+from shopbridge.domain.transition import Decision, transition
+from shopbridge.store import OrderUnit, Store
+
+# Events that report how one of our own commands went; the rest are observations.
+OUTCOMES = (
+    ev.ShopifyOrderCreated,
+    ev.ShopifyOrderReleased,
+    ev.ReleaseRefused,
+    ev.ShopifyOrderCancelled,
+    ev.ShopifyCancelRefused,
+    ev.TikTokCancellationAnswered,
+    ev.TrackingSent,
+    ev.InventorySynced,
+    ev.TikTokOrderRefreshed,
+    ev.ActionFailed,
+)
+
+
+class Bridge:
+    def __init__(self, store: Store, clock: Clock, policy_of: Callable[[int], Policy]) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy_of = policy_of
+
+    def apply(
+        self,
+        connection_id: int,
+        tiktok_order_id: str,
+        event: ev.Event,
+        finish: Callable[[OrderUnit], None] | None = None,
+    ) -> Decision:
+        policy = self.policy_of(connection_id)
+        with self.store.order_unit(connection_id, tiktok_order_id) as unit:
+            state = unit.state
+            mirror = OrderMirror(tiktok_order_id) if state is None else decode_mirror(state)
+            now = self.clock.now()
+            decision = transition(mirror, event, now, policy)
+            kind = "result" if isinstance(event, OUTCOMES) else "event"
+            unit.add_timeline(kind, describe(event), encode_event(event))
+            for note in decision.notes:
+                unit.add_timeline("decision", note)
+            if decision.refusal:
+                unit.add_timeline("note", decision.refusal)
+            unit.save(encode_mirror(decision.mirror), **projection(decision.mirror, policy))
+            for command in decision.commands:
+                unit.enqueue(
+                    command.kind,
+                    encode_command(command),
+                    command.key,
+                    command.priority,
+                )
+            for deadline, due_at in decision.set_deadlines:
+                unit.set_deadline(deadline, due_at)
+            for deadline in decision.cleared_deadlines:
+                unit.clear_deadline(deadline)
+            if finish is not None:
+                finish(unit)
+        return decision
+
+
+def projection(mirror: OrderMirror, policy: Policy) -> dict[str, Any]:
+    """The columns the merchant's order list filters and sorts on."""
+    t = mirror.tiktok
+    request = mirror.pending_cancel_request
+    return {
+        "phase": mirror.phase.value,
+        "tiktok_status": None if t is None else t.status.value,
+        "shopify_order_id": mirror.shopify_order_id,
+        "shopify_order_name": mirror.shopify_order_name,
+        "tiktok_created_at": None if t is None else t.create_time,
+        "paid_at": None if t is None else t.paid_time,
+        "holdback_ends_at": None if t is None else policy.holdback_ends_at(t),
+        "cancel_request_deadline": None if request is None else request.deadline,
+        "needs_attention": mirror.needs_attention,
+        "attention_reason": "; ".join(f.message for f in mirror.flags) or None,
+    }
+
+
+def describe(event: ev.Event) -> str:
+    """One line for the timeline saying what arrived."""
+    match event:
+        case ev.TikTokOrderObserved(order=o, source=source):
+            return f"TikTok order read ({source}): {o.status}, updated {o.update_time:%H:%M:%S}"
+        case ev.CancellationObserved():
+            return f"TikTok cancellation {event.cancel_id}: {event.status} by {event.role}"
+        case ev.ShopifyFulfilmentObserved():
+            return f"Shopify fulfilment {event.fulfillment_id}: {event.company} {event.number}"
+        case ev.DeadlineReached(kind=kind):
+            return f"Deadline reached: {kind.replace('_', ' ')}"
+        case ev.ActionFailed(kind=kind, message=message):
+            return f"{kind.replace('_', ' ').capitalize()} failed: {message}"
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(event).__name__).lower()
+    return words[0].upper() + words[1:]
