@@ -117,8 +117,7 @@ def run_request(world: World, shop: Shop, bucket: LeakyBucket, body: Any) -> Ans
     answer: dict[str, Any] = {}
     if result.errors:
         answer["errors"] = [e.formatted for e in result.errors]
-    if result.data is not None or not result.errors:
-        answer["data"] = result.data
+    answer["data"] = result.data  # present (maybe null) once execution started, per the spec
     answer["extensions"] = _cost(bucket, requested, actual)
     return Answer(answer)
 

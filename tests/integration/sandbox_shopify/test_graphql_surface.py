@@ -1,0 +1,99 @@
+"""The endpoint, authentication and the real 2026-07 schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shopbridge.sandbox.shopify import StoreCredentials
+from shopbridge.serving import BackgroundServer
+
+from .shopify_http import GRAPHQL_PATH, Admin
+
+
+def test_an_invalid_operation_fails_validation_with_locations(admin: Admin) -> None:
+    """A field that is not in the 2026-07 schema is a validation error with its location."""
+    body = admin.gql("{\n  shop { nmae }\n}")
+
+    assert "data" not in body
+    [error] = body["errors"]
+    assert "Cannot query field 'nmae' on type 'Shop'" in error["message"]
+    assert error["locations"] == [{"line": 2, "column": 10}]
+
+
+def test_a_removed_argument_fails_validation(admin: Admin) -> None:
+    """2026-07 has no `compareQuantity` on InventoryQuantityInput, so using it is refused."""
+    body = admin.gql(
+        """mutation { inventorySetQuantities(input: {name: "available", reason: "correction",
+             quantities: [{inventoryItemId: "gid://shopify/InventoryItem/1",
+                           locationId: "gid://shopify/Location/1", quantity: 1,
+                           compareQuantity: 0}]}) @idempotent(key: "k") { userErrors { code } } }"""
+    )
+
+    assert any("compareQuantity" in e["message"] for e in body["errors"])
+    assert "data" not in body
+
+
+def test_an_unimplemented_field_errors_clearly(admin: Admin, tee: dict[str, Any]) -> None:
+    """A schema field the sandbox has no resolver for answers with an error naming it."""
+    body = admin.gql(
+        "query($id: ID!) { productVariant(id: $id) { sku barcode } }", {"id": tee["id"]}
+    )
+
+    assert body["data"] == {"productVariant": {"sku": "TEE-RED-L", "barcode": None}}
+    [error] = body["errors"]
+    assert error["message"] == "ProductVariant.barcode is not implemented by the shopbridge sandbox"
+    assert error["path"] == ["productVariant", "barcode"]
+
+
+def test_a_wrong_token_is_answered_401(server: BackgroundServer, store: StoreCredentials) -> None:
+    """An unknown access token gets Shopify's 401 body."""
+    with httpx.Client(base_url=server.base_url) as http:
+        response = http.post(
+            GRAPHQL_PATH,
+            json={"query": "{ shop { name } }"},
+            headers={"X-Shopify-Access-Token": "shpat_wrong"},
+        )
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+    }
+
+
+def test_another_api_version_is_not_found(
+    server: BackgroundServer, store: StoreCredentials
+) -> None:
+    """Only 2026-07 is served; any other version path is a 404."""
+    with httpx.Client(base_url=server.base_url) as http:
+        response = http.post(
+            "/admin/api/2025-07/graphql.json",
+            json={"query": "{ shop { name } }"},
+            headers={"X-Shopify-Access-Token": store.access_token},
+        )
+
+    assert response.status_code == 404
+
+
+def test_every_response_carries_the_calculated_cost(admin: Admin, tee: dict[str, Any]) -> None:
+    """A query is charged its requested cost and refunded down to what it really returned."""
+    body = admin.gql('{ productVariants(first: 10, query: "sku:TEE-RED-L") { nodes { id sku } } }')
+
+    cost = body["extensions"]["cost"]
+    # connection 2 + 10 × one node (object 1, scalars 0); one node came back: 2 + 1
+    assert cost["requestedQueryCost"] == 12
+    assert cost["actualQueryCost"] == 3
+    assert cost["throttleStatus"] == {
+        "maximumAvailable": 2000.0,
+        "currentlyAvailable": 1997,
+        "restoreRate": 100.0,
+    }
+
+
+def test_an_unknown_search_filter_is_refused(admin: Admin) -> None:
+    """A filter the sandbox does not implement errors instead of matching every order."""
+    body = admin.gql('{ orders(first: 5, query: "source_identifer:577") { nodes { id } } }')
+
+    assert "source_identifer" in body["errors"][0]["message"]
+    assert body["data"] is None
