@@ -31,8 +31,14 @@ _UNSET: Any = object()
 LOOPBACK_TLS = ssl.create_default_context()
 
 
+# A fresh connection per request: on a reused one, BackgroundServer's accepted sockets lack
+# TCP_NODELAY (its listening socket has proto 0, so asyncio skips nodelay), and Nagle plus
+# delayed ACK add ~40 ms to every keep-alive response; a new connection costs ~2 ms.
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
+
+
 def loopback_client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=10.0, verify=LOOPBACK_TLS)
+    return httpx.Client(base_url=base_url, timeout=10.0, verify=LOOPBACK_TLS, limits=NO_KEEPALIVE)
 
 
 class SandboxHost:

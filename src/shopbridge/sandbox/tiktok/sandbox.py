@@ -7,7 +7,8 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -53,6 +54,7 @@ class TikTokSandbox:
         app_key: str | None = None,
         app_secret: str | None = None,
         rate_limit_per_second: int = 50,
+        rate_limit_clock: Callable[[], float] = time.monotonic,
         webhook_cancel_spelling: str = "CANCEL",
     ) -> None:
         self.clock: Clock = clock or SystemClock()
@@ -68,7 +70,7 @@ class TikTokSandbox:
         self.dispatcher = WebhookDispatcher(
             self.clock, self.faults, WEBHOOK_RETRY_DELAYS, WEBHOOK_REPLY_DEADLINE_SECONDS
         )
-        self.rate_limiter = RateLimiter(rate_limit_per_second)
+        self.rate_limiter = RateLimiter(rate_limit_per_second, monotonic=rate_limit_clock)
         self._pump_lock = threading.Lock()
         self.gateway = ApiGateway(
             self.market,
