@@ -277,3 +277,12 @@ async def test_shipping_with_a_pending_us_request_rejects_it(
     await client.mark_package_shipped(order_id, UPS_TRACKING, UPS)
     page = await client.search_cancellations(cancel_ids=[cancel_id])
     assert page.items[0].cancel_status is CancelStatus.CANCELLED
+
+
+@pytest.mark.usefixtures("product_id")
+async def test_search_without_filters_lists_the_shop_orders(
+    sandbox: TikTokSandbox, shop: ShopCredentials, client: TikTokClient
+) -> None:
+    """An unfiltered search (sent with no body bytes) is accepted and lists every order."""
+    created = {sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}) for _ in range(2)}
+    assert {o.id async for o in client.iter_orders()} == created

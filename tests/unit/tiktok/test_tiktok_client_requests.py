@@ -424,3 +424,12 @@ async def test_client_closes_its_http_pool(fake: FakeTikTok) -> None:
     ) as client:
         pass
     assert client._http.is_closed
+
+
+async def test_search_without_filters_sends_no_body_bytes(
+    fake: FakeTikTok, client: TikTokClient
+) -> None:
+    """A search with every body filter left out sends no body rather than `{}`."""
+    fake.queue("POST", "/order/202309/orders/search", {"orders": []})
+    await client.search_orders()
+    assert fake.requests[0].content == b""
