@@ -1,0 +1,1 @@
+"""The ASGI app: health, webhook receivers (and, later, the merchant UI)."""
