@@ -1,7 +1,8 @@
 """Shared database fixtures: every test that asks for them runs on SQLite AND PostgreSQL.
 
 - `db_url`: the URL of a clean database migrated to head (a fresh SQLite file, or PostgreSQL
-  tables emptied in this session's own schema). Parametrised over `db_backend`.
+  tables emptied in this session's own schema; ids are not reset). Parametrised over
+  `db_backend`.
 - `db_engine`, `store`: an engine / a `Store` on that database, with `manual_clock` and
   `secret_box`.
 - `postgres_url`: the same clean database, PostgreSQL only (for tests that need processes).
@@ -106,17 +107,19 @@ def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all_tables(url: str) -> None:
     import sqlalchemy as sa
 
     from shopbridge.store import create_db_engine
     from shopbridge.store.tables import metadata
 
+    # DELETE, not TRUNCATE: on a handful of rows it is ~100x faster (TRUNCATE recreates each
+    # table's files). Ids are therefore not reset between tests.
     engine = create_db_engine(url)
     try:
-        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
         with engine.begin() as connection:
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(sa.delete(table))
     finally:
         engine.dispose()
 
@@ -129,7 +132,7 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def postgres_url(_migrated_postgres_session_url: str) -> str:
     """A clean PostgreSQL database migrated to head (this session's schema, tables emptied)."""
-    _truncate_all(_migrated_postgres_session_url)
+    _empty_all_tables(_migrated_postgres_session_url)
     return _migrated_postgres_session_url
 
 

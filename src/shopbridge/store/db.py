@@ -67,7 +67,9 @@ def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL, not WAL's usual NORMAL: a webhook answered 2xx must survive a power cut too
+        # (workflow.md rule 7), so each commit is synced to disk before we reply.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

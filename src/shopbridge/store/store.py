@@ -325,7 +325,7 @@ class Store:
     def unit(self, connection_id: int | None) -> Iterator[ConnectionUnit]:
         """One transaction for work that is not about one order (same finish/enqueue methods)."""
         with write_transaction(self.engine) as db:
-            unit = ConnectionUnit(db, self.clock, connection_id)  # type: ignore[arg-type]
+            unit = ConnectionUnit(db, self.clock, connection_id)
             yield unit
             unit._check_before_commit()
 

@@ -47,7 +47,7 @@ PROJECTION_COLUMNS = frozenset(
 class ConnectionUnit:
     """A unit of work for one connection, not about a single order (e.g. an app-level webhook)."""
 
-    def __init__(self, connection: sa.Connection, clock: Clock, connection_id: int) -> None:
+    def __init__(self, connection: sa.Connection, clock: Clock, connection_id: int | None) -> None:
         self._db = connection
         self._clock = clock
         self.connection_id = connection_id
@@ -68,6 +68,8 @@ class ConnectionUnit:
         run_at: datetime | None = None,
     ) -> bool:
         """Schedule an action; False (and nothing changes) when the key was enqueued before."""
+        if self.connection_id is None:
+            raise ValueError("actions belong to a connection: open the unit with its id")
         now = self._clock.now()
         inserted = self._db.execute(
             insert_ignoring_conflict(self._db, outbox, ["idempotency_key"])

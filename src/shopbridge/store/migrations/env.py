@@ -5,6 +5,7 @@ It lives inside the package so that an installed wheel can migrate its own datab
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 
 from shopbridge.store.db import create_db_engine, is_sqlite
@@ -26,7 +27,7 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _run(connection):  # type: ignore[no-untyped-def]
+def _run(connection: sa.Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
