@@ -90,3 +90,15 @@ async def test_products_are_found_by_seller_sku(client: TikTokClient, product_id
     assert product.id == product_id
     prices = {s.seller_sku: s.price.sale_price for s in product.skus if s.price}
     assert prices["TEE-BLUE-M"] == Decimal("17.50")
+
+
+async def test_iter_products_pages_through_every_match(
+    sandbox: TikTokSandbox, shop: ShopCredentials, client: TikTokClient
+) -> None:
+    """iter_products follows page tokens until every product with these SKUs is read."""
+    skus = [f"SKU-{n}" for n in range(5)]
+    created = {
+        sandbox.add_product(shop.shop_id, title=sku, skus=[SkuSpec(sku, "3", 1)]) for sku in skus
+    }
+    found = {p.id async for p in client.iter_products(skus, page_size=2)}
+    assert found == created
