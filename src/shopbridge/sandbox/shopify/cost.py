@@ -186,7 +186,7 @@ def _edge_cost(
 def _page_size(walk: _Walk, node: FieldNode) -> int:
     for argument in node.arguments or ():
         if argument.name.value in ("first", "last"):
-            size = value_from_ast_untyped(argument.value, walk.variables)
+            size = value_from_ast_untyped(argument.value, dict(walk.variables))
             return size if isinstance(size, int) and size > 0 else 0
     return 0
 

@@ -6,6 +6,7 @@ implemented and are refused with a clear error).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shopbridge.sandbox.shopify import inventory, rest
@@ -148,7 +149,7 @@ def release(world: World, fo: FulfillmentOrder, hold_ids: list[str] | None) -> l
 def create_fulfillment(
     world: World,
     shop: Shop,
-    entries: list[tuple[FulfillmentOrder, list[tuple[str, int]] | None]],
+    entries: Sequence[tuple[FulfillmentOrder, list[tuple[str, int]] | None]],
     tracking: dict[str, Any] | None,
 ) -> tuple[Fulfillment | None, list[UserError]]:
     """fulfillmentCreate: consume committed (and so on_hand) units, emit the webhooks."""

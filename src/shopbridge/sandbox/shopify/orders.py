@@ -139,7 +139,9 @@ def create_order(
                 title=line.get("title") or (variant.product.title if variant else ""),
                 sku=line.get("sku") or (variant.sku if variant else None),
                 quantity=line["quantity"],
-                unit_price=price if price is not None else (variant.price if variant else 0),
+                unit_price=price
+                if price is not None
+                else (variant.price if variant else Decimal(0)),
                 variant=variant,
                 requires_shipping=bool(line.get("requiresShipping", False)),
             )

@@ -60,13 +60,14 @@ def parse_time(value: str) -> datetime:
 def compare(actual: Any, op: str, wanted: Any) -> bool:
     if actual is None:
         return False
-    return {
+    outcome: bool = {
         "=": actual == wanted,
         ">": actual > wanted,
         ">=": actual >= wanted,
         "<": actual < wanted,
         "<=": actual <= wanted,
     }[op]
+    return outcome
 
 
 def filter_items(

@@ -79,12 +79,14 @@ def _product_variants_root(_: Any, info: Any, query: str | None = None, **page: 
 
 @resolves("QueryRoot", "productVariant")
 def _product_variant(_: Any, info: Any, id: str) -> Variant | None:
-    return ctx(info).shop.find(ctx(info).shop.variants(), id, "ProductVariant")
+    found: Variant | None = ctx(info).shop.find(ctx(info).shop.variants(), id, "ProductVariant")
+    return found
 
 
 @resolves("QueryRoot", "product")
 def _product(_: Any, info: Any, id: str) -> Product | None:
-    return ctx(info).shop.find(ctx(info).shop.products, id, "Product")
+    found: Product | None = ctx(info).shop.find(ctx(info).shop.products, id, "Product")
+    return found
 
 
 attributes(

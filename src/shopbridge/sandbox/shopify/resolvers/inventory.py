@@ -11,12 +11,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, get_directive_values
+from graphql import GraphQLError, get_directive_values
 
 from shopbridge.sandbox.shopify import inventory
 from shopbridge.sandbox.shopify.model import InventoryAdjustmentGroup, InventoryLevel, iso
 from shopbridge.sandbox.shopify.orders import UserError
 from shopbridge.sandbox.shopify.resolvers.registry import (
+    Info,
     attributes,
     ctx,
     resolves,
@@ -25,7 +26,7 @@ from shopbridge.sandbox.shopify.resolvers.registry import (
 from shopbridge.sandbox.shopify.schema import API_VERSION
 
 
-def idempotency_key(info: GraphQLResolveInfo) -> str:
+def idempotency_key(info: Info) -> str:
     """The `@idempotent(key:)` on this mutation field; a GraphQL error when missing or blank."""
     directive = info.schema.get_directive("idempotent")
     assert directive is not None
@@ -42,7 +43,7 @@ def idempotency_key(info: GraphQLResolveInfo) -> str:
 
 
 def _once(
-    info: GraphQLResolveInfo,
+    info: Info,
     arguments: dict[str, Any],
     error_key: str,
     run: Callable[[], dict[str, Any]],
@@ -67,7 +68,7 @@ def _once(
 
 
 def _check_target(
-    info: GraphQLResolveInfo, index: int, change: dict[str, Any], collection: str
+    info: Info, index: int, change: dict[str, Any], collection: str
 ) -> tuple[InventoryLevel | None, UserError | None]:
     context = ctx(info)
     shop = context.shop
@@ -94,7 +95,7 @@ def _check_target(
     return level, None
 
 
-def _group(info: GraphQLResolveInfo, spec: dict[str, Any]) -> InventoryAdjustmentGroup:
+def _group(info: Info, spec: dict[str, Any]) -> InventoryAdjustmentGroup:
     world = ctx(info).world
     return InventoryAdjustmentGroup(
         world.ids.next("InventoryAdjustmentGroup"),
@@ -114,7 +115,7 @@ def _stale(where: list[str], expected: int, actual: int) -> UserError:
 
 
 @resolves("Mutation", "inventoryAdjustQuantities")
-def _adjust(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def _adjust(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         errors: list[UserError] = []
         if input["name"] not in inventory.ADJUSTABLE_NAMES:
@@ -182,7 +183,7 @@ def _change(level: InventoryLevel, name: str, delta: int, change: dict[str, Any]
 
 
 @resolves("Mutation", "inventorySetQuantities")
-def _set(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def _set(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         errors: list[UserError] = []
         name = input["name"]

@@ -29,9 +29,11 @@ class RequestContext:
     shop: Shop
 
 
-def ctx(info: GraphQLResolveInfo) -> RequestContext:
-    context: RequestContext = info.context
-    return context
+Info = GraphQLResolveInfo[RequestContext]
+
+
+def ctx(info: Info) -> RequestContext:
+    return info.context
 
 
 def resolves(type_name: str, *field_names: str) -> Callable[[Resolver], Resolver]:
@@ -58,7 +60,7 @@ def not_implemented(type_name: str, field_name: str) -> GraphQLError:
     )
 
 
-def field_resolver(source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+def field_resolver(source: Any, info: Info, **arguments: Any) -> Any:
     resolver = _REGISTRY.get((info.parent_type.name, info.field_name))
     if resolver is not None:
         return resolver(source, info, **arguments)
@@ -67,7 +69,7 @@ def field_resolver(source: Any, info: GraphQLResolveInfo, **arguments: Any) -> A
     raise not_implemented(info.parent_type.name, info.field_name)
 
 
-def type_resolver(value: Any, info: GraphQLResolveInfo, abstract_type: Any) -> str | None:
+def type_resolver(value: Any, info: Info, abstract_type: Any) -> str | None:
     name = getattr(value, "graphql_type", None)
     if name is None and isinstance(value, dict):
         name = value.get("__typename")
