@@ -13,10 +13,25 @@ Python API::
     order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 2}, paid=False)
     sandbox.pay(order_id); sandbox.fail_payment(order_id); sandbox.buyer_cancel(order_id)
     sandbox.fraud_cancel(order_id); cancel_id = sandbox.request_cancellation(order_id)
+    sandbox.carrier_collect(order_id); sandbox.deliver(order_id)   # after the seller shipped
     await sandbox.tick()                 # timers due at clock.now(), then due webhooks
     sandbox.order(order_id)              # as Get Order Detail returns it
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
     with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
+    # also: credentials(shop_id), shop_ids(), warehouse_ids(shop_id), sku_id(shop_id, seller_sku),
+    # delivery_option_id(shop_id), issue_auth_code(shop_id), cancellation(cancel_id),
+    # apply_timers(), pump_webhooks(), deliveries(), notifications, webhook_cancel_spelling
+
+Behaviour worth knowing:
+- Timers (ON_HOLD release 1 h after paid_time, unpaid cancel 24 h after create_time, request
+  auto-approval 48 h after it opened) fire in clock time, earliest first, before every API
+  call, every Python/control call, on `tick()` and every 50 ms in the app's lifespan.
+- Rate limit: 50 requests per real second per endpoint per app+shop, then HTTP 429 / 36009002.
+- Fault knobs (`Faults.api_fault()`) apply to every API call but not to the token routes nor
+  the control API: 5xx and 429 answer at once without effect; a timeout applies the call,
+  then answers `api_timeout_seconds` real seconds late.
+- Webhooks go through `WebhookDispatcher` with retries 2 min, 30 min, 3 h and 12 h apart
+  (§2.1), `Authorization` = hex HMAC-SHA256(app_secret, app_key + body) (§2.2).
 
 API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher` where scoped):
     GET  /authorization/202309/shops
@@ -29,6 +44,8 @@ API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher
     GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
     POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update
     POST /product/202502/products/search (and 202309)   GET /product/202309/products/{id}
+    PUT|GET|DELETE /event/202309/webhooks   (per-topic webhook addresses)
+    GET  /seller/202309/shops
     GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)
 
 Sandbox choices where the docs are silent (UNCONFIRMED upstream):
@@ -52,6 +69,7 @@ Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     POST /_sandbox/orders {shop_id, items:{seller_sku: units}, paid?, on_hold_flow?} -> order
     GET  /_sandbox/orders/{order_id}
     POST /_sandbox/orders/{order_id}/pay | fail_payment | buyer_cancel | fraud_cancel
+    POST /_sandbox/orders/{order_id}/collect | deliver   (carrier: IN_TRANSIT, DELIVERED)
     POST /_sandbox/orders/{order_id}/request_cancellation -> the cancellation
     GET  /_sandbox/cancellations/{cancel_id}
     GET  /_sandbox/clock        POST /_sandbox/clock/advance {seconds}  (ManualClock only, else 409)

@@ -166,6 +166,8 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/orders/{order_id}/buyer_cancel", order_action(sandbox.buyer_cancel), "POST"),
         r("/orders/{order_id}/fraud_cancel", order_action(sandbox.fraud_cancel), "POST"),
         r("/orders/{order_id}/request_cancellation", request_cancellation, "POST"),
+        r("/orders/{order_id}/collect", order_action(sandbox.carrier_collect), "POST"),
+        r("/orders/{order_id}/deliver", order_action(sandbox.deliver), "POST"),
         r("/cancellations/{cancel_id}", get_cancellation, "GET"),
         r("/clock", get_clock, "GET"),
         r("/clock/advance", advance_clock, "POST"),

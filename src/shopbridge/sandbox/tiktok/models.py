@@ -55,7 +55,9 @@ class Shop:
     app_key: str
     warehouses: list[Warehouse]
     delivery_option_id: str
-    webhook_url: str | None = None
+    webhook_url: str | None = None  # every topic (as configured in Partner Center)
+    # Per-topic addresses set through the Event API (§2.1), event_type -> (address, set at).
+    event_webhooks: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
@@ -137,6 +139,8 @@ class Order:
     paid_time: datetime | None = None
     cancel_time: datetime | None = None
     rts_time: datetime | None = None
+    collection_time: datetime | None = None
+    delivery_time: datetime | None = None
     cancel_reason: str = ""
     cancellation_initiator: str = ""
     request_cancel_time: datetime | None = None

@@ -169,6 +169,26 @@ class OrderDesk:
         self._cancellation_changed(request)
         return request
 
+    def carrier_collect(self, order_id: str) -> Order:
+        """The carrier scanned every package: AWAITING_COLLECTION -> IN_TRANSIT."""
+        return self._carrier_step(order_id, "AWAITING_COLLECTION", "IN_TRANSIT")
+
+    def deliver(self, order_id: str) -> Order:
+        return self._carrier_step(order_id, "IN_TRANSIT", "DELIVERED")
+
+    def _carrier_step(self, order_id: str, before: str, after: str) -> Order:
+        order = self.market.order(order_id)
+        if order.status != before:
+            raise SandboxError(f"order {order_id} is {order.status}, not {before}")
+        now = self.market.clock.now()
+        if after == "IN_TRANSIT":
+            order.collection_time = now
+        else:
+            order.delivery_time = now
+        order.status = after
+        self._status_changed(order, now)
+        return order
+
     # -- timers ----------------------------------------------------------------------------
 
     def apply_due(self, now: datetime) -> int:

@@ -17,8 +17,9 @@ from starlette.routing import Mount, Route
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import catalog_api, orders_api
+from shopbridge.sandbox.tiktok import catalog_api, events_api, orders_api
 from shopbridge.sandbox.tiktok.control import control_routes
+from shopbridge.sandbox.tiktok.errors import NotFound
 from shopbridge.sandbox.tiktok.gateway import ApiGateway
 from shopbridge.sandbox.tiktok.ids import IdFactory
 from shopbridge.sandbox.tiktok.models import ShopCredentials, SkuSpec
@@ -77,7 +78,7 @@ class TikTokSandbox:
             self.desk,
             self.faults,
             self.rate_limiter,
-            [*orders_api.ROUTES, *catalog_api.ROUTES],
+            [*orders_api.ROUTES, *catalog_api.ROUTES, *events_api.ROUTES],
         )
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         self.app = Starlette(
@@ -121,9 +122,25 @@ class TikTokSandbox:
             name=shop.name,
         )
 
+    def credentials(self, shop_id: str) -> ShopCredentials:
+        """The shop's credentials with its most recently issued access token."""
+        with self.market.lock:
+            grants = [
+                g for g in self.market.grants_by_access_token.values() if g.shop_id == shop_id
+            ]
+            if not grants:
+                raise NotFound(f"no grant for shop {shop_id!r}")
+            latest = max(grants, key=lambda g: g.access_expires_at)
+            return self._credentials(shop_id, latest.access_token, latest.refresh_token)
+
     def set_webhook_url(self, shop_id: str, url: str | None) -> None:
+        """Where every topic goes unless the Event API set a per-topic address."""
         with self.market.lock:
             self.market.shop(shop_id).webhook_url = url
+
+    def shop_ids(self) -> list[str]:
+        with self.market.lock:
+            return list(self.market.shops)
 
     def warehouse_ids(self, shop_id: str) -> list[str]:
         with self.market.lock:
@@ -195,6 +212,18 @@ class TikTokSandbox:
             self._apply_due()
             return self.desk.request_cancellation(order_id).id
 
+    def carrier_collect(self, order_id: str) -> None:
+        """The carrier picked the parcel up: AWAITING_COLLECTION -> IN_TRANSIT."""
+        with self.market.lock:
+            self._apply_due()
+            self.desk.carrier_collect(order_id)
+
+    def deliver(self, order_id: str) -> None:
+        """IN_TRANSIT -> DELIVERED."""
+        with self.market.lock:
+            self._apply_due()
+            self.desk.deliver(order_id)
+
     def order(self, order_id: str) -> dict[str, Any]:
         """The order exactly as Get Order Detail would return it."""
         with self.market.lock:
@@ -257,7 +286,9 @@ class TikTokSandbox:
             "Content-Type": "application/json",
             "User-Agent": "TikTokShop-Webhook-Sandbox",
         }
-        self.dispatcher.enqueue(shop.webhook_url, body, headers)
+        per_topic = shop.event_webhooks.get(events_api.TOPIC_EVENT_TYPES.get(topic, ""))
+        url = per_topic[0] if per_topic else shop.webhook_url
+        self.dispatcher.enqueue(url, body, headers)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:

@@ -85,8 +85,10 @@ def order_view(order: Order, shop: Shop) -> dict[str, Any]:
         view["tracking_number"] = last.tracking_number
         view["shipping_provider_id"] = last.shipping_provider_id
         view["shipping_provider"] = last.shipping_provider_name
-    if order.rts_time is not None:
-        view["rts_time"] = unix(order.rts_time)
+    for name in ("rts_time", "collection_time", "delivery_time"):
+        moment = getattr(order, name)
+        if moment is not None:
+            view[name] = unix(moment)
     if order.status == "CANCELLED":
         view["cancel_reason"] = order.cancel_reason
         view["cancellation_initiator"] = order.cancellation_initiator
