@@ -143,3 +143,63 @@ def test_shipping_with_a_pending_uk_request_is_refused(
     royal_mail = {"tracking_number": "AB123456789GB", "shipping_provider_id": "7208502187360519982"}
     path = f"/fulfillment/202309/orders/{order_id}/packages"
     assert api.error("POST", path, body=royal_mail, shop=uk_shop)[1] == 21011007
+
+
+def test_shipping_the_rest_completes_a_partial_shipment(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """After a partial package, shipping the remaining line items reaches AWAITING_COLLECTION."""
+    order_id = ready_order(sandbox, shop, clock)
+    first, second = (li["id"] for li in sandbox.order(order_id)["line_items"])
+    path = f"/fulfillment/202309/orders/{order_id}/packages"
+    for line_item, tracking in ((first, UPS_TRACKING), (second, "1Z999AA10123456785")):
+        body = {
+            "tracking_number": tracking,
+            "shipping_provider_id": UPS,
+            "order_line_item_ids": [line_item],
+        }
+        api.ok("POST", path, body=body)
+    order = sandbox.order(order_id)
+    assert order["status"] == "AWAITING_COLLECTION"
+    assert len(order["packages"]) == 2
+
+
+def test_carrier_scans_and_delivers_a_shipped_order(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """Collection moves the order to IN_TRANSIT, delivery to DELIVERED, each time stamped."""
+    order_id = ready_order(sandbox, shop, clock)
+    body = {"tracking_number": UPS_TRACKING, "shipping_provider_id": UPS}
+    api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages", body=body)
+    clock.advance(3600)
+    sandbox.carrier_collect(order_id)
+    clock.advance(86400)
+    sandbox.deliver(order_id)
+    order = sandbox.order(order_id)
+    assert order["status"] == "DELIVERED"
+    assert order["delivery_time"] - order["collection_time"] == 86400
+
+
+def test_us_seller_may_cancel_awaiting_collection(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """Only US sellers may cancel an order that waits for the carrier (§7)."""
+    order_id = ready_order(sandbox, shop, clock)
+    body = {"tracking_number": UPS_TRACKING, "shipping_provider_id": UPS}
+    api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages", body=body)
+    cancel = {"order_id": order_id, "cancel_reason": "seller_cancel_reason_out_of_stock"}
+    api.ok("POST", "/return_refund/202309/cancellations", body=cancel)
+    assert sandbox.order(order_id)["status"] == "CANCELLED"
+    assert sandbox.inventory(shop.shop_id, "TEE-RED-L") == 10
+
+
+def test_uk_seller_cannot_cancel_a_shipped_order(
+    api: SignedClient, sandbox: TikTokSandbox, uk_shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """Outside the US a shipped order cannot be cancelled by the seller: 25001045."""
+    order_id = ready_order(sandbox, uk_shop, clock)
+    royal_mail = {"tracking_number": "AB123456789GB", "shipping_provider_id": "7208502187360519982"}
+    api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages", body=royal_mail, shop=uk_shop)
+    cancel = {"order_id": order_id, "cancel_reason": "seller_cancel_reason_out_of_stock_uk"}
+    path = "/return_refund/202309/cancellations"
+    assert api.error("POST", path, body=cancel, shop=uk_shop)[1] == 25001045
