@@ -166,6 +166,23 @@ class RecipientAddress(TikTokModel):
                 return entry.address_name
         return None
 
+    def level(self, address_level: str) -> str | None:
+        """The division at one level: L0 country, L1 state or county, ... L4 (§3.2)."""
+        for entry in self.district_info:
+            if entry.address_level.upper() == address_level.upper():
+                return entry.address_name
+        return None
+
+    @property
+    def state(self) -> str | None:
+        """The first-level division (a US state, a UK county)."""
+        return self.level("L1")
+
+    @property
+    def city(self) -> str | None:
+        """The city: the division TikTok names "City", else the UK post town, else level L3."""
+        return self.district("City") or self.post_town or self.level("L3")
+
 
 def _empty_address_to_none(value: Any) -> Any:
     return None if value in (None, {}, "") else value
@@ -210,6 +227,7 @@ class SkuQuantity:
     seller_sku: str
     sku_id: str
     product_id: str
+    product_name: str
     unit_price: Decimal | None
     currency: str
     quantity: int
@@ -260,6 +278,7 @@ class Order(TikTokModel):
                 seller_sku=items[0].seller_sku,
                 sku_id=items[0].sku_id,
                 product_id=items[0].product_id,
+                product_name=items[0].product_name,
                 unit_price=price,
                 currency=items[0].currency or self.payment.currency,
                 quantity=len(items),

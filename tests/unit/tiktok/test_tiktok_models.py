@@ -99,6 +99,27 @@ def test_spec_example_order_parses() -> None:
     assert parsed.recipient_address.district("State") == "California"
 
 
+def test_address_names_state_and_city_by_level() -> None:
+    """State is the L1 division; city is the division named City, else the UK post town."""
+    us = order().recipient_address
+    assert us is not None
+    assert (us.state, us.level("L0"), us.city) == ("California", "United States", None)
+    uk = order(
+        recipient_address={
+            "post_town": "London",
+            "district_info": [
+                {
+                    "address_level": "L1",
+                    "address_level_name": "County",
+                    "address_name": "Greater London",
+                }
+            ],
+        }
+    ).recipient_address
+    assert uk is not None
+    assert (uk.state, uk.city) == ("Greater London", "London")
+
+
 def test_numeric_ids_become_exact_strings() -> None:
     """64-bit ids sent as JSON numbers are kept digit for digit as strings."""
     item = {**SPEC_ORDER["line_items"][0], "id": 577086512123755001}
@@ -175,6 +196,7 @@ def test_sku_quantities_keep_unit_price_and_line_ids() -> None:
     discounted = {**second, "sale_price": "15.00"}
     (full, cheap) = order(line_items=[first, discounted]).sku_quantities()
     assert (full.seller_sku, full.quantity, full.unit_price) == ("TEE-RED-L", 1, Decimal("19.99"))
+    assert full.product_name == "Tee"
     assert (cheap.quantity, cheap.unit_price, cheap.currency) == (1, Decimal("15.00"), "USD")
     assert cheap.line_item_ids == ("577086512123755002",)
 
