@@ -93,5 +93,6 @@ def _merge(settings: Settings, values: dict[str, Any], source: str) -> Settings:
                 int(raw) if kind == "int" else float(raw) if kind == "float" else str(raw)
             )
         except ValueError:
-            raise ConfigError(f"setting {name} in {source} must be a {kind}, got {raw!r}") from None
+            wanted = {"int": "a whole number", "float": "a number"}.get(str(kind), "text")
+            raise ConfigError(f"setting {name} in {source} must be {wanted}, got {raw!r}") from None
     return replace(settings, **changes)
