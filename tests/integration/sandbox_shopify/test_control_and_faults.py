@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+import pytest
+
 from shopbridge.clock import ManualClock
 from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
 from shopbridge.sandbox.shopify.cli import demo_sandbox
@@ -131,3 +134,20 @@ def test_the_demo_seed_has_a_shop_with_stock() -> None:
 
     assert store.domain == "demo.myshopify.com"
     assert sandbox.inventory("demo", "TEE-RED-L")["available"] == 10
+
+
+def test_the_timeout_knob_applies_the_change_but_answers_too_late(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """A timed-out orderCreate still created the order: the client must look before retrying."""
+    sandbox.faults.settings.update({"api_timeout_rate": 1, "api_timeout_seconds": 0.5})
+
+    with pytest.raises(httpx.ReadTimeout):
+        admin.http.post(
+            "/admin/api/2026-07/graphql.json",
+            json={"query": ORDER_CREATE, "variables": {"order": order_input(tee["id"])}},
+            headers={"X-Shopify-Access-Token": store.access_token},
+            timeout=0.1,
+        )
+
+    assert [o["source_identifier"] for o in sandbox.orders(store.name)] == ["577000111222333"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from shopbridge.sandbox.shopify import StoreCredentials
+from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 from shopbridge.serving import BackgroundServer
 
 from .shopify_http import GRAPHQL_PATH, Admin
@@ -97,3 +97,35 @@ def test_an_unknown_search_filter_is_refused(admin: Admin) -> None:
 
     assert "source_identifer" in body["errors"][0]["message"]
     assert body["data"] is None
+
+
+def test_variants_are_found_by_several_skus_joined_with_or(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """productVariants(query: "sku:A OR sku:B") answers every listed SKU and nothing else."""
+    sandbox.add_product(
+        store.name,
+        title="Mug",
+        variants=[VariantSpec(sku="MUG-1", price="5.00"), VariantSpec(sku="MUG-2", price="5.00")],
+    )
+
+    found = admin.data(
+        '{ productVariants(first: 10, query: "sku:TEE-RED-L OR sku:MUG-2") { nodes { sku } } }'
+    )
+
+    assert found["productVariants"]["nodes"] == [{"sku": "TEE-RED-L"}, {"sku": "MUG-2"}]
+
+
+def test_locations_lists_every_active_location_of_the_shop(
+    admin: Admin, sandbox: ShopifySandbox
+) -> None:
+    """locations(first:) answers the shop's locations, primary first."""
+    shop = sandbox.add_shop("two-sites", locations=["Austin", "Reno"])
+    admin.token = shop.access_token
+
+    found = admin.data("{ locations(first: 10) { nodes { id name isActive } } }")
+
+    assert found["locations"]["nodes"] == [
+        {"id": shop.location_ids[0], "name": "Austin", "isActive": True},
+        {"id": shop.location_ids[1], "name": "Reno", "isActive": True},
+    ]

@@ -1,8 +1,10 @@
-"""The part of Shopify's search syntax the mirror uses: space-separated `key:value` terms, ANDed.
+"""The part of Shopify's search syntax the mirror uses: `key:value` terms with AND and OR.
 
-Values may be quoted ('…' or "…") and comparisons written `key:>value`, `key:>=value`,
-`key:<value`, `key:<=value`. A filter the sandbox does not know is refused with a GraphQL
-error rather than silently ignored, so a mistyped dedupe lookup cannot match everything.
+Terms side by side (or joined by `AND`) must all match; `OR` separates alternatives and
+binds looser than AND. Values may be quoted ('…' or "…") and comparisons written
+`key:>value`, `key:>=value`, `key:<value`, `key:<=value`. Anything else (NOT, parentheses,
+free text) and any filter the sandbox does not know is refused with a GraphQL error rather
+than silently ignored, so a mistyped dedupe lookup cannot match everything.
 """
 
 from __future__ import annotations
@@ -25,28 +27,39 @@ class Term:
     value: str
 
 
-def parse(query: str | None) -> list[Term]:
+def parse(query: str | None) -> list[list[Term]]:
+    """The query as alternatives (OR) of term lists (AND); [] for an empty query."""
     if not query or not query.strip():
         return []
-    terms: list[Term] = []
+    alternatives: list[list[Term]] = [[]]
     position = 0
     text = query.strip()
     while position < len(text):
         if text[position].isspace():
             position += 1
             continue
+        word = text[position:].split(None, 1)[0]
+        if word in ("OR", "AND"):
+            if not alternatives[-1]:
+                raise GraphQLError(f"Search query {query!r} has {word} without a term before it")
+            if word == "OR":
+                alternatives.append([])
+            position += len(word)
+            continue
         match = _TERM.match(text, position)
         if match is None:
             raise GraphQLError(
-                f"Search term {text[position:].split()[0]!r} is not understood by the "
-                "shopbridge sandbox (it supports key:value terms joined by spaces)"
+                f"Search term {word!r} is not understood by the shopbridge sandbox "
+                "(it supports key:value terms joined by spaces, AND and OR)"
             )
         key, op, value = match.groups()
         if value[:1] in "'\"" and value[-1:] == value[:1]:
             value = value[1:-1]
-        terms.append(Term(key, op or "=", value))
+        alternatives[-1].append(Term(key, op or "=", value))
         position = match.end()
-    return terms
+    if not alternatives[-1]:
+        raise GraphQLError(f"Search query {query!r} ends with a connective")
+    return alternatives
 
 
 def parse_time(value: str) -> datetime:
@@ -76,11 +89,15 @@ def filter_items(
     matchers: dict[str, Callable[[Any, Term], bool]],
     what: str,
 ) -> list[Any]:
-    terms = parse(query)
-    for term in terms:
+    alternatives = parse(query)
+    for term in (t for terms in alternatives for t in terms):
         if term.key not in matchers:
             raise GraphQLError(
                 f"{what} search filter {term.key!r} is not implemented by the shopbridge sandbox "
                 f"(supported: {', '.join(sorted(matchers))})"
             )
-    return [i for i in items if all(matchers[t.key](i, t) for t in terms)]
+    if not alternatives:
+        return list(items)
+    return [
+        i for i in items if any(all(matchers[t.key](i, t) for t in terms) for terms in alternatives)
+    ]
