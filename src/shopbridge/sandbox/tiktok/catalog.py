@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,40 @@ REJECT_REASONS = (
 BUYER_CANCEL_REASON = "ecom_order_to_ship_canceled_reason_created_by_mistakes"
 UNPAID_TIMEOUT_REASON = "system_cancel_unpaid_time_out"
 FRAUD_REASON = "system_cancel_anti_span_block"
+
+
+def sample_address(region: str) -> dict[str, Any]:
+    """The buyer's address, revealed once the order leaves UNPAID and ON_HOLD (§3.2)."""
+    if region in ("GB", "UK"):
+        return {
+            "name": "Alex Smith",
+            "first_name": "Alex",
+            "last_name": "Smith",
+            "phone_number": "(+44)7700***123",
+            "address_line1": "10 Downing Street",
+            "address_line2": "",
+            "postal_code": "SW1A 2AA",
+            "post_town": "London",
+            "region_code": "GB",
+            "full_address": "10 Downing Street, London, SW1A 2AA, United Kingdom",
+            "district_info": [
+                {"address_level": "L0", "address_level_name": "Country", "address_name": "UK"},
+                {"address_level": "L1", "address_level_name": "County", "address_name": "London"},
+            ],
+        }
+    return {
+        "name": "Jane Doe",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "phone_number": "(+1)213***1234",
+        "address_line1": "1 Main St",
+        "address_line2": "Apt 4",
+        "postal_code": "95110",
+        "region_code": region,
+        "full_address": "1 Main St, Apt 4, San Jose, California, 95110, United States",
+        "district_info": [
+            {"address_level": "L0", "address_level_name": "Country", "address_name": "US"},
+            {"address_level": "L1", "address_level_name": "State", "address_name": "California"},
+            {"address_level": "L3", "address_level_name": "City", "address_name": "San Jose"},
+        ],
+    }

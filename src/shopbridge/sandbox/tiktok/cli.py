@@ -28,9 +28,18 @@ def seeded_sandbox(clock_factor: float = 1.0, webhook_url: str | None = None) ->
     return sandbox
 
 
-def serve(port: int, host: str = "127.0.0.1", clock_factor: float = 1.0) -> None:
-    """Seeds one demo shop, prints the base URL and its credentials, serves until Ctrl-C."""
-    sandbox = seeded_sandbox(clock_factor)
+def serve(
+    port: int,
+    host: str = "127.0.0.1",
+    clock_factor: float = 1.0,
+    webhook_url: str | None = None,
+) -> None:
+    """Seeds one demo shop, prints the base URL and its credentials, serves until Ctrl-C.
+
+    With `clock_factor` != 1 the sandbox's clock runs fast, so clients must sign with the
+    sandbox's time (GET /_sandbox/clock), not the wall clock: the timestamp window is 5 min.
+    """
+    sandbox = seeded_sandbox(clock_factor, webhook_url)
     shop = sandbox.credentials(sandbox.shop_ids()[0])
     print(f"TikTok Shop sandbox on http://{host}:{port}  (clock x{clock_factor:g})")
     print(f"  app_key       {shop.app_key}")
@@ -39,5 +48,8 @@ def serve(port: int, host: str = "127.0.0.1", clock_factor: float = 1.0) -> None
     print(f"  refresh_token {shop.refresh_token}")
     print(f"  shop_id       {shop.shop_id}  ({shop.name}, {shop.region})")
     print(f"  shop_cipher   {shop.shop_cipher}")
-    print(f"  control API   http://{host}:{port}/_sandbox/  (see shopbridge.sandbox.tiktok)")
+    print(
+        f"  control API   http://{host}:{port}/_sandbox/  (see shopbridge.sandbox.tiktok)",
+        flush=True,
+    )
     uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")

@@ -28,6 +28,7 @@ from shopbridge.sandbox.tiktok.errors import ApiError
 from shopbridge.sandbox.tiktok.models import Shop
 from shopbridge.sandbox.tiktok.orders import OrderDesk
 from shopbridge.sandbox.tiktok.ratelimit import RateLimiter
+from shopbridge.sandbox.tiktok.seller import SellerDesk
 from shopbridge.sandbox.tiktok.state import Marketplace
 
 
@@ -36,7 +37,7 @@ class Call:
     """What an endpoint gets: the caller, its shop, the parsed request."""
 
     market: Marketplace
-    desk: OrderDesk
+    seller: SellerDesk
     caller: Caller
     query: dict[str, str]
     body: dict[str, Any]
@@ -136,7 +137,8 @@ class ApiGateway:
                 key = (caller.app_key, caller.grant.shop_id, route.method, route.template)
                 if not self.limiter.allow(key):
                     raise ApiError(e.TOO_MANY_REQUESTS, "Too many requests", 429)
-                call = Call(self.market, self.desk, caller, query, _json(raw_body), params, now)
+                seller = SellerDesk(self.market, self.desk)
+                call = Call(self.market, seller, caller, query, _json(raw_body), params, now)
                 code, data = self._run(route, call, request.url.path)
         except ApiError as error:
             return self.refuse(error)

@@ -7,20 +7,19 @@ request the seller answers within 48 h, else TikTok approves it. Unpaid orders a
 24 h after create_time. Every status change moves `update_time` and notifies (webhook type 1);
 every cancellation status change notifies too (type 11).
 
-Control actions (pay, buyer cancel, ...) raise `SandboxError`; seller actions arrive through the
-API and raise `ApiError` with TikTok's codes.
+Buyer and platform actions (pay, buyer cancel, ...) raise `SandboxError`; the seller's actions,
+which arrive through the API with TikTok's error codes, live in `seller.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from shopbridge.sandbox.tiktok import catalog
-from shopbridge.sandbox.tiktok import errors as e
-from shopbridge.sandbox.tiktok.errors import ApiError, NotFound, SandboxError
-from shopbridge.sandbox.tiktok.models import Cancellation, LineItem, Order, Package, Shop
+from shopbridge.sandbox.tiktok.errors import NotFound, SandboxError
+from shopbridge.sandbox.tiktok.models import Cancellation, LineItem, Order
 from shopbridge.sandbox.tiktok.state import Marketplace
 
 UNPAID_WINDOW = timedelta(hours=24)  # workflow.md; per-market value UNCONFIRMED (§7)
@@ -96,10 +95,10 @@ class OrderDesk:
             delivery_option_id=shop.delivery_option_id,
             user_id=market.ids.numeric("70", 19),
             buyer_email=f"{market.ids.token('', 12)}@scs.tiktok.com",
-            address=_sample_address(shop),
+            address=catalog.sample_address(shop.region),
         )
         market.orders[order.id] = order
-        self._status_changed(order, now)
+        self.status_changed(order, now)
         return order
 
     def pay(self, order_id: str) -> Order:
@@ -109,7 +108,7 @@ class OrderDesk:
         now = self.market.clock.now()
         order.paid_time = now
         order.status = "ON_HOLD" if order.is_on_hold_order else "AWAITING_SHIPMENT"
-        self._status_changed(order, now)
+        self.status_changed(order, now)
         return order
 
     def fail_payment(self, order_id: str) -> Order:
@@ -140,14 +139,14 @@ class OrderDesk:
                 "request a cancellation now"
             )
         # §4.2: TikTok approves a remorse-window cancel on the seller's behalf; type CANCEL.
-        self._direct_cancel(order, "BUYER", reason, now)
+        self.cancel_directly(order, "BUYER", reason, now)
         return order
 
     def fraud_cancel(self, order_id: str) -> Order:
         order = self.market.order(order_id)
         if order.status not in ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT"):
             raise SandboxError(f"order {order_id} is {order.status}: too late for a risk cancel")
-        self._direct_cancel(order, "SYSTEM", catalog.FRAUD_REASON, self.market.clock.now())
+        self.cancel_directly(order, "SYSTEM", catalog.FRAUD_REASON, self.market.clock.now())
         return order
 
     def request_cancellation(
@@ -186,7 +185,7 @@ class OrderDesk:
         else:
             order.delivery_time = now
         order.status = after
-        self._status_changed(order, now)
+        self.status_changed(order, now)
         return order
 
     # -- timers ----------------------------------------------------------------------------
@@ -217,187 +216,50 @@ class OrderDesk:
             if request.status != PENDING or deadline is None or deadline > now:
                 continue
             if best is None or deadline < best[0]:
-                best = (deadline, self._auto_approve(request))
+                best = (deadline, self._autoapprove_request(request))
         return best
 
     def _unpaid_timeout(self, order: Order) -> Callable[[datetime], None]:
         def cancel(at: datetime) -> None:
-            self._direct_cancel(order, "SYSTEM", catalog.UNPAID_TIMEOUT_REASON, at)
+            self.cancel_directly(order, "SYSTEM", catalog.UNPAID_TIMEOUT_REASON, at)
 
         return cancel
 
     def _release_hold(self, order: Order) -> Callable[[datetime], None]:
         def release(at: datetime) -> None:
             order.status = "AWAITING_SHIPMENT"
-            self._status_changed(order, at)
+            self.status_changed(order, at)
 
         return release
 
-    def _auto_approve(self, request: Cancellation) -> Callable[[datetime], None]:
-        return lambda at: self._approve(request, at)
+    def _autoapprove_request(self, request: Cancellation) -> Callable[[datetime], None]:
+        return lambda at: self.approve_request(request, at)
 
-    # -- seller side (the API) -------------------------------------------------------------
+    # -- steps shared with the seller's actions (seller.py) ----------------------------------
 
-    def owned_order(self, shop: Shop, order_id: str) -> Order:
-        order = self.market.orders.get(order_id)
-        if order is None or order.shop_id != shop.id:
-            raise ApiError(e.ORDER_NOT_OWNED, f"Order {order_id} does not belong to the seller")
-        return order
-
-    def owned_cancellation(self, shop: Shop, cancel_id: str) -> Cancellation:
-        request = self.market.cancellations.get(cancel_id)
-        if request is None or request.shop_id != shop.id:
-            raise ApiError(e.UNKNOWN_CANCELLATION, f"Cancellation {cancel_id} does not exist")
-        return request
-
-    def approve(self, shop: Shop, cancel_id: str) -> None:
-        request = self.owned_cancellation(shop, cancel_id)
-        self._require_pending(request, "approve")
-        self._approve(request, self.market.clock.now())
-
-    def reject(self, shop: Shop, cancel_id: str, reject_reason: str) -> None:
-        request = self.owned_cancellation(shop, cancel_id)
-        if shop.region == "US":
-            raise ApiError(
-                e.US_REJECT_RETIRED,
-                "Reject Cancellation is no longer available for US shops: ship the package "
-                "(Mark Package As Shipped) to reject the buyer's request",
-            )
-        if reject_reason not in catalog.REJECT_REASONS:
-            raise e.bad_parameter(f"reject_reason {reject_reason!r} is not a valid reason")
-        self._require_pending(request, "reject")
-        self._close_request(request, self.market.clock.now())
-
-    def seller_cancel(
-        self, shop: Shop, order_id: str, reason: str, line_item_ids: Iterable[str]
-    ) -> Cancellation:
-        order = self.owned_order(shop, order_id)
-        partial = set(line_item_ids)
-        if partial and partial != {line.id for line in order.line_items}:
-            # Item-level cancels (US/UK out of stock, §4.2) are not simulated.
-            raise ApiError(e.PARTIAL_CANCEL_REFUSED, "Cannot cancel individual line items")
-        if order.status in ("CANCELLED", "COMPLETED", "DELIVERED"):
-            raise ApiError(e.ORDER_FINISHED, f"Order {order_id} is completed or cancelled")
-        if order.is_buyer_request_cancel:
-            raise ApiError(e.CANCEL_IN_PROCESS, f"Order {order_id} has a cancellation in process")
-        # §7: only US sellers may cancel in AWAITING_COLLECTION.
-        shipped_ok = order.status == "AWAITING_COLLECTION" and shop.region == "US"
-        if order.status not in ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT") and not shipped_ok:
-            raise ApiError(e.SHIPPED_CANNOT_CANCEL, f"Order {order_id} has already shipped")
-        allowed = catalog.seller_cancel_reasons(order.status, shop.region)
-        if reason not in allowed:
-            raise ApiError(
-                e.CANCEL_REASON_MISMATCH,
-                f"cancel_reason {reason!r} does not match order status {order.status}; "
-                f"use one of {', '.join(allowed)}",
-            )
-        return self._direct_cancel(order, "SELLER", reason, self.market.clock.now())
-
-    def ship(
-        self,
-        shop: Shop,
-        order_id: str,
-        tracking_number: str,
-        shipping_provider_id: str,
-        line_item_ids: list[str],
-    ) -> Package:
-        order = self.owned_order(shop, order_id)
-        if order.status == "ON_HOLD":
-            raise ApiError(
-                e.ORDER_ON_HOLD, "The order is on hold; wait until it is AWAITING_SHIPMENT"
-            )
-        if order.status in ("UNPAID", "CANCELLED"):
-            raise ApiError(e.ORDER_NOT_SHIPPABLE, f"Order status {order.status} cannot be shipped")
-        if order.status not in ("AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"):
-            raise ApiError(e.ALREADY_SHIPPED, f"Order {order_id} has already been shipped")
-        if not tracking_number:
-            raise e.bad_parameter("tracking_number is required")
-        provider = next(
-            (p for p in catalog.providers_for(shop.region) if p.id == shipping_provider_id), None
-        )
-        if provider is None:
-            raise ApiError(
-                e.UNKNOWN_SHIPPING_PROVIDER,
-                f"shipping_provider_id {shipping_provider_id!r} is not a provider of delivery "
-                f"option {order.delivery_option_id}",
-            )
-        if not provider.accepts(tracking_number):
-            raise ApiError(
-                e.TRACKING_PROVIDER_MISMATCH,
-                f"Tracking number {tracking_number!r} does not match {provider.name}",
-            )
-        lines = self._lines_to_ship(order, line_item_ids)
-        now = self.market.clock.now()
-        if order.is_buyer_request_cancel:
-            if shop.region != "US":
-                raise ApiError(e.AFTER_SALE_REQUEST, "Package item has after-sale request")
-            # §4.2: since 31 Mar 2024 shipping a US order auto-rejects the buyer's request.
-            for request in self._pending_requests(order):
-                self._close_request(request, now)
-        package = Package(
-            id=self.market.ids.numeric("11530"),
-            line_item_ids=[line.id for line in lines],
-            tracking_number=tracking_number,
-            shipping_provider_id=provider.id,
-            shipping_provider_name=provider.name,
-            shipped_at=now,
-        )
-        for line in lines:
-            line.package_id = package.id
-            self.market.ship_unit(self.market.skus[line.sku_id], line.warehouse_id)
-        order.packages.append(package)
-        order.rts_time = now
-        unshipped = [line for line in order.line_items if line.package_id is None]
-        order.status = "PARTIALLY_SHIPPING" if unshipped else "AWAITING_COLLECTION"
-        self._status_changed(order, now)
-        return package
-
-    def _lines_to_ship(self, order: Order, line_item_ids: list[str]) -> list[LineItem]:
-        if not line_item_ids:
-            return [line for line in order.line_items if line.package_id is None]
-        by_id = {line.id: line for line in order.line_items}
-        unknown = [i for i in line_item_ids if i not in by_id]
-        if unknown:
-            raise e.bad_parameter(f"order_line_item_ids {unknown} are not in order {order.id}")
-        lines = [by_id[i] for i in dict.fromkeys(line_item_ids)]
-        if any(line.package_id for line in lines):
-            raise ApiError(e.ALREADY_SHIPPED, "Some of these line items have already shipped")
-        return lines
-
-    # -- shared steps ----------------------------------------------------------------------
-
-    def _require_pending(self, request: Cancellation, verb: str) -> None:
-        if request.status == CLOSED:
-            raise ApiError(e.REQUEST_ALREADY_CANCELLED, "The reverse request has been cancelled")
-        if request.status != PENDING:
-            raise ApiError(
-                e.STATUS_CANNOT_APPROVE,
-                f"Cancellation {request.id} is {request.status}; cannot {verb} it",
-            )
-
-    def _approve(self, request: Cancellation, at: datetime) -> None:
+    def approve_request(self, request: Cancellation, at: datetime) -> None:
         order = self.market.order(request.order_id)
         self._set_cancel_status(request, SUCCESS, at)
         self._cancel_order(order, "BUYER", request.reason, at)
         self._set_cancel_status(request, COMPLETE, at)
 
-    def _close_request(self, request: Cancellation, at: datetime) -> None:
+    def close_request(self, request: Cancellation, at: datetime) -> None:
         order = self.market.order(request.order_id)
         order.is_buyer_request_cancel = False
         order.update_time = at
         self._set_cancel_status(request, CLOSED, at)
 
-    def _pending_requests(self, order: Order) -> list[Cancellation]:
+    def pending_requests(self, order: Order) -> list[Cancellation]:
         return [
             c
             for c in self.market.cancellations.values()
             if c.order_id == order.id and c.status == PENDING
         ]
 
-    def _direct_cancel(self, order: Order, role: str, reason: str, at: datetime) -> Cancellation:
+    def cancel_directly(self, order: Order, role: str, reason: str, at: datetime) -> Cancellation:
         record = self._new_cancellation(order, "CANCEL", role, reason, at, COMPLETE)
-        for request in self._pending_requests(order):
-            self._close_request(request, at)
+        for request in self.pending_requests(order):
+            self.close_request(request, at)
         self._cancel_order(order, role, reason, at)
         self._cancellation_changed(record)
         return record
@@ -411,7 +273,7 @@ class OrderDesk:
         order.cancel_reason = reason
         order.cancellation_initiator = initiator
         order.is_buyer_request_cancel = False
-        self._status_changed(order, at)
+        self.status_changed(order, at)
 
     def _new_cancellation(
         self, order: Order, cancel_type: str, role: str, reason: str, at: datetime, status: str
@@ -436,7 +298,7 @@ class OrderDesk:
         request.update_time = at
         self._cancellation_changed(request)
 
-    def _status_changed(self, order: Order, at: datetime) -> None:
+    def status_changed(self, order: Order, at: datetime) -> None:
         order.update_time = at
         data = {
             "order_id": order.id,
@@ -455,39 +317,3 @@ class OrderDesk:
             "create_time": unix(request.create_time),
         }
         self._notify(request.shop_id, CANCELLATION_STATUS_CHANGE, data)
-
-
-def _sample_address(shop: Shop) -> dict[str, Any]:
-    if shop.region in ("GB", "UK"):
-        return {
-            "name": "Alex Smith",
-            "first_name": "Alex",
-            "last_name": "Smith",
-            "phone_number": "(+44)7700***123",
-            "address_line1": "10 Downing Street",
-            "address_line2": "",
-            "postal_code": "SW1A 2AA",
-            "post_town": "London",
-            "region_code": "GB",
-            "full_address": "10 Downing Street, London, SW1A 2AA, United Kingdom",
-            "district_info": [
-                {"address_level": "L0", "address_level_name": "Country", "address_name": "UK"},
-                {"address_level": "L1", "address_level_name": "County", "address_name": "London"},
-            ],
-        }
-    return {
-        "name": "Jane Doe",
-        "first_name": "Jane",
-        "last_name": "Doe",
-        "phone_number": "(+1)213***1234",
-        "address_line1": "1 Main St",
-        "address_line2": "Apt 4",
-        "postal_code": "95110",
-        "region_code": shop.region,
-        "full_address": "1 Main St, Apt 4, San Jose, California, 95110, United States",
-        "district_info": [
-            {"address_level": "L0", "address_level_name": "Country", "address_name": "US"},
-            {"address_level": "L1", "address_level_name": "State", "address_name": "California"},
-            {"address_level": "L3", "address_level_name": "City", "address_name": "San Jose"},
-        ],
-    }

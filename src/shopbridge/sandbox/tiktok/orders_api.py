@@ -83,7 +83,7 @@ def order_detail(call: Call) -> dict[str, Any]:
     ids = [i for i in call.query.get("ids", "").split(",") if i]
     if not 1 <= len(ids) <= MAX_DETAIL_IDS:
         raise e.bad_parameter(f"ids takes 1 to {MAX_DETAIL_IDS} order ids, got {len(ids)}")
-    orders = [call.desk.owned_order(call.shop, order_id) for order_id in ids]
+    orders = [call.seller.owned_order(call.shop, order_id) for order_id in ids]
     return {"orders": [order_view(o, call.shop) for o in orders]}
 
 
@@ -135,12 +135,12 @@ def _cancellation_matches(request: Cancellation, body: dict[str, Any]) -> bool:
 
 
 def approve_cancellation(call: Call) -> dict[str, Any]:
-    call.desk.approve(call.shop, call.params["cancel_id"])
+    call.seller.approve(call.shop, call.params["cancel_id"])
     return {}
 
 
 def reject_cancellation(call: Call) -> dict[str, Any]:
-    call.desk.reject(call.shop, call.params["cancel_id"], str(call.body.get("reject_reason", "")))
+    call.seller.reject(call.shop, call.params["cancel_id"], str(call.body.get("reject_reason", "")))
     return {}
 
 
@@ -150,7 +150,7 @@ def cancel_order(call: Call) -> dict[str, Any]:
         raise e.bad_parameter("order_id is required")
     line_item_ids = [str(i) for i in call.body.get("order_line_item_ids") or []]
     if call.body.get("skus"):
-        order = call.desk.owned_order(call.shop, order_id)
+        order = call.seller.owned_order(call.shop, order_id)
         by_sku: dict[str, list[str]] = {}
         for line in order.line_items:
             by_sku.setdefault(line.sku_id, []).append(line.id)
@@ -159,13 +159,13 @@ def cancel_order(call: Call) -> dict[str, Any]:
                 : int(entry.get("quantity", 0))
             ]
     reason = str(call.body.get("cancel_reason", ""))
-    record = call.desk.seller_cancel(call.shop, order_id, reason, line_item_ids)
+    record = call.seller.seller_cancel(call.shop, order_id, reason, line_item_ids)
     return {"cancel_id": record.id, "cancel_status": record.status}
 
 
 def mark_package_shipped(call: Call) -> dict[str, Any]:
     order_id = call.params["order_id"]
-    package = call.desk.ship(
+    package = call.seller.ship(
         call.shop,
         order_id,
         str(call.body.get("tracking_number", "")),
