@@ -58,7 +58,10 @@ Sandbox choices where the docs are silent (UNCONFIRMED upstream):
   `CANCELLED`. Every cancellation, direct ones included, gets a cancellation record and a
   type 11 webhook; a rejected or ship-rejected request becomes CANCELLATION_REQUEST_CANCELLED.
 - Unpaid auto-cancel after 24 h; inventory updates accept quantity 0; US tax is a flat 8%.
-- Item-level (partial) seller cancels are refused with 25005010.
+- Item-level (partial) seller cancels are refused with 25005010. A seller may cancel an UNPAID
+  order with a `seller_cancel_unpaid_reason_*` key (the docs conflict, §4.2).
+- Refreshing a token issues a new access token and keeps the refresh token; the old access
+  token works until its own expiry. Refresh tokens live 365 days.
 
 Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     POST /_sandbox/shops {name, region, webhook_url?, warehouses?[names]} -> credentials

@@ -128,8 +128,12 @@ class SellerDesk:
         order.packages.append(package)
         order.rts_time = now
         unshipped = [line for line in order.line_items if line.package_id is None]
-        order.status = "PARTIALLY_SHIPPING" if unshipped else "AWAITING_COLLECTION"
-        self.desk.status_changed(order, now)
+        status = "PARTIALLY_SHIPPING" if unshipped else "AWAITING_COLLECTION"
+        if status == order.status:  # another package of a split shipment: no status change
+            order.update_time = now
+        else:
+            order.status = status
+            self.desk.status_changed(order, now)
         return package
 
     def _lines_to_ship(self, order: Order, line_item_ids: list[str]) -> list[LineItem]:
