@@ -170,3 +170,17 @@ async def test_uninstalling_the_app_revokes_the_token_and_says_so(
     assert admin.post("{ shop { name } }").status_code == 401
     [hook] = sink.topic("app/uninstalled")
     assert hook.json["myshopify_domain"] == "demo.myshopify.com"
+
+
+def test_fulfilling_a_bypass_order_moves_no_stock(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """An order created with BYPASS claimed nothing, so its fulfilment leaves stock as it was."""
+    created = admin.data(ORDER_CREATE, {"order": order_input(tee["id"], 2)})["orderCreate"]
+    fo_id = created["order"]["fulfillmentOrders"]["nodes"][0]["id"]
+
+    shipped = ship(admin, fo_id)
+
+    assert shipped["userErrors"] == []
+    stock = sandbox.inventory(store.name, "TEE-RED-L")
+    assert (stock["available"], stock["committed"], stock["on_hand"]) == (10, 0, 10)

@@ -280,3 +280,20 @@ def test_order_update_sets_the_shipping_address_and_tags(admin: Admin, tee: dict
         },
         "userErrors": [],
     }
+
+
+def test_cancelling_a_paid_order_with_refund_refunds_it(
+    admin: Admin, sandbox: ShopifySandbox, tee: dict[str, Any]
+) -> None:
+    """orderCancel(refundMethod: originalPaymentMethodsRefund) on a PAID order: REFUNDED."""
+    ids = create_held_order(admin, tee["id"])
+    admin.data(MARK_PAID, {"id": ids["order_id"]})
+
+    job = admin.data(CANCEL, {"id": ids["order_id"], "restock": True})["orderCancel"]["job"]
+    admin.data(JOB, {"id": job["id"]})
+
+    order = read_order(admin, ids["order_id"])
+    assert order["displayFinancialStatus"] == "REFUNDED"
+    assert order["totalOutstandingSet"]["shopMoney"]["amount"] == "0.00"
+    kinds = [t["kind"] for t in sandbox.order("demo", ids["order_id"])["transactions"]]
+    assert kinds == ["SALE", "REFUND"]

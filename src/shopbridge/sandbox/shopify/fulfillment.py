@@ -198,14 +198,13 @@ def create_fulfillment(
         line_item = fo_line.line_item
         line_item.fulfilled_quantity += quantity
         variant = line_item.variant
-        if variant is not None and variant.inventory_item.tracked:
+        from_committed = min(quantity, line_item.committed_quantity)
+        if variant is not None and from_committed:
+            # Fulfilment consumes what the order committed (so on_hand drops); units of a
+            # BYPASS order were never claimed and stay untouched (UNCONFIRMED, §1).
             level = inventory.level_for(world, shop, variant.inventory_item, location)
-            from_committed = min(quantity, line_item.committed_quantity)
             line_item.committed_quantity -= from_committed
-            # Units never claimed (BYPASS orders) leave straight from available.
-            inventory.move(
-                world, shop, level, committed=-from_committed, available=from_committed - quantity
-            )
+            inventory.move(world, shop, level, committed=-from_committed)
         fo.status = (
             "CLOSED" if not any(x.remaining_quantity for x in fo.line_items) else "IN_PROGRESS"
         )

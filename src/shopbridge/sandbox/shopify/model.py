@@ -280,17 +280,21 @@ class Order:
 
     @property
     def received(self) -> Decimal:
+        """Money received net of refunds."""
+        signs = {"SALE": 1, "CAPTURE": 1, "REFUND": -1}
         return sum(
             (
-                t.amount
+                signs[t.kind] * t.amount
                 for t in self.transactions
-                if t.status == "SUCCESS" and t.kind in ("SALE", "CAPTURE")
+                if t.status == "SUCCESS" and t.kind in signs
             ),
             Decimal("0"),
         )
 
     @property
     def outstanding(self) -> Decimal:
+        if self.cancelled_at is not None:
+            return Decimal("0")
         return max(self.total - self.received, Decimal("0"))
 
 

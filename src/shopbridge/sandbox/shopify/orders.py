@@ -277,7 +277,9 @@ def cancel_refusal(order: Order) -> UserError | None:
     return None
 
 
-def cancel_order(world: World, shop: Shop, order: Order, reason: str, restock: bool) -> None:
+def cancel_order(
+    world: World, shop: Shop, order: Order, reason: str, restock: bool, refund: bool = False
+) -> None:
     """Apply a cancellation. With restock, committed units go back to available; without,
     they leave committed and on_hand (Shopify's behaviour here is UNCONFIRMED, §4)."""
     now = world.now()
@@ -299,6 +301,20 @@ def cancel_order(world: World, shop: Shop, order: Order, reason: str, restock: b
             for li in fo.line_items:
                 li.remaining_quantity = 0
             fo.updated_at = now
+    if refund and order.received > 0:
+        # refundMethod.originalPaymentMethodsRefund sends the money back [§4]: a REFUND
+        # transaction for what was received, and the order reads REFUNDED.
+        order.transactions.append(
+            Transaction(
+                world.ids.next("OrderTransaction"),
+                "REFUND",
+                "SUCCESS",
+                "manual",
+                order.received,
+                now,
+            )
+        )
+        order.financial_status = "REFUNDED"
     order.cancelled_at = now
     order.closed_at = now
     order.cancel_reason = reason

@@ -219,7 +219,14 @@ def _order_mark_as_paid(_: Any, info: Any, input: dict[str, Any]) -> dict[str, A
 
 @resolves("Mutation", "orderCancel")
 def _order_cancel(
-    _: Any, info: Any, orderId: str, reason: str, restock: bool, **_options: Any
+    _: Any,
+    info: Any,
+    orderId: str,
+    reason: str,
+    restock: bool,
+    refundMethod: dict[str, Any] | None = None,
+    refund: bool | None = None,
+    **_options: Any,
 ) -> dict[str, Any]:
     context = ctx(info)
     order = context.shop.order_by_gid(orderId)
@@ -228,10 +235,12 @@ def _order_cancel(
         return {"job": None, "orderCancelUserErrors": user_errors([refusal]), "userErrors": []}
     order.cancelling = True
     world, shop = context.world, context.shop
+    # `refund` is the deprecated twin of refundMethod (2025-07+) [shopify_api.md §4].
+    refunds = bool((refundMethod or {}).get("originalPaymentMethodsRefund") or refund)
     job = Job(
         str(uuid.uuid4()),
         world.now() + CANCEL_JOB_DELAY,
-        lambda: orders.cancel_order(world, shop, order, reason, restock),
+        lambda: orders.cancel_order(world, shop, order, reason, restock, refund=refunds),
     )
     shop.jobs[job.id] = job
     return {"job": job, "orderCancelUserErrors": [], "userErrors": []}
