@@ -7,6 +7,7 @@ from datetime import timedelta
 from shopbridge.clock import ManualClock
 from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
 from shopbridge.serving import BackgroundServer
+from shopbridge.tiktok.signing import sign
 
 from .tiktok_http import SignedClient, loopback_client
 
@@ -176,3 +177,29 @@ def test_auth_code_is_exchanged_once(
     assert first["data"]["access_token"].startswith("TTP_")
     assert first["data"]["seller_base_region"] == "US"
     assert second["code"] != 0
+
+
+def test_millisecond_timestamp_is_refused(api: SignedClient, clock: ManualClock) -> None:
+    """The timestamp is Unix seconds (10 digits); milliseconds are refused with 36009004."""
+    millis = int(clock.now().timestamp() * 1000)
+    _, code, message = api.error("GET", SHOPS, cipher=None, timestamp=millis)
+    assert code == 36009004
+    assert "10 digits" in message
+
+
+def test_body_without_json_content_type_is_refused(
+    server: BackgroundServer, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """A body sent as text/plain answers 36009022 even when correctly signed."""
+    query = {
+        "app_key": shop.app_key,
+        "timestamp": str(int(clock.now().timestamp())),
+        "shop_cipher": shop.shop_cipher,
+        "page_size": "10",
+    }
+    body = b"{}"
+    query["sign"] = sign(shop.app_secret, SEARCH, query, body)
+    headers = {"x-tts-access-token": shop.access_token, "content-type": "text/plain"}
+    with loopback_client(server.base_url) as http:
+        envelope = http.post(SEARCH, params=query, content=body, headers=headers).json()
+    assert envelope["code"] == 36009022

@@ -125,11 +125,14 @@ def test_buyer_cancels_freely_in_the_remorse_hour_outside_the_on_hold_flow(
     assert detail(api, order_id)["status"] == "CANCELLED"
 
 
+@pytest.mark.parametrize("on_hold_flow", [True, False], ids=["on_hold", "direct"])
 def test_buyer_cancel_after_the_remorse_hour_is_refused(
-    sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+    sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock, on_hold_flow: bool
 ) -> None:
-    """Past the remorse hour a buyer can only request a cancellation."""
-    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}, paid=True)
+    """Past the remorse hour, in either flow, a buyer can only request a cancellation."""
+    order_id = sandbox.create_order(
+        shop.shop_id, {"TEE-RED-L": 1}, paid=True, on_hold_flow=on_hold_flow
+    )
     clock.advance(3600)
     with pytest.raises(SandboxError, match="request"):
         sandbox.buyer_cancel(order_id)
@@ -201,3 +204,12 @@ def test_update_time_moves_on_every_status_change(
     clock.advance(7200)
     stamps.append(detail(api, order_id)["update_time"])
     assert stamps == [stamps[0], stamps[0] + 60, stamps[0] + 60 + 3600]
+
+
+def test_request_inside_the_free_window_is_refused(
+    sandbox: TikTokSandbox, shop: ShopCredentials
+) -> None:
+    """While the buyer may still cancel freely there is nothing to request."""
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}, paid=True)
+    with pytest.raises(SandboxError, match="free-cancel window"):
+        sandbox.request_cancellation(order_id)
