@@ -1,7 +1,9 @@
 """The TikTok sandbox on a loopback port and a `TikTokClient` speaking to it over real HTTP.
 
 Both share one `ManualClock`, so the client's `timestamp` stays inside the sandbox's window
-and a test can move TikTok's calendar (token expiry, the remorse hour) in one step.
+and a test can move TikTok's calendar (token expiry, the remorse hour) in one step. The
+sandbox, its server and the clock live for a module; each test works in a shop of its own,
+only moves the clock forward, and has any fault knob it turned reset afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
+from shopbridge.sandbox.faults import Faults, FaultSettings
 from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 from shopbridge.serving import BackgroundServer
 from shopbridge.tiktok.client import TikTokClient
@@ -20,17 +22,24 @@ from shopbridge.tiktok.models import TokenSet
 from shopbridge.tiktok.pacing import Pacer
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox(clock: ManualClock) -> TikTokSandbox:
+    """One sandbox per module (starting a server costs ~0.4 s); tests keep to their own shop."""
     return TikTokSandbox(clock=clock, faults=Faults(seed=7))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
+def _no_faults_left_behind(sandbox: TikTokSandbox) -> Iterator[None]:
+    yield
+    sandbox.faults.settings.update(FaultSettings().as_dict())
+
+
+@pytest.fixture(scope="module")
 def server(sandbox: TikTokSandbox) -> Iterator[BackgroundServer]:
     with BackgroundServer(sandbox.app) as running:
         yield running
@@ -38,6 +47,7 @@ def server(sandbox: TikTokSandbox) -> Iterator[BackgroundServer]:
 
 @pytest.fixture
 def shop(sandbox: TikTokSandbox) -> ShopCredentials:
+    """A new shop for each test: its orders, tokens and rate-limit budget are its own."""
     return sandbox.add_shop(name="Demo US", region="US")
 
 
