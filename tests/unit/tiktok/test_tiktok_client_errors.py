@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from tiktok_fake import FakeTikTok, envelope
+from tiktok_fake import NOW, FakeTikTok, envelope, query_of
 
+from shopbridge.clock import ManualClock
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import (
     TikTokError,
@@ -206,3 +207,21 @@ def test_errors_survive_pickling() -> None:
     error = classify(106001, "Invalid sign", "req", "GET /x", 401)
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.code, str(copy)) == (TikTokPermanent, 106001, str(error))
+
+
+async def test_each_attempt_is_signed_with_a_fresh_timestamp(
+    fake: FakeTikTok, make_client: Callable[..., TikTokClient]
+) -> None:
+    """A retry made later carries the clock's new time and a sign that matches it."""
+    clock = ManualClock(NOW)
+
+    def busy_while_time_passes(request: httpx.Request) -> httpx.Response:
+        clock.advance(90)
+        return envelope(36009003, "Internal error", status=503)
+
+    client = make_client(clock=clock)
+    fake.queue("GET", WAREHOUSES, busy_while_time_passes, {"warehouses": []})
+    assert await client.get_warehouses() == []
+    first, second = (query_of(r) for r in fake.requests)
+    assert int(second["timestamp"]) - int(first["timestamp"]) == 90
+    assert first["sign"] != second["sign"]
