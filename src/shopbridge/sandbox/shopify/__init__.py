@@ -37,7 +37,8 @@ Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
 """
 
 from shopbridge.sandbox.shopify.cli import serve
-from shopbridge.sandbox.shopify.sandbox import ShopifySandbox, StoreCredentials, VariantSpec
+from shopbridge.sandbox.shopify.sandbox import ShopifySandbox
+from shopbridge.sandbox.shopify.specs import StoreCredentials, VariantSpec
 from shopbridge.sandbox.shopify.world import SandboxError
 
 __all__ = ["SandboxError", "ShopifySandbox", "StoreCredentials", "VariantSpec", "serve"]

@@ -17,6 +17,7 @@ from shopbridge.clock import ManualClock
 from shopbridge.sandbox.faults import ApiFault
 from shopbridge.sandbox.shopify.execution import run_request, throttled_body
 from shopbridge.sandbox.shopify.schema import API_VERSION
+from shopbridge.sandbox.shopify.specs import VariantSpec
 from shopbridge.sandbox.shopify.world import SandboxError
 
 if TYPE_CHECKING:
@@ -105,8 +106,6 @@ def _control(fn: Callable[[Request, dict[str, Any]], Any]) -> Handler:
 
 
 def control_routes(sandbox: ShopifySandbox) -> list[Route]:
-    from shopbridge.sandbox.shopify.sandbox import VariantSpec
-
     def shop_name(request: Request) -> str:
         return str(request.path_params["shop"])
 

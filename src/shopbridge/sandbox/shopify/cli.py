@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uvicorn
 
-from shopbridge.sandbox.shopify.sandbox import ShopifySandbox, VariantSpec
+from shopbridge.sandbox.shopify.sandbox import ShopifySandbox
 from shopbridge.sandbox.shopify.schema import API_VERSION
+from shopbridge.sandbox.shopify.specs import VariantSpec
 
 DEMO_PRODUCTS = {
     "Tee": [

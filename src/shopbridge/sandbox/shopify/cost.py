@@ -151,9 +151,9 @@ def _connection_items_cost(
             for _edge_scope, edge_sub in _fields(walk, edge_type, sub.selection_set):
                 if edge_sub.name.value == "node":
                     per_node.append(_edge_cost(walk, node_type, sub, edge_sub, value, actual))
-    if actual:
-        return sum(per_node)
-    return _page_size(walk, node) * max(per_node, default=0)
+    # `nodes` and `edges { node }` are two views of the same page: count it once.
+    items_cost = max(per_node, default=0)
+    return items_cost if actual else _page_size(walk, node) * items_cost
 
 
 def _node_cost(

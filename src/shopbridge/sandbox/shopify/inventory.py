@@ -8,7 +8,13 @@ committed → available [shopify_api.md §1 "How an order commits inventory", §
 from __future__ import annotations
 
 from shopbridge.sandbox.shopify import rest
-from shopbridge.sandbox.shopify.model import InventoryItem, InventoryLevel, Location, Shop
+from shopbridge.sandbox.shopify.model import (
+    UNAVAILABLE_STATES,
+    InventoryItem,
+    InventoryLevel,
+    Location,
+    Shop,
+)
 from shopbridge.sandbox.shopify.world import World
 
 # Reason values Shopify accepts on inventory mutations (shopify.dev "inventory states" page,
@@ -41,8 +47,7 @@ ADJUSTABLE_NAMES = frozenset(
 )
 SETTABLE_NAMES = frozenset({"available", "on_hand"})
 READABLE_NAMES = frozenset(
-    {"available", "committed", "on_hand", "unavailable", "incoming"}
-    | {"reserved", "damaged", "safety_stock", "quality_control"}
+    {"available", "committed", "on_hand", "unavailable", "incoming", *UNAVAILABLE_STATES}
 )
 
 

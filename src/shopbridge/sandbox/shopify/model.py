@@ -8,6 +8,7 @@ its own shop's objects.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -303,12 +304,18 @@ class Job:
     graphql_type: ClassVar[str] = "Job"
     id: str  # Shopify job ids are UUIDs
     due_at: datetime
-    action: Any  # Callable[[], None], run once when the job completes
+    action: Callable[[], None]  # run once, when the job completes
     done: bool = False
 
     @property
     def gid(self) -> str:
         return f"{GID_PREFIX}Job/{self.id}"
+
+    def complete(self) -> Job:
+        if not self.done:
+            self.done = True
+            self.action()
+        return self
 
 
 @dataclass(eq=False)

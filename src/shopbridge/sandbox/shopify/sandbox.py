@@ -6,13 +6,13 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge.sandbox.faults import Faults
 from shopbridge.sandbox.shopify import fulfillment, inventory, orders, rest
+from shopbridge.sandbox.shopify.app import build_app
 from shopbridge.sandbox.shopify.cost import PLANS, LeakyBucket
 from shopbridge.sandbox.shopify.model import (
     InventoryItem,
@@ -24,35 +24,10 @@ from shopbridge.sandbox.shopify.model import (
     iso,
     money,
 )
-from shopbridge.sandbox.shopify.resolvers.orders import complete
 from shopbridge.sandbox.shopify.schema import admin_schema
+from shopbridge.sandbox.shopify.specs import StoreCredentials, VariantSpec
 from shopbridge.sandbox.shopify.webhooks import ShopifyWebhooks, subscribe
 from shopbridge.sandbox.shopify.world import SandboxError, World
-
-
-@dataclass(frozen=True)
-class StoreCredentials:
-    name: str
-    domain: str
-    access_token: str
-    client_secret: str
-    plan: str
-    location_ids: tuple[str, ...]
-
-    @property
-    def location_id(self) -> str:
-        """The primary location, where orders are assigned."""
-        return self.location_ids[0]
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    sku: str
-    price: str | Decimal = "0.00"
-    available: int = 0  # at the shop's primary location
-    title: str | None = None
-    inventory_policy: str = "DENY"  # DENY | CONTINUE
-    tracked: bool = True
 
 
 class ShopifySandbox:
@@ -81,9 +56,6 @@ class ShopifySandbox:
         self._buckets: dict[str, LeakyBucket] = {}
         self._server_loop: asyncio.AbstractEventLoop | None = None
         admin_schema()  # pay the ~3 s schema build now, not on the first request
-
-        from shopbridge.sandbox.shopify.app import build_app
-
         self.app = build_app(self)
 
     # --- shops and catalogue -------------------------------------------------------
@@ -291,7 +263,7 @@ class ShopifySandbox:
                 if not job.done and job.due_at <= now
             ]
             for job in due:
-                complete(job)
+                job.complete()
             return len(due)
 
     async def tick(self) -> int:

@@ -9,6 +9,7 @@ than silently ignored, so a mistyped dedupe lookup cannot match everything.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,17 +71,17 @@ def parse_time(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
 def compare(actual: Any, op: str, wanted: Any) -> bool:
-    if actual is None:
-        return False
-    outcome: bool = {
-        "=": actual == wanted,
-        ">": actual > wanted,
-        ">=": actual >= wanted,
-        "<": actual < wanted,
-        "<=": actual <= wanted,
-    }[op]
-    return outcome
+    return actual is not None and _COMPARISONS[op](actual, wanted)
 
 
 def filter_items(

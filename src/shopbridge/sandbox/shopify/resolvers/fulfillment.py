@@ -159,8 +159,12 @@ def _fulfillment_order(_: Any, info: Any, id: str) -> FulfillmentOrder | None:
     return ctx(info).shop.fulfillment_order_by_gid(id)
 
 
-def _missing_fo(field: str = "id") -> list[UserError]:
-    return [UserError([field], "Fulfillment order does not exist.", "FULFILLMENT_ORDER_NOT_FOUND")]
+def _missing_fo(*path: str) -> list[UserError]:
+    return [
+        UserError(
+            list(path) or ["id"], "Fulfillment order does not exist.", "FULFILLMENT_ORDER_NOT_FOUND"
+        )
+    ]
 
 
 @resolves("Mutation", "fulfillmentOrderHold")
@@ -204,8 +208,8 @@ def _fulfillment_create(
     for index, entry in enumerate(fulfillment["lineItemsByFulfillmentOrder"]):
         fo = context.shop.fulfillment_order_by_gid(entry["fulfillmentOrderId"])
         if fo is None:
-            where = f"fulfillment.lineItemsByFulfillmentOrder.{index}.fulfillmentOrderId"
-            return {"fulfillment": None, "userErrors": user_errors(_missing_fo(where))}
+            where = ("fulfillment", "lineItemsByFulfillmentOrder", str(index), "fulfillmentOrderId")
+            return {"fulfillment": None, "userErrors": user_errors(_missing_fo(*where))}
         wanted = entry.get("fulfillmentOrderLineItems")
         entries.append((fo, [(x["id"], x["quantity"]) for x in wanted] if wanted else None))
     if not entries:

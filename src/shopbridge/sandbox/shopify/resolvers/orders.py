@@ -246,13 +246,6 @@ def _order_cancel(
     return {"job": job, "orderCancelUserErrors": [], "userErrors": []}
 
 
-def complete(job: Job) -> Job:
-    if not job.done:
-        job.done = True
-        job.action()
-    return job
-
-
 attributes("Job", id=lambda j: j.gid, done=lambda j: j.done, query=lambda j: {})
 
 
@@ -260,4 +253,4 @@ attributes("Job", id=lambda j: j.gid, done=lambda j: j.done, query=lambda j: {})
 def _job(_: Any, info: Any, id: str) -> Job | None:
     job = ctx(info).shop.jobs.get(id.rsplit("/", 1)[-1])
     # A job is done by the time anyone polls it again (see CANCEL_JOB_DELAY).
-    return complete(job) if job else None
+    return job.complete() if job else None
