@@ -16,7 +16,6 @@ from shopbridge.store.records import (
     ConnectionRecord,
     DeadlineItem,
     InboxItem,
-    LeaseLost,
     MirrorRow,
     NotFound,
     OutboxItem,
@@ -173,14 +172,8 @@ class Store:
     def retry_inbox(
         self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
     ) -> None:
-        self._guarded(
-            claims.RETRY_INBOX,
-            f"inbox item {item_id}",
-            worker_id,
-            id=item_id,
-            error=error,
-            next_attempt_at=next_attempt_at,
-        )
+        with self.unit(None) as unit:
+            unit.retry_inbox(item_id, worker_id, error, next_attempt_at)
 
     def finish_inbox(
         self, item_id: int, worker_id: str, status: str, error: str | None = None
@@ -210,34 +203,17 @@ class Store:
     def retry_outbox(
         self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
     ) -> None:
-        self._guarded(
-            claims.RETRY_OUTBOX,
-            f"outbox item {item_id}",
-            worker_id,
-            id=item_id,
-            error=error,
-            next_attempt_at=next_attempt_at,
-        )
+        with self.unit(None) as unit:
+            unit.retry_outbox(item_id, worker_id, error, next_attempt_at)
 
     def fail_outbox(self, item_id: int, worker_id: str, error: str) -> None:
         """Give up on an action for good (a 4xx, or retries exhausted); the merchant may Retry."""
-        self._guarded(
-            claims.FAIL_OUTBOX,
-            f"outbox item {item_id}",
-            worker_id,
-            id=item_id,
-            error=error,
-            now=self.clock.now(),
-        )
+        with self.unit(None) as unit:
+            unit.fail_outbox(item_id, worker_id, error)
 
     def complete_outbox(self, item_id: int, worker_id: str) -> None:
-        self._guarded(
-            claims.COMPLETE_OUTBOX,
-            f"outbox item {item_id}",
-            worker_id,
-            id=item_id,
-            now=self.clock.now(),
-        )
+        with self.unit(None) as unit:
+            unit.complete_outbox(item_id, worker_id)
 
     def requeue_outbox(self, item_id: int) -> bool:
         """A merchant's Retry: a failed action is due again now; False if it was not failed."""
@@ -349,6 +325,7 @@ class Store:
         phase: str | None = None,
         search: str | None = None,
         include_unpaid: bool = True,
+        needs_attention: bool | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[MirrorRow]:
@@ -368,6 +345,8 @@ class Store:
                     sa.func.lower(order_mirrors.c.shopify_order_name).like(pattern, escape="\\"),
                 )
             )
+        if needs_attention is not None:
+            query = query.where(order_mirrors.c.needs_attention == needs_attention)
         if not include_unpaid:
             query = query.where(
                 sa.func.coalesce(order_mirrors.c.tiktok_status, "UNPAID") != "UNPAID"
@@ -416,12 +395,6 @@ class Store:
             "limit": limit,
         }
         return list(db.execute(statement, parameters).scalars())
-
-    def _guarded(self, sql: str, what: str, worker_id: str, **parameters: Any) -> None:
-        with write_transaction(self.engine) as db:
-            statement = claims.statement(sql, db.dialect.name)
-            if db.execute(statement, {"worker_id": worker_id, **parameters}).first() is None:
-                raise LeaseLost(f"{what} is no longer leased by worker {worker_id!r}")
 
 
 def _outbox_query() -> sa.Select[Any]:

@@ -108,6 +108,30 @@ class ConnectionUnit:
             now=self._clock.now(),
         )
 
+    def retry_inbox(
+        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._guarded(
+            claims.RETRY_INBOX,
+            f"inbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def retry_outbox(
+        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._guarded(
+            claims.RETRY_OUTBOX,
+            f"outbox item {item_id}",
+            worker_id,
+            id=item_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+
     def complete_outbox(self, item_id: int, worker_id: str) -> None:
         self._guarded(
             claims.COMPLETE_OUTBOX,

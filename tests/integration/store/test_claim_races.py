@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from shopbridge.clock import ManualClock
 from shopbridge.store import Store, create_db_engine
+from shopbridge.store.tables import outbox
 
 ITEMS = 200
 BATCH = 5
@@ -95,5 +97,38 @@ def test_two_processes_claim_every_item_exactly_once(
         assert len(everything) == ITEMS
         assert len(set(everything)) == ITEMS
         assert all(per_worker.values()), "both processes should have won some claims"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_claim_skips_rows_locked_by_another_transaction(postgres_url: str) -> None:
+    """On PostgreSQL a claim passes over rows another worker is locking instead of waiting."""
+    engine = create_db_engine(postgres_url)
+    try:
+        store = Store(engine, ManualClock())
+        connection_id = store.add_connection(name="Lock shop")
+        with store.unit(connection_id) as unit:
+            unit.enqueue("push", {}, "first", 10)
+            unit.enqueue("push", {}, "second", 20)
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            with engine.connect() as other_worker, other_worker.begin():
+                other_worker.execute(
+                    sa.select(outbox.c.id)
+                    .where(outbox.c.idempotency_key == "first")
+                    .with_for_update()
+                )
+                # In a thread with a timeout: a claim that waits on the lock would hang here.
+                claim = pool.submit(store.claim_outbox, "w1", 10, LEASE)
+                waited = False
+                try:
+                    claim.result(timeout=5)
+                except TimeoutError:
+                    waited = True
+        finally:
+            pool.shutdown(wait=True)  # after the lock is released, so a waiting claim ends
+        assert not waited, "the claim waited for the other worker's row lock"
+        assert [item.idempotency_key for item in claim.result()] == ["second"]
     finally:
         engine.dispose()

@@ -58,7 +58,7 @@ def test_default_database_is_a_sqlite_file_under_var(
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
-    """Every SQLite connection runs in WAL mode, waits 5 s for locks, and enforces foreign keys."""
+    """Every SQLite connection uses WAL, waits 5 s for locks, syncs commits, enforces FKs."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     try:
         with engine.connect() as connection:
@@ -66,5 +66,6 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path
             assert pragma("PRAGMA journal_mode").scalar() == "wal"
             assert pragma("PRAGMA busy_timeout").scalar() == 5000
             assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
     finally:
         engine.dispose()

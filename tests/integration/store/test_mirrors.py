@@ -64,6 +64,14 @@ def test_list_without_unpaid_hides_orders_tiktok_reports_unpaid(
     assert sorted(m.tiktok_order_id for m in listed) == ["cancelled", "paid"]
 
 
+def test_list_filters_orders_needing_attention(store: Store, connection_id: int) -> None:
+    """The merchant can list only the orders flagged for attention."""
+    save_order(store, connection_id, "1", needs_attention=True, attention_reason="fulfilled")
+    save_order(store, connection_id, "2")
+    flagged = store.list_mirrors(connection_id, needs_attention=True)
+    assert [(m.tiktok_order_id, m.attention_reason) for m in flagged] == [("1", "fulfilled")]
+
+
 def test_search_matches_tiktok_id_or_shopify_name(store: Store, connection_id: int) -> None:
     """Search finds orders by part of the TikTok order id or the Shopify order name."""
     save_order(store, connection_id, "577000111222333", shopify_order_name="#1001")

@@ -248,6 +248,25 @@ def test_failing_an_action_records_the_error(store: Store, connection_id: int) -
     )
 
 
+def test_retrying_an_action_commits_with_its_timeline(
+    store: Store, manual_clock: ManualClock, connection_id: int
+) -> None:
+    """A transient failure is retried later, and the attempt is explained in the same unit."""
+    with store.order_unit(connection_id, ORDER) as unit:
+        unit.save({})
+        unit.enqueue("reserve", {}, f"reserve-{ORDER}", 10)
+    (item,) = store.claim_outbox("w1", 1, LEASE)
+    retry_at = manual_clock.now() + timedelta(seconds=20)
+    with store.order_unit(connection_id, ORDER) as unit:
+        unit.add_timeline("result", "Shopify answered 503; retrying in 20 s")
+        unit.retry_outbox(item.id, "w1", "Shopify 503", retry_at)
+    (waiting,) = store.outbox_for_mirror(unit.mirror_id)
+    assert (waiting.next_attempt_at, waiting.locked_by) == (retry_at, None)
+    assert [e.summary for e in store.timeline(unit.mirror_id)] == [
+        "Shopify answered 503; retrying in 20 s"
+    ]
+
+
 def test_cancel_pending_outbox_spares_running_actions(store: Store, connection_id: int) -> None:
     """Cancelling an order's pending actions leaves the one a worker is running alone."""
     with store.order_unit(connection_id, ORDER) as unit:
