@@ -38,6 +38,8 @@ MAX_QUERY_COST = 1000
 
 MUTATION_COST = 10
 CONNECTION_BASE_COST = 2
+POINTS_EPSILON = 1e-6
+"""Float slack when comparing the restored level with a cost, so waits always converge."""
 UNKNOWN_BUCKET_POLL = 0.01
 """Seconds between checks while the first call to a shop is out and its bucket is unknown."""
 
@@ -213,7 +215,7 @@ class ShopBucket:
         """Seconds until the modelled bucket holds `cost` points (0 when it does, or is unknown)."""
         with self._lock:
             level = self._level(self._monotonic())
-            if level is None or level >= cost or self._restore_rate <= 0:
+            if level is None or level + POINTS_EPSILON >= cost or self._restore_rate <= 0:
                 return 0.0
             return (cost - level) / self._restore_rate
 
@@ -229,7 +231,7 @@ class ShopBucket:
                 level = self._level(now)
                 if level is None:
                     wait = 0.0 if self._in_flight == 0 else UNKNOWN_BUCKET_POLL
-                elif level >= cost or self._restore_rate <= 0:
+                elif level + POINTS_EPSILON >= cost or self._restore_rate <= 0:
                     wait = 0.0
                 else:
                     wait = (cost - level) / self._restore_rate
