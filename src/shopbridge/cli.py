@@ -77,7 +77,7 @@ async def _serve(settings: Settings, with_web: bool) -> None:
 
     from shopbridge.clock import SystemClock
     from shopbridge.engine.inbox import PlatformInboxHandler
-    from shopbridge.engine.runtime import stored_connections
+    from shopbridge.engine.runtime import Runtime
     from shopbridge.engine.worker import RetryPolicy, Worker
     from shopbridge.store import Store, create_db_engine, upgrade_database
     from shopbridge.store.secrets import SecretBox
@@ -87,7 +87,8 @@ async def _serve(settings: Settings, with_web: bool) -> None:
     upgrade_database(url)
     clock = SystemClock()
     store = Store(create_db_engine(url), clock, SecretBox.from_environment())
-    contexts = stored_connections(store, clock)
+    runtime = Runtime(store, clock)
+    contexts = runtime.context
     the_worker = Worker(
         store,
         clock,
@@ -117,6 +118,7 @@ async def _serve(settings: Settings, with_web: bool) -> None:
         await stop.wait()
     stop.set()
     await worker_task
+    await runtime.aclose()
 
 
 @main.command()

@@ -1,0 +1,211 @@
+"""The Shopify port over the real GraphQL client: our domain in, platform errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from shopbridge.domain.tiktok_order import Address, TikTokOrder
+from shopbridge.engine.ports import (
+    CreatedOrder,
+    PermanentError,
+    RetryableError,
+    ShopifyFulfilment,
+    ShopifyOrderView,
+)
+from shopbridge.shopify import models as shopify
+from shopbridge.shopify.client import ShopifyClient
+from shopbridge.shopify.errors import ShopifyError, ShopifyRetryable, ShopifyUserError
+
+TAGS = ("tiktok-shop", "shopbridge")
+DONE_STATUSES = frozenset({"CLOSED", "CANCELLED"})
+FULFILLED_STATUSES = frozenset({"FULFILLED", "PARTIALLY_FULFILLED"})
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except ShopifyRetryable as error:
+        raise RetryableError(str(error)) from error
+    except ShopifyUserError as error:
+        raise PermanentError(str(error), code=error.code or "") from error
+    except ShopifyError as error:
+        raise PermanentError(str(error)) from error
+
+
+class ShopifyGateway:
+    def __init__(
+        self,
+        client: ShopifyClient,
+        *,
+        location_id: str | None = None,
+        inventory_behaviour: str = "DECREMENT_IGNORING_POLICY",
+        hold_handle: str = "shopbridge-awaiting-payment",
+    ) -> None:
+        self.client = client
+        self.location_id = location_id
+        self.inventory_behaviour = shopify.InventoryBehaviour(inventory_behaviour)
+        self.hold_handle = hold_handle
+
+    def _view(self, order: shopify.Order) -> ShopifyOrderView:
+        fulfilments = tuple(
+            ShopifyFulfilment(
+                f.id,
+                f.tracking_info[0].company if f.tracking_info else None,
+                f.tracking_info[0].number if f.tracking_info else None,
+            )
+            for f in order.fulfillments
+            if f.status not in ("CANCELLED", "ERROR", "FAILURE")
+        )
+        return ShopifyOrderView(
+            order_id=order.id,
+            name=order.name,
+            cancelled=order.is_cancelled,
+            fulfilled=bool(fulfilments) or order.display_fulfillment_status in FULFILLED_STATUSES,
+            paid=order.display_financial_status == "PAID",
+            our_hold_ids=tuple(
+                h.id
+                for fo in order.fulfillment_orders
+                for h in fo.holds
+                if h.handle == self.hold_handle
+            ),
+            open_fulfillment_orders=sum(
+                1 for fo in order.fulfillment_orders if fo.status == "OPEN"
+            ),
+            fulfilments=fulfilments,
+        )
+
+    async def _order(self, order_id: str) -> shopify.Order:
+        order = await self.client.get_order(order_id)
+        if order is None:
+            raise PermanentError(f"Shopify has no order {order_id} (deleted in the admin?)")
+        return order
+
+    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None:
+        async with translated():
+            summary = await self.client.find_order_by_source_identifier(tiktok_order_id)
+            return None if summary is None else self._view(await self._order(summary.id))
+
+    async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
+        currency = order.total.currency if order.total else "USD"
+        async with translated():
+            variants = await self.client.variants_by_sku([line.seller_sku for line in order.lines])
+            lines = []
+            unknown: list[str] = []
+            for line in order.lines:
+                variant = variants.get(line.seller_sku)
+                if variant is None:
+                    unknown.append(line.seller_sku)
+                lines.append(
+                    shopify.OrderLine(
+                        quantity=line.quantity,
+                        unit_price=line.unit_price.amount,
+                        variant_id=None if variant is None else variant.id,
+                        title=None
+                        if variant
+                        else f"{line.product_name or 'TikTok item'} ({line.seller_sku})",
+                        sku=line.seller_sku,
+                    )
+                )
+            created = await self.client.create_order(
+                source_identifier=order.order_id,
+                currency=currency,
+                lines=lines,
+                tags=TAGS,
+                note=f"TikTok Shop order {order.order_id}, mirrored by shopbridge.",
+                custom_attributes={"tiktok_order_id": order.order_id},
+                inventory_behaviour=self.inventory_behaviour,
+            )
+            view = self._view(await self._order(created.id))
+        return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
+
+    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]:
+        async with translated():
+            orders = await self.client.fulfillment_orders(order_id)
+            if not orders:
+                # Fulfilment orders may appear a moment after orderCreate (shopify_api.md §2).
+                raise RetryableError(f"Shopify order {order_id} has no fulfilment orders yet")
+            hold_ids: list[str] = []
+            for fo in orders:
+                mine = [h.id for h in fo.holds if h.handle == handle]
+                if mine:
+                    hold_ids.extend(mine)
+                elif fo.status not in DONE_STATUSES:
+                    try:
+                        hold = await self.client.hold_fulfillment_order(
+                            fo.id, handle, notes="TikTok Shop: awaiting payment and the holdback"
+                        )
+                        hold_ids.append(hold.id)
+                    except ShopifyUserError as error:
+                        if not error.has_code("DUPLICATE_FULFILLMENT_HOLD_HANDLE"):
+                            raise
+                        return await self.hold_fulfillment_orders(order_id, handle)
+        return tuple(hold_ids)
+
+    async def get_order(self, order_id: str) -> ShopifyOrderView:
+        async with translated():
+            return self._view(await self._order(order_id))
+
+    async def set_shipping_address(self, order_id: str, address: Address) -> None:
+        province = address.province if address.province and len(address.province) <= 3 else None
+        async with translated():
+            await self.client.update_shipping_address(
+                order_id,
+                shopify.Address(
+                    first_name=address.first_name,
+                    last_name=address.last_name or address.name,
+                    address1=address.address1,
+                    address2=address.address2,
+                    city=address.city,
+                    province_code=province,
+                    country_code=address.country_code,
+                    zip=address.zip,
+                    phone=address.phone,
+                ),
+            )
+
+    async def mark_paid(self, order_id: str) -> None:
+        async with translated():
+            order = await self._order(order_id)
+            if order.display_financial_status == "PAID":
+                return
+            if not order.can_mark_as_paid:
+                raise PermanentError(
+                    f"Shopify will not mark {order.name} as paid "
+                    f"(financial status {order.display_financial_status})"
+                )
+            await self.client.mark_as_paid(order_id)
+
+    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None:
+        async with translated():
+            for fo in await self.client.fulfillment_orders(order_id):
+                ours = [h.id for h in fo.holds if h.id in hold_ids]
+                if ours:
+                    await self.client.release_holds(fo.id, ours)
+
+    async def cancel(self, order_id: str, reason: str, staff_note: str) -> None:
+        async with translated():
+            job = await self.client.cancel_order(
+                order_id, shopify.CancelReason(reason), restock=True, staff_note=staff_note
+            )
+            await self.client.wait_for_job(job)
+
+    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
+        async with translated():
+            variants = await self.client.variants_by_sku(seller_skus)
+            location = self.location_id or await self._first_location()
+            levels = await self.client.inventory_levels(
+                [v.inventory_item_id for v in variants.values() if v.inventory_item_id], location
+            )
+        return {
+            sku: levels[v.inventory_item_id].available
+            for sku, v in variants.items()
+            if v.inventory_item_id in levels
+        }
+
+    async def _first_location(self) -> str:
+        locations = [loc for loc in await self.client.locations() if loc.is_active]
+        if not locations:
+            raise PermanentError("the Shopify store has no active location")
+        return locations[0].id

@@ -1,0 +1,202 @@
+"""The TikTok port over the real HTTP client: domain snapshots in, platform errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+
+from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.money import Money
+from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
+from shopbridge.engine.ports import (
+    OrderCancellation,
+    PermanentError,
+    RetryableError,
+    ShippingProvider,
+)
+from shopbridge.tiktok.client import TikTokClient
+from shopbridge.tiktok.errors import TikTokError, TikTokPermanent, TikTokRetryable
+from shopbridge.tiktok.models import Cancellation, Order
+
+# Mark Package As Shipped: "already shipped" in its two spellings (tiktok_shop_api.md §4.3).
+ALREADY_SHIPPED = frozenset({21011006, 21008099})
+# Approve/reject of a request the buyer already withdrew (§4.2): nothing left to do.
+REQUEST_ALREADY_CLOSED = frozenset({25020009})
+
+
+@asynccontextmanager
+async def translated(call: str) -> AsyncIterator[None]:
+    """Turn TikTok client errors into the engine's retryable/permanent errors."""
+    try:
+        yield
+    except TikTokRetryable as error:
+        raise RetryableError(str(error), code=str(error.code or "")) from error
+    except TikTokError as error:
+        raise PermanentError(str(error), code=str(error.code or "")) from error
+
+
+def to_snapshot(order: Order) -> TikTokOrder:
+    """The domain's view of one TikTok order."""
+    status = TikTokStatus.parse(str(order.status))
+    if status is None:
+        raise PermanentError(
+            f"TikTok order {order.id} has status {order.status!r}, which shopbridge does not know"
+        )
+    if order.update_time is None or order.create_time is None:
+        raise PermanentError(f"TikTok order {order.id} has no create or update time")
+    currency = order.currency or "USD"
+    lines = tuple(
+        OrderLine(
+            seller_sku=group.seller_sku or group.sku_id,
+            sku_id=group.sku_id,
+            product_name=group.product_name,
+            quantity=group.quantity,
+            unit_price=Money(group.unit_price or Decimal(0), group.currency or currency),
+        )
+        for group in order.sku_quantities()
+    )
+    total = order.payment.total_amount
+    return TikTokOrder(
+        order_id=order.id,
+        status=status,
+        update_time=order.update_time,
+        create_time=order.create_time,
+        paid_time=order.paid_time,
+        is_on_hold_order=order.is_on_hold_order,
+        is_buyer_request_cancel=order.is_buyer_request_cancel,
+        cancellation_initiator=order.cancellation_initiator or None,
+        cancel_reason=order.cancel_reason or None,
+        lines=lines,
+        total=None if total is None else Money(total, currency),
+        shipping_address=_address(order),
+        delivery_option_id=order.delivery_option_id or None,
+    )
+
+
+def _address(order: Order) -> Address | None:
+    a = order.recipient_address
+    if a is None or not (a.address_line1 or a.full_address or a.postal_code):
+        return None
+    first, last = a.first_name, a.last_name
+    if not (first or last) and a.name:
+        first, _, last = a.name.partition(" ")
+    return Address(
+        name=a.name or None,
+        first_name=first or None,
+        last_name=last or None,
+        address1=a.address_line1 or a.address_detail or a.full_address or None,
+        address2=a.address_line2 or None,
+        city=a.city,
+        province=a.state,
+        zip=a.postal_code or None,
+        country_code=a.region_code or None,
+        phone=a.phone_number or None,
+    )
+
+
+def to_cancellation(record: Cancellation) -> CancellationObserved:
+    when = record.update_time or record.create_time
+    if when is None:
+        raise PermanentError(f"TikTok cancellation {record.cancel_id} has no time")
+    return CancellationObserved(
+        cancel_id=record.cancel_id,
+        status=str(record.cancel_status),
+        role=record.role,
+        update_time=when,
+        deadline=record.deadline,
+        cancel_type=record.cancel_type,
+    )
+
+
+class TikTokGateway:
+    def __init__(self, client: TikTokClient) -> None:
+        self.client = client
+
+    async def get_order(self, order_id: str) -> TikTokOrder:
+        async with translated("get order"):
+            orders = await self.client.get_orders([order_id])
+        for order in orders:
+            if order.id == order_id:
+                return to_snapshot(order)
+        raise PermanentError(f"TikTok returned no order {order_id}")
+
+    async def get_cancellations(self, order_id: str) -> tuple[CancellationObserved, ...]:
+        async with translated("search cancellations"):
+            records = [c async for c in self.client.iter_cancellations(order_ids=[order_id])]
+        return tuple(to_cancellation(r) for r in records if r.order_id == order_id)
+
+    async def answer_cancellation(
+        self, cancel_id: str, decision: str, reason: str, comment: str, idempotency_key: str
+    ) -> None:
+        try:
+            async with translated(f"{decision} cancellation"):
+                if decision == "approve":
+                    await self.client.approve_cancellation(cancel_id, idempotency_key)
+                else:
+                    await self.client.reject_cancellation(
+                        cancel_id, reason, comment, idempotency_key
+                    )
+        except PermanentError as error:
+            if error.code and int(error.code) in REQUEST_ALREADY_CLOSED:
+                return
+            raise
+
+    async def shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]:
+        async with translated("get shipping providers"):
+            providers = await self.client.get_shipping_providers(delivery_option_id)
+        return tuple(ShippingProvider(p.id, p.name) for p in providers)
+
+    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
+        try:
+            async with translated("mark package shipped"):
+                await self.client.mark_package_shipped(order_id, tracking_number, provider_id)
+        except PermanentError as error:
+            if error.code and int(error.code) in ALREADY_SHIPPED:
+                raise PermanentError(error.message, code="already_shipped") from error
+            raise
+
+    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
+        async with translated("update inventory"):
+            page = await self.client.search_products([seller_sku])
+            matches = [
+                (product.id, sku.id)
+                for product in page.items
+                for sku in product.skus
+                if sku.seller_sku == seller_sku
+            ]
+            if not matches:
+                raise TikTokPermanent(
+                    None,
+                    f"no TikTok product has seller SKU {seller_sku}",
+                    None,
+                    "search products",
+                    None,
+                )
+            for product_id, sku_id in matches:
+                [stock] = await self.client.search_inventory(sku_ids=[sku_id])
+                warehouses = stock.warehouse_ids or [
+                    w.id for w in await self.client.get_warehouses()
+                ]
+                # The SKU's whole quantity goes to its first warehouse; the others are zeroed,
+                # since TikTok wants every warehouse of the SKU listed (§4.4, 12019028).
+                quantities = {w: (quantity if i == 0 else 0) for i, w in enumerate(warehouses)}
+                await self.client.update_inventory(product_id, sku_id, quantities)
+
+    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
+        async with translated("search orders"):
+            orders = [o async for o in self.client.iter_orders(since, until)]
+        return [to_snapshot(o) for o in orders]
+
+    async def cancellations_updated(
+        self, since: datetime, until: datetime
+    ) -> list[OrderCancellation]:
+        async with translated("search cancellations"):
+            records = [
+                c
+                async for c in self.client.iter_cancellations(
+                    update_time_ge=since, update_time_lt=until
+                )
+            ]
+        return [OrderCancellation(r.order_id, to_cancellation(r)) for r in records]
