@@ -5,7 +5,8 @@ UNPAID -> AWAITING_SHIPMENT at payment (is_on_hold_order=false, the remorse hour
 Buyers cancel freely while UNPAID, ON_HOLD or inside the remorse hour; later a buyer cancel is a
 request the seller answers within 48 h, else TikTok approves it. Unpaid orders are cancelled
 24 h after create_time. Every status change moves `update_time` and notifies (webhook type 1);
-every cancellation status change notifies too (type 11).
+every cancellation status change notifies too (type 11). Opening or closing a buyer request
+also moves `update_time` (the order's is_buyer_request_cancel changed), without a type 1.
 
 Buyer and platform actions (pay, buyer cancel, ...) raise `SandboxError`; the seller's actions,
 which arrive through the API with TikTok's error codes, live in `seller.py`.
