@@ -315,6 +315,17 @@ class Store:
             )
         )
 
+    def mirror_by_shopify_order(
+        self, connection_id: int, shopify_order_id: str
+    ) -> MirrorRow | None:
+        """The mirror whose Shopify order this is (Shopify webhooks name only their order)."""
+        return self._one_mirror(
+            sa.and_(
+                order_mirrors.c.connection_id == connection_id,
+                order_mirrors.c.shopify_order_id == shopify_order_id,
+            )
+        )
+
     def get_mirror_by_id(self, mirror_id: int) -> MirrorRow | None:
         return self._one_mirror(order_mirrors.c.id == mirror_id)
 

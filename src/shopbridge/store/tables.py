@@ -148,6 +148,8 @@ order_mirrors = sa.Table(
     sa.Index("ix_order_mirrors_connection_updated", "connection_id", "updated_at"),
     sa.Index("ix_order_mirrors_connection_created", "connection_id", "created_at"),
     sa.Index("ix_order_mirrors_connection_phase", "connection_id", "phase"),
+    # Shopify webhooks name the Shopify order; they are routed to the mirror through this.
+    sa.Index("ix_order_mirrors_connection_shopify_order", "connection_id", "shopify_order_id"),
 )
 
 inbox = sa.Table(

@@ -115,3 +115,13 @@ def test_mirror_is_found_by_id(store: Store, connection_id: int) -> None:
     assert mirror is not None
     assert store.get_mirror_by_id(mirror.id) == mirror
     assert store.get_mirror_by_id(mirror.id + 1000) is None
+
+
+def test_mirror_is_found_by_its_shopify_order(store: Store, connection_id: int) -> None:
+    """A Shopify webhook's order id leads to the mirror that created that Shopify order."""
+    save_order(store, connection_id, "1", shopify_order_id="gid://shopify/Order/9001")
+    save_order(store, connection_id, "2", shopify_order_id="gid://shopify/Order/9002")
+    mirror = store.mirror_by_shopify_order(connection_id, "gid://shopify/Order/9002")
+    assert mirror is not None
+    assert mirror.tiktok_order_id == "2"
+    assert store.mirror_by_shopify_order(connection_id, "gid://shopify/Order/1") is None
