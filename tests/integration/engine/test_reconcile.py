@@ -1,0 +1,82 @@
+"""Reconciliation heals missed webhooks from both platforms (workflow.md rule 8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shopbridge.clock import ManualClock
+from shopbridge.engine.reconcile import reconcile
+from shopbridge.store import Store
+from support.orders import PAID_AT, T0, minutes, snapshot
+from support.world import World
+
+
+async def test_orders_never_announced_are_mirrored_by_reconciliation(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """With no webhook at all, a reconciliation pass finds the order and it is reserved."""
+    manual_clock.set(T0 + minutes(1))
+    world = World(store, manual_clock)
+    world.tiktok.put(snapshot("UNPAID", at=T0))
+    worker = world.worker()
+    report = await reconcile(
+        store, worker.bridge, world.context(world.connection_id), None, manual_clock.now()
+    )
+    assert report.tiktok_orders == 1
+    await worker.run_until_idle()
+    assert len(world.shopify.orders) == 1
+    assert world.mirror(snapshot().order_id).phase == "held"
+
+
+async def test_missed_cancellation_and_fulfilment_are_healed(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """A cancel TikTok never announced, and a fulfilment Shopify never announced, are both found."""
+    manual_clock.set(T0)
+    world = World(store, manual_clock)
+    worker = world.worker()
+    world.observe(snapshot("UNPAID", at=T0, order_id="1"))
+    world.observe(snapshot("AWAITING_SHIPMENT", at=T0, paid=T0, on_hold=False, order_id="2"))
+    await worker.run_until_idle()
+    manual_clock.set(T0 + minutes(61))
+    await worker.run_until_idle()
+    assert world.mirror("2").phase == "released"
+
+    # Order 1 is cancelled by the buyer and order 2 fulfilled, with no webhook for either.
+    world.tiktok.update(
+        "1",
+        status=snapshot("CANCELLED").status,
+        update_time=T0 + minutes(62),
+        cancellation_initiator="BUYER",
+    )
+    shopify_id = world.mirror("2").shopify_order_id
+    assert shopify_id is not None
+    world.shopify.fulfil(shopify_id, "UPS", "1Z999")
+    manual_clock.set(T0 + minutes(70))
+    ctx = world.context(world.connection_id)
+    await reconcile(store, worker.bridge, ctx, T0 + minutes(61), manual_clock.now())
+    await worker.run_until_idle()
+    assert world.mirror("1").phase == "cancelled"
+    assert all(o.cancelled for o in world.shopify.orders_for("1"))
+    assert world.mirror("2").phase == "fulfilled"
+    assert world.tiktok.shipped["2"][0] == "1Z999"
+
+
+async def test_reconciliation_twice_changes_nothing_more(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Running a pass again over the same window is harmless: no duplicate order, no new command."""
+    manual_clock.set(T0 + minutes(1))
+    world = World(store, manual_clock)
+    world.tiktok.put(snapshot("AWAITING_SHIPMENT", at=T0, paid=PAID_AT, on_hold=False))
+    worker = world.worker()
+    ctx = world.context(world.connection_id)
+    for _ in range(3):
+        await reconcile(store, worker.bridge, ctx, None, manual_clock.now())
+        await worker.run_until_idle()
+    manual_clock.advance(timedelta(hours=2))
+    for _ in range(2):
+        await reconcile(store, worker.bridge, ctx, None, manual_clock.now())
+        await worker.run_until_idle()
+    assert world.shopify.calls["create_pending_order"] == 1
+    assert world.mirror(snapshot().order_id).phase == "released"
