@@ -11,7 +11,7 @@ from shopbridge.sandbox.faults import Faults
 from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 from shopbridge.serving import BackgroundServer
 
-from .shopify_http import Admin, WebhookSink
+from .shopify_http import Admin, SandboxHost, WebhookSink
 
 
 class StoppedMonotonic:
@@ -57,9 +57,20 @@ def tee(sandbox: ShopifySandbox, store: StoreCredentials) -> dict[str, Any]:
     return ids
 
 
+@pytest.fixture(scope="session")
+def host() -> Iterator[tuple[SandboxHost, BackgroundServer]]:
+    shim = SandboxHost()
+    with BackgroundServer(shim) as running:
+        yield shim, running
+
+
 @pytest.fixture
-def server(sandbox: ShopifySandbox) -> Iterator[BackgroundServer]:
-    with BackgroundServer(sandbox.app) as running:
+def server(
+    host: tuple[SandboxHost, BackgroundServer], sandbox: ShopifySandbox
+) -> Iterator[BackgroundServer]:
+    """The loopback server, serving this test's sandbox."""
+    shim, running = host
+    with shim.serving(sandbox):
         yield running
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +15,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from shopbridge.sandbox.shopify import ShopifySandbox
 
 GRAPHQL_PATH = "/admin/api/2026-07/graphql.json"
 
@@ -81,3 +87,40 @@ class WebhookSink:
     def topic(self, topic: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if r.headers.get("x-shopify-topic") == topic]
+
+
+class SandboxHost:
+    """One loopback server for the whole session, serving whichever sandbox a test put in.
+
+    Starting uvicorn per test costs ~0.3 s. While a sandbox is served, its own
+    `run_in_background` runs on the server's loop, exactly as under the app's lifespan;
+    one test serves `sandbox.app` directly to cover that lifespan itself.
+    """
+
+    def __init__(self) -> None:
+        self.sandbox: ShopifySandbox | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            self._loop = asyncio.get_running_loop()
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        sandbox = self.sandbox
+        assert sandbox is not None, "no sandbox is being served"
+        await sandbox.app(scope, receive, send)
+
+    @contextlib.contextmanager
+    def serving(self, sandbox: ShopifySandbox) -> Iterator[None]:
+        assert self._loop is not None, "the host server has not started"
+        stop = asyncio.Event()
+        background = asyncio.run_coroutine_threadsafe(sandbox.run_in_background(stop), self._loop)
+        self.sandbox = sandbox
+        try:
+            yield
+        finally:
+            self.sandbox = None
+            self._loop.call_soon_threadsafe(stop.set)
+            background.result(timeout=10)

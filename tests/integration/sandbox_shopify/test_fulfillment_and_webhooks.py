@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -10,6 +11,7 @@ from typing import Any
 
 from shopbridge.clock import ManualClock
 from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge.serving import BackgroundServer
 
 from .operations import FULFILL, HOLD, ORDER_CREATE, RELEASE, decrement, order_input
 from .shopify_http import Admin, WebhookSink
@@ -184,3 +186,20 @@ def test_fulfilling_a_bypass_order_moves_no_stock(
     assert shipped["userErrors"] == []
     stock = sandbox.inventory(store.name, "TEE-RED-L")
     assert (stock["available"], stock["committed"], stock["on_hand"]) == (10, 0, 10)
+
+
+async def test_the_served_app_delivers_webhooks_without_a_tick(
+    sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any], sink: WebhookSink
+) -> None:
+    """Served on its own, the app's lifespan delivers due webhooks in the background."""
+    sandbox.subscribe_webhook(store.name, "inventory_levels/update", sink.url)
+
+    with BackgroundServer(sandbox.app):
+        sandbox.adjust_stock(store.name, "TEE-RED-L", 5)
+        for _ in range(200):
+            if sink.topic("inventory_levels/update"):
+                break
+            await asyncio.sleep(0.01)
+
+    [hook] = sink.topic("inventory_levels/update")
+    assert hook.json["available"] == 15

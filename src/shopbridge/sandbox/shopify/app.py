@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from shopbridge.sandbox.shopify.sandbox import ShopifySandbox
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-PUMP_SECONDS = 0.05
 
 
 def build_app(sandbox: ShopifySandbox) -> Starlette:
@@ -56,33 +55,19 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sandbox._server_loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        task = asyncio.create_task(_background(sandbox, stop)) if sandbox.auto_deliver else None
+        task = asyncio.create_task(sandbox.run_in_background(stop))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await task
-            sandbox._server_loop = None
+            await task
 
     routes = [
         Route("/admin/api/{version}/graphql.json", graphql, methods=["POST"]),
         *control_routes(sandbox),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-async def _background(sandbox: ShopifySandbox, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        # One failing job or delivery must not stop the sandbox; the delivery log keeps
-        # each attempt's result.
-        with contextlib.suppress(Exception):
-            sandbox.finish_due_jobs()
-            await sandbox.webhooks.dispatcher.pump()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=PUMP_SECONDS)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ class ShopifySandbox:
     """Shopify stores behind the Admin GraphQL API 2026-07, for tests and the demo.
 
     `app` is the ASGI app; serve it with `shopbridge.serving.BackgroundServer`. While it is
-    served, a background task finishes due jobs and delivers due webhooks every 50 ms
+    served, `run_in_background` finishes due jobs and delivers due webhooks every 50 ms
     (`auto_deliver=False` leaves that to `await tick()`).
     """
 
@@ -265,6 +266,23 @@ class ShopifySandbox:
             for job in due:
                 job.complete()
             return len(due)
+
+    async def run_in_background(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
+        """Until `stop`: every `poll_seconds`, finish due jobs and deliver due webhooks
+        (unless `auto_deliver` is off). The app's lifespan runs this on the serving loop."""
+        self._server_loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                if self.auto_deliver:
+                    # One failing job or delivery must not stop the sandbox; the delivery
+                    # log keeps each attempt's result.
+                    with contextlib.suppress(Exception):
+                        self.finish_due_jobs()
+                        await self.webhooks.dispatcher.pump()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        finally:
+            self._server_loop = None
 
     async def tick(self) -> int:
         """Finish due jobs and deliver due webhooks; returns the deliveries attempted."""
