@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from shopbridge.clock import ManualClock
 from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
 
@@ -203,3 +205,41 @@ def test_uk_seller_cannot_cancel_a_shipped_order(
     cancel = {"order_id": order_id, "cancel_reason": "seller_cancel_reason_out_of_stock_uk"}
     path = "/return_refund/202309/cancellations"
     assert api.error("POST", path, body=cancel, shop=uk_shop)[1] == 25001045
+
+
+def shipped_order(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> str:
+    order_id = ready_order(sandbox, shop, clock)
+    body = {"tracking_number": UPS_TRACKING, "shipping_provider_id": UPS}
+    api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages", body=body)
+    return order_id
+
+
+def fix_tracking(api: SignedClient, order_id: str, tracking: str) -> dict[str, object]:
+    path = f"/fulfillment/202309/orders/{order_id}/shipping_info/update"
+    response = api.request(
+        "POST", path, body={"tracking_number": tracking, "shipping_provider_id": UPS}
+    )
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_tracking_can_be_fixed_once_within_72_hours(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """A wrong tracking number is replaced once; a second fix answers 21011051."""
+    order_id = shipped_order(api, sandbox, shop, clock)
+    clock.advance(timedelta(hours=71))
+    assert fix_tracking(api, order_id, "1Z999AA10123456799")["code"] == 0
+    assert sandbox.order(order_id)["tracking_number"] == "1Z999AA10123456799"
+    assert fix_tracking(api, order_id, "1Z999AA10123456700")["code"] == 21011051
+
+
+def test_tracking_fix_after_72_hours_is_refused(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """72 h after shipping the tracking number can no longer change: 21011050."""
+    order_id = shipped_order(api, sandbox, shop, clock)
+    clock.advance(timedelta(hours=72, seconds=1))
+    assert fix_tracking(api, order_id, "1Z999AA10123456799")["code"] == 21011050
+    assert sandbox.order(order_id)["tracking_number"] == UPS_TRACKING

@@ -87,3 +87,12 @@ def test_detail_of_another_shops_order_is_refused(
     """An order of another seller answers 21008111."""
     foreign = sandbox.create_order(uk_shop.shop_id, {"TEE-RED-L": 1})
     assert api.error("GET", "/order/202309/orders", {"ids": foreign})[1] == 21008111
+
+
+def test_detail_answers_on_the_202507_path_too(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials
+) -> None:
+    """The latest Get Order Detail version (202507) returns the same order."""
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
+    latest = api.ok("GET", "/order/202507/orders", {"ids": order_id})["orders"]
+    assert latest == api.ok("GET", "/order/202309/orders", {"ids": order_id})["orders"]

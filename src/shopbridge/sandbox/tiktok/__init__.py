@@ -35,11 +35,12 @@ Behaviour worth knowing:
 
 API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher` where scoped):
     GET  /authorization/202309/shops
-    POST /order/202309/orders/search            GET /order/202309/orders?ids=
+    POST /order/202309/orders/search            GET /order/202309/orders?ids= (also 202507)
     POST /return_refund/202309/cancellations/search
     POST /return_refund/202309/cancellations/{cancel_id}/approve|reject   (idempotency_key)
     POST /return_refund/202309/cancellations    (seller cancel, idempotency_key)
     POST /fulfillment/202309/orders/{order_id}/packages
+    POST /fulfillment/202309/orders/{order_id}/shipping_info/update   (once, within 72 h)
     GET  /logistics/202309/delivery_options/{id}/shipping_providers
     GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
     POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update

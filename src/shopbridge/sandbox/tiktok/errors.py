@@ -32,6 +32,11 @@ ALREADY_SHIPPED = 21011006
 AFTER_SALE_REQUEST = 21011007
 TRACKING_PROVIDER_MISMATCH = 21004015
 ORDER_ON_HOLD = 21011044
+# §4.3 names 21011050/51/52 for refused tracking fixes without saying which is which; the
+# sandbox's mapping (UNCONFIRMED): past 72 h, already fixed once, split order.
+TRACKING_FIX_TOO_LATE = 21011050
+TRACKING_FIX_USED = 21011051
+TRACKING_FIX_SPLIT_ORDER = 21011052
 # Sandbox choices, UNCONFIRMED: the docs name no code for shipping an unpaid or a cancelled order,
 # nor for an unknown shipping provider.
 ORDER_NOT_SHIPPABLE = 21011001

@@ -121,6 +121,7 @@ class Package:
     shipping_provider_id: str
     shipping_provider_name: str
     shipped_at: datetime
+    tracking_updates: int = 0
 
 
 @dataclass

@@ -179,6 +179,16 @@ def mark_package_shipped(call: Call) -> dict[str, Any]:
     }
 
 
+def update_shipping_info(call: Call) -> dict[str, Any]:
+    call.seller.update_tracking(
+        call.shop,
+        call.params["order_id"],
+        str(call.body.get("tracking_number", "")),
+        str(call.body.get("shipping_provider_id", "")),
+    )
+    return {}
+
+
 def shipping_providers(call: Call) -> dict[str, Any]:
     option_id = call.params["delivery_option_id"]
     if option_id != call.shop.delivery_option_id:
@@ -232,6 +242,7 @@ ROUTES = [
     ApiRoute("GET", "/authorization/202309/shops", authorized_shops),
     ApiRoute("POST", "/order/202309/orders/search", search_orders),
     ApiRoute("GET", "/order/202309/orders", order_detail),
+    ApiRoute("GET", "/order/202507/orders", order_detail),  # §4.1: latest version, same shape
     ApiRoute("POST", "/return_refund/202309/cancellations/search", search_cancellations),
     ApiRoute(
         "POST",
@@ -247,6 +258,9 @@ ROUTES = [
     ),
     ApiRoute("POST", "/return_refund/202309/cancellations", cancel_order, idempotent=True),
     ApiRoute("POST", "/fulfillment/202309/orders/{order_id}/packages", mark_package_shipped),
+    ApiRoute(
+        "POST", "/fulfillment/202309/orders/{order_id}/shipping_info/update", update_shipping_info
+    ),
     ApiRoute(
         "GET",
         "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers",

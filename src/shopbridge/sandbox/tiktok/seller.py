@@ -4,6 +4,7 @@ requests, cancelling, marking packages shipped. Refusals are `ApiError`s with Ti
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from shopbridge.sandbox.tiktok import catalog
 from shopbridge.sandbox.tiktok import errors as e
@@ -11,6 +12,8 @@ from shopbridge.sandbox.tiktok.errors import ApiError
 from shopbridge.sandbox.tiktok.models import Cancellation, LineItem, Order, Package, Shop
 from shopbridge.sandbox.tiktok.orders import CLOSED, PENDING, OrderDesk
 from shopbridge.sandbox.tiktok.state import Marketplace
+
+TRACKING_FIX_WINDOW = timedelta(hours=72)
 
 
 class SellerDesk:
@@ -90,22 +93,7 @@ class SellerDesk:
             raise ApiError(e.ORDER_NOT_SHIPPABLE, f"Order status {order.status} cannot be shipped")
         if order.status not in ("AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"):
             raise ApiError(e.ALREADY_SHIPPED, f"Order {order_id} has already been shipped")
-        if not tracking_number:
-            raise e.bad_parameter("tracking_number is required")
-        provider = next(
-            (p for p in catalog.providers_for(shop.region) if p.id == shipping_provider_id), None
-        )
-        if provider is None:
-            raise ApiError(
-                e.UNKNOWN_SHIPPING_PROVIDER,
-                f"shipping_provider_id {shipping_provider_id!r} is not a provider of delivery "
-                f"option {order.delivery_option_id}",
-            )
-        if not provider.accepts(tracking_number):
-            raise ApiError(
-                e.TRACKING_PROVIDER_MISMATCH,
-                f"Tracking number {tracking_number!r} does not match {provider.name}",
-            )
+        provider = self._provider(shop, order, shipping_provider_id, tracking_number)
         lines = self._lines_to_ship(order, line_item_ids)
         now = self.market.clock.now()
         if order.is_buyer_request_cancel:
@@ -135,6 +123,52 @@ class SellerDesk:
             order.status = status
             self.desk.status_changed(order, now)
         return package
+
+    def update_tracking(
+        self, shop: Shop, order_id: str, tracking_number: str, shipping_provider_id: str
+    ) -> Package:
+        """Fixes a wrong tracking number (§4.3: US/UK/SEA once, within 72 h of shipping)."""
+        order = self.owned_order(shop, order_id)
+        if not order.packages or order.status == "CANCELLED":
+            raise ApiError(e.ORDER_NOT_SHIPPABLE, f"Order {order_id} has no shipped package")
+        if len(order.packages) > 1:
+            raise ApiError(
+                e.TRACKING_FIX_SPLIT_ORDER, "Split orders are updated per package, not per order"
+            )
+        package = order.packages[0]
+        now = self.market.clock.now()
+        if now > package.shipped_at + TRACKING_FIX_WINDOW:
+            raise ApiError(e.TRACKING_FIX_TOO_LATE, "Shipping info can change only within 72 h")
+        if package.tracking_updates:
+            raise ApiError(e.TRACKING_FIX_USED, "Shipping info can be changed only once")
+        provider = self._provider(shop, order, shipping_provider_id, tracking_number)
+        package.tracking_number = tracking_number
+        package.shipping_provider_id = provider.id
+        package.shipping_provider_name = provider.name
+        package.tracking_updates += 1
+        order.update_time = now
+        return package
+
+    def _provider(
+        self, shop: Shop, order: Order, shipping_provider_id: str, tracking_number: str
+    ) -> catalog.ShippingProvider:
+        if not tracking_number:
+            raise e.bad_parameter("tracking_number is required")
+        provider = next(
+            (p for p in catalog.providers_for(shop.region) if p.id == shipping_provider_id), None
+        )
+        if provider is None:
+            raise ApiError(
+                e.UNKNOWN_SHIPPING_PROVIDER,
+                f"shipping_provider_id {shipping_provider_id!r} is not a provider of delivery "
+                f"option {order.delivery_option_id}",
+            )
+        if not provider.accepts(tracking_number):
+            raise ApiError(
+                e.TRACKING_PROVIDER_MISMATCH,
+                f"Tracking number {tracking_number!r} does not match {provider.name}",
+            )
+        return provider
 
     def _lines_to_ship(self, order: Order, line_item_ids: list[str]) -> list[LineItem]:
         if not line_item_ids:
