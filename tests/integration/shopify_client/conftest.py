@@ -1,0 +1,110 @@
+"""The Shopify client against the Shopify sandbox over real HTTP on loopback.
+
+Fixtures: `sandbox` (ManualClock, seeded faults), `store` (a Standard shop "demo"), `tee`
+(SKU TEE-RED-L, 10 available, DENY policy: its variant and inventory item ids), `server` (the
+sandbox on 127.0.0.1), `shopify` (a ShopifyClient for the store, with a private cost bucket),
+and `webhook_sink` (a loopback endpoint recording every delivery it receives).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shopbridge.clock import ManualClock
+from shopbridge.sandbox.faults import Faults
+from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
+from shopbridge.serving import BackgroundServer
+from shopbridge.shopify.client import ShopifyClient
+from shopbridge.shopify.throttle import ShopBucket
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sandbox(clock: ManualClock) -> ShopifySandbox:
+    return ShopifySandbox(clock=clock, faults=Faults(seed=1))
+
+
+@pytest.fixture
+def store(sandbox: ShopifySandbox) -> StoreCredentials:
+    return sandbox.add_shop("demo", plan="standard")
+
+
+@pytest.fixture
+def tee(sandbox: ShopifySandbox, store: StoreCredentials) -> dict[str, str]:
+    product = sandbox.add_product(
+        store.name,
+        title="Tee",
+        variants=[VariantSpec(sku="TEE-RED-L", price="19.99", available=10)],
+    )
+    ids: dict[str, str] = product["variants"]["TEE-RED-L"]
+    return ids
+
+
+@pytest.fixture
+def server(sandbox: ShopifySandbox) -> Iterator[BackgroundServer]:
+    with BackgroundServer(sandbox.app) as running:
+        yield running
+
+
+@pytest.fixture
+def bucket() -> ShopBucket:
+    """A private cost bucket, so no state leaks between tests through the process registry."""
+    return ShopBucket()
+
+
+@pytest.fixture
+async def shopify(
+    server: BackgroundServer, store: StoreCredentials, bucket: ShopBucket
+) -> AsyncIterator[ShopifyClient]:
+    async with ShopifyClient(
+        store.domain, store.access_token, base_url=server.base_url, bucket=bucket
+    ) as client:
+        yield client
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookSink:
+    """Records POSTs to /webhooks/shopify and answers 200."""
+
+    url: str = ""
+    deliveries: list[Delivery] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def _receive(self, request: Request) -> Response:
+        delivery = Delivery(dict(request.headers), await request.body())
+        with self._lock:
+            self.deliveries.append(delivery)
+        return Response(status_code=200)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/webhooks/shopify", self._receive, methods=["POST"])])
+
+    def of_topic(self, topic: str) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if d.headers.get("x-shopify-topic") == topic]
+
+
+@pytest.fixture
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    with BackgroundServer(sink.app()) as running:
+        sink.url = f"{running.base_url}/webhooks/shopify"
+        yield sink
