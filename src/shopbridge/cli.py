@@ -6,11 +6,15 @@ import asyncio
 import signal
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from shopbridge import __version__
 from shopbridge.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from shopbridge.store import Store
 
 
 def _settings(ctx: click.Context, **flags: object) -> Settings:
@@ -119,6 +123,134 @@ async def _serve(settings: Settings, with_web: bool) -> None:
     stop.set()
     await worker_task
     await runtime.aclose()
+
+
+def _open_store(settings: Settings) -> Store:
+    from shopbridge.clock import SystemClock
+    from shopbridge.store import Store, create_db_engine, upgrade_database
+    from shopbridge.store.secrets import SecretBox
+
+    url = settings.resolved_database_url()
+    upgrade_database(url)
+    return Store(create_db_engine(url), SystemClock(), SecretBox.from_environment())
+
+
+@main.command()
+@database_option
+@click.option("--name", required=True, help="A name for this TikTok shop ↔ Shopify store pairing.")
+@click.option("--tiktok-app-key", required=True, envvar="SHOPBRIDGE_TIKTOK_APP_KEY")
+@click.option("--tiktok-app-secret", required=True, envvar="SHOPBRIDGE_TIKTOK_APP_SECRET")
+@click.option("--tiktok-access-token", default="", help="A seller access token, or:")
+@click.option("--tiktok-refresh-token", default="")
+@click.option(
+    "--tiktok-auth-code", default="", help="An authorization code to exchange for tokens."
+)
+@click.option("--tiktok-shop-id", default="", help="Which authorized shop (needed if several).")
+@click.option(
+    "--tiktok-api-url", default="https://open-api.tiktokglobalshop.com", show_default=True
+)
+@click.option("--tiktok-auth-url", default="https://auth.tiktok-shops.com", show_default=True)
+@click.option("--shopify-domain", required=True, help="e.g. my-store.myshopify.com")
+@click.option("--shopify-access-token", required=True, envvar="SHOPBRIDGE_SHOPIFY_ACCESS_TOKEN")
+@click.option("--shopify-client-secret", required=True, envvar="SHOPBRIDGE_SHOPIFY_CLIENT_SECRET")
+@click.option("--shopify-api-url", default=None, help="Default: https://<domain>.")
+@click.option("--shopify-location-id", default=None, help="Default: the first active location.")
+@click.option("--holdback-minutes", default=60, show_default=True, type=click.IntRange(min=60))
+@click.option(
+    "--carrier",
+    "carriers",
+    multiple=True,
+    metavar="SHOPIFY=TIKTOK",
+    help="Map a Shopify tracking company to a TikTok shipping provider; repeatable.",
+)
+@click.option("--timezone", default="UTC", show_default=True, help="The merchant's IANA timezone.")
+@click.pass_context
+def connect(
+    ctx: click.Context, /, database_url: str | None, carriers: tuple[str, ...], **options: Any
+) -> None:
+    """Pair a TikTok shop with a Shopify store, after checking both accept the credentials."""
+    from shopbridge.clock import SystemClock
+    from shopbridge.engine.connect import ConnectError, ConnectionRequest, create_connection
+
+    mapping = {}
+    for pair in carriers:
+        shopify_name, sep, tiktok_name = pair.partition("=")
+        if not sep or not shopify_name.strip() or not tiktok_name.strip():
+            raise click.BadParameter(f"{pair!r} is not SHOPIFY=TIKTOK", param_hint="--carrier")
+        mapping[shopify_name.strip()] = tiktok_name.strip()
+    request = ConnectionRequest(
+        name=options["name"],
+        tiktok_app_key=options["tiktok_app_key"],
+        tiktok_app_secret=options["tiktok_app_secret"],
+        tiktok_access_token=options["tiktok_access_token"],
+        tiktok_refresh_token=options["tiktok_refresh_token"],
+        tiktok_auth_code=options["tiktok_auth_code"],
+        tiktok_shop_id=options["tiktok_shop_id"],
+        tiktok_api_base_url=options["tiktok_api_url"],
+        tiktok_auth_base_url=options["tiktok_auth_url"],
+        shopify_domain=options["shopify_domain"],
+        shopify_access_token=options["shopify_access_token"],
+        shopify_client_secret=options["shopify_client_secret"],
+        shopify_api_base_url=options["shopify_api_url"],
+        shopify_location_id=options["shopify_location_id"],
+        holdback_minutes=options["holdback_minutes"],
+        carrier_mapping=mapping,
+        timezone=options["timezone"],
+    )
+    store = _open_store(_settings(ctx, database_url=database_url))
+    try:
+        connection_id = asyncio.run(create_connection(store, SystemClock(), request))
+    except ConnectError as error:
+        raise click.ClickException(str(error)) from None
+    record = store.get_connection(connection_id)
+    click.echo(
+        f"connected #{connection_id} {record.name}: TikTok shop {record.tiktok_shop_id} "
+        f"({record.tiktok_region}) -> {record.shopify_domain}, "
+        f"holdback {record.holdback_minutes} min"
+    )
+
+
+@main.command()
+@database_option
+@click.pass_context
+def connections(ctx: click.Context, database_url: str | None) -> None:
+    """List connections with their status and last reconciliation."""
+    store = _open_store(_settings(ctx, database_url=database_url))
+    records = store.list_connections()
+    if not records:
+        click.echo("no connections yet: add one with `shopbridge connect`")
+        return
+    for r in records:
+        last = f"{r.last_reconciled_at:%Y-%m-%d %H:%M}" if r.last_reconciled_at else "never"
+        click.echo(
+            f"#{r.id:<3} {r.name:<20} {r.status:<8} TikTok {r.tiktok_shop_id} ({r.tiktok_region}) "
+            f"-> {r.shopify_domain}  holdback {r.holdback_minutes} min  reconciled {last}"
+        )
+
+
+@main.command()
+@database_option
+@click.option("--connection", "connection_id", type=int, help="Default: every connection.")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def orders(
+    ctx: click.Context, database_url: str | None, connection_id: int | None, limit: int
+) -> None:
+    """List mirrored orders, newest first, with their state."""
+    store = _open_store(_settings(ctx, database_url=database_url))
+    ids = [connection_id] if connection_id else [c.id for c in store.list_connections()]
+    rows = [row for cid in ids for row in store.list_mirrors(cid, limit=limit)]
+    if not rows:
+        click.echo("no mirrored orders yet")
+        return
+    click.echo(
+        f"{'TikTok order':<20} {'Shopify':<8} {'TikTok status':<20} {'mirror':<10} attention"
+    )
+    for row in sorted(rows, key=lambda r: r.created_at, reverse=True)[:limit]:
+        click.echo(
+            f"{row.tiktok_order_id:<20} {row.shopify_order_name or '-':<8} "
+            f"{row.tiktok_status or '-':<20} {row.phase or '-':<10} {row.attention_reason or ''}"
+        )
 
 
 @main.command()

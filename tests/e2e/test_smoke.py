@@ -19,7 +19,7 @@ async def stack(store: Store, manual_clock: ManualClock) -> AsyncIterator[Stack]
 
 
 async def test_unpaid_order_is_reserved_in_shopify(stack: Stack) -> None:
-    """Row 1: a new TikTok order is created in Shopify as payment pending, on hold, stock committed."""
+    """Row 1: a new TikTok order appears in Shopify as payment pending, on hold, stock committed."""
     order_id = stack.tiktok.create_order(stack.shop_id, {"TEE-RED-L": 2, "MUG-BLUE": 1})
     await stack.settle()
     order = stack.shopify_order(order_id)

@@ -1,0 +1,87 @@
+"""`shopbridge connect` and `shopbridge connections` against both sandboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shopbridge.cli import main
+from shopbridge.clock import SystemClock
+from shopbridge.sandbox.faults import Faults
+from shopbridge.sandbox.shopify import ShopifySandbox
+from shopbridge.sandbox.tiktok import TikTokSandbox
+from shopbridge.serving import BackgroundServer
+
+
+@dataclass
+class Platforms:
+    tiktok: TikTokSandbox
+    shopify: ShopifySandbox
+    tiktok_url: str
+    shopify_url: str
+
+
+@pytest.fixture
+def platforms() -> Iterator[Platforms]:
+    tiktok = TikTokSandbox(clock=SystemClock(), faults=Faults())
+    shopify = ShopifySandbox(clock=SystemClock(), faults=Faults())
+    with BackgroundServer(tiktok.app) as t, BackgroundServer(shopify.app) as s:
+        yield Platforms(tiktok, shopify, t.base_url, s.base_url)
+
+
+def connect_args(p: Platforms, db: str, **overrides: str) -> list[str]:
+    shop = p.tiktok.add_shop(name="Demo", region="GB")
+    store = p.shopify.add_shop("demo")
+    values = {
+        "--database-url": db,
+        "--name": "Demo GB",
+        "--tiktok-app-key": shop.app_key,
+        "--tiktok-app-secret": shop.app_secret,
+        "--tiktok-auth-code": p.tiktok.issue_auth_code(shop.shop_id),
+        "--tiktok-api-url": p.tiktok_url,
+        "--tiktok-auth-url": p.tiktok_url,
+        "--shopify-domain": store.domain,
+        "--shopify-access-token": store.access_token,
+        "--shopify-client-secret": store.client_secret,
+        "--shopify-api-url": p.shopify_url,
+        "--carrier": "Royal Mail=Royal Mail",
+        **overrides,
+    }
+    return ["connect", *[part for pair in values.items() for part in pair]]
+
+
+def test_connect_exchanges_the_auth_code_and_lists_the_connection(
+    platforms: Platforms, tmp_path: Path
+) -> None:
+    """An auth code is exchanged for tokens, the shop's cipher found, and the pairing listed."""
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    runner = CliRunner()
+    result = runner.invoke(main, connect_args(platforms, db))
+    assert result.exit_code == 0, result.output
+    assert "connected #1 Demo GB" in result.output
+    assert "(GB)" in result.output
+    listed = runner.invoke(main, ["connections", "--database-url", db])
+    assert "Demo GB" in listed.output
+    assert "reconciled never" in listed.output
+
+
+def test_connect_with_a_wrong_secret_says_what_failed(platforms: Platforms, tmp_path: Path) -> None:
+    """A wrong Shopify token is refused with Shopify's words, and nothing is stored."""
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    runner = CliRunner()
+    result = runner.invoke(main, connect_args(platforms, db, **{"--shopify-access-token": "nope"}))
+    assert result.exit_code == 1
+    assert "Shopify refused the credentials" in result.output
+    assert "no connections yet" in runner.invoke(main, ["connections", "--database-url", db]).output
+
+
+def test_holdback_below_an_hour_is_refused(platforms: Platforms, tmp_path: Path) -> None:
+    """The holdback cannot be set below TikTok's 60-minute remorse window."""
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    result = CliRunner().invoke(main, connect_args(platforms, db, **{"--holdback-minutes": "30"}))
+    assert result.exit_code == 2
+    assert "30 is not in the range x>=60" in result.output
