@@ -191,3 +191,18 @@ def test_the_apps_own_lifespan_pushes_webhooks_without_a_tick(receiver: WebhookR
             time.sleep(0.02)
     statuses = [h["data"]["order_status"] for h in receiver.of_type(1)]
     assert statuses == ["UNPAID", "ON_HOLD", "AWAITING_SHIPMENT"]
+
+
+async def test_delay_fault_holds_a_webhook_back_in_clock_time(
+    sandbox: TikTokSandbox, shop: ShopCredentials, receiver: WebhookReceiver, clock: ManualClock
+) -> None:
+    """With webhook_delay_rate=1 a notification goes out webhook_delay_seconds late."""
+    sandbox.faults.settings.update({"webhook_delay_rate": 1.0, "webhook_delay_seconds": 30})
+    sandbox.set_webhook_url(shop.shop_id, receiver.url)
+    sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
+    clock.advance(29)
+    await sandbox.tick()
+    assert receiver.received == []
+    clock.advance(1)
+    await sandbox.tick()
+    assert len(receiver.received) == 1

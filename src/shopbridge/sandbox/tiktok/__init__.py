@@ -45,6 +45,8 @@ API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher
     GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
     POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update
     POST /product/202502/products/search (and 202309)   GET /product/202309/products/{id}
+    POST /order/202406/orders/external_orders   GET /order/202406/orders/{id}/external_orders
+    POST /order/202406/orders/external_order_search?platform=&external_order_id=
     PUT|GET|DELETE /event/202309/webhooks   (per-topic webhook addresses)
     GET  /seller/202309/shops
     GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)

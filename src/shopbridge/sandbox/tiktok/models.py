@@ -147,6 +147,7 @@ class Order:
     request_cancel_time: datetime | None = None
     is_buyer_request_cancel: bool = False
     failed_payments: int = 0
+    external_orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # platform -> ref
     packages: list[Package] = field(default_factory=list)
 
 

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import catalog_api, events_api, orders_api
+from shopbridge.sandbox.tiktok import catalog_api, events_api, external_api, orders_api
 from shopbridge.sandbox.tiktok.control import control_routes
 from shopbridge.sandbox.tiktok.errors import NotFound
 from shopbridge.sandbox.tiktok.gateway import ApiGateway
@@ -78,7 +78,7 @@ class TikTokSandbox:
             self.desk,
             self.faults,
             self.rate_limiter,
-            [*orders_api.ROUTES, *catalog_api.ROUTES, *events_api.ROUTES],
+            [*orders_api.ROUTES, *catalog_api.ROUTES, *events_api.ROUTES, *external_api.ROUTES],
         )
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         self.app = Starlette(
