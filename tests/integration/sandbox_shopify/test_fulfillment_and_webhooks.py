@@ -203,3 +203,42 @@ async def test_the_served_app_delivers_webhooks_without_a_tick(
 
     [hook] = sink.topic("inventory_levels/update")
     assert hook.json["available"] == 15
+
+
+async def test_a_duplicated_webhook_carries_one_event_id(
+    admin: Admin,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    tee: dict[str, Any],
+    sink: WebhookSink,
+) -> None:
+    """With the duplicate knob on, both copies of orders/create share X-Shopify-Event-Id."""
+    sandbox.faults.settings.update({"webhook_duplicate_rate": 1})
+    sandbox.subscribe_webhook(store.name, "orders/create", sink.url)
+
+    create_order(admin, tee["id"])
+    await sandbox.tick()
+
+    first, second = sink.topic("orders/create")
+    assert first.headers["x-shopify-event-id"] == second.headers["x-shopify-event-id"]
+    assert first.body == second.body
+
+
+async def test_a_merchant_cancellation_emits_orders_cancelled(
+    admin: Admin,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    tee: dict[str, Any],
+    sink: WebhookSink,
+) -> None:
+    """Cancelling in the admin sends orders/cancelled with the reason and cancel time."""
+    sandbox.subscribe_webhook(store.name, "orders/cancelled", sink.url)
+    ids = create_order(admin, tee["id"])
+
+    sandbox.cancel_order_as_merchant(store.name, ids["order_id"], reason="FRAUD")
+    await sandbox.tick()
+
+    [hook] = sink.topic("orders/cancelled")
+    assert hook.json["admin_graphql_api_id"] == ids["order_id"]
+    assert hook.json["cancel_reason"] == "fraud"
+    assert hook.json["cancelled_at"] == "2026-11-02T09:00:00Z"

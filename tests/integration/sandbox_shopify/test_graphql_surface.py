@@ -129,3 +129,11 @@ def test_locations_lists_every_active_location_of_the_shop(
         {"id": shop.location_ids[0], "name": "Austin", "isActive": True},
         {"id": shop.location_ids[1], "name": "Reno", "isActive": True},
     ]
+
+
+def test_a_variable_of_the_wrong_type_is_a_request_error(admin: Admin) -> None:
+    """A variable that does not coerce to its declared type fails the request without data."""
+    body = admin.gql("query($n: Int!) { orders(first: $n) { nodes { id } } }", {"n": "ten"})
+
+    assert "data" not in body
+    assert "$n" in body["errors"][0]["message"]

@@ -297,3 +297,17 @@ def test_cancelling_a_paid_order_with_refund_refunds_it(
     assert order["totalOutstandingSet"]["shopMoney"]["amount"] == "0.00"
     kinds = [t["kind"] for t in sandbox.order("demo", ids["order_id"])["transactions"]]
     assert kinds == ["SALE", "REFUND"]
+
+
+def test_an_app_may_hold_a_fulfillment_order_at_most_ten_times(
+    admin: Admin, tee: dict[str, Any]
+) -> None:
+    """The eleventh hold by one app on one FO is FULFILLMENT_ORDER_HOLD_LIMIT_REACHED."""
+    ids = create_held_order(admin, tee["id"])
+    for n in range(9):
+        admin.data(HOLD, {"id": ids["fo_id"], "hold": {"reason": "OTHER", "handle": f"h{n}"}})
+
+    eleventh = admin.data(HOLD, {"id": ids["fo_id"], "hold": {"reason": "OTHER", "handle": "h10"}})
+
+    errors = eleventh["fulfillmentOrderHold"]["userErrors"]
+    assert [e["code"] for e in errors] == ["FULFILLMENT_ORDER_HOLD_LIMIT_REACHED"]

@@ -21,6 +21,7 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.values import get_variable_values
 
 from shopbridge.sandbox.shopify.cost import MAX_SINGLE_QUERY_COST, LeakyBucket, operation_cost
 from shopbridge.sandbox.shopify.model import Shop
@@ -79,6 +80,12 @@ def run_request(world: World, shop: Shop, bucket: LeakyBucket, body: Any) -> Ans
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return _bad_request(bucket, [GraphQLError("An operation name is required")])
+    if not isinstance(variables, dict):
+        return _bad_request(bucket, [GraphQLError("Variables must be a JSON object")])
+    # Variables that do not fit their declared types are a request error: no `data` at all.
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    if isinstance(coerced, list):
+        return _bad_request(bucket, coerced)
     fragments = _fragments(document)
     requested = operation_cost(schema, operation, fragments, variables)
     if requested > MAX_SINGLE_QUERY_COST:
