@@ -355,7 +355,13 @@ def _snapshot(order: Order) -> dict[str, Any]:
             for f in order.fulfillments
         ],
         "transactions": [
-            {"id": t.gid, "kind": t.kind, "status": t.status, "amount": money(t.amount)}
+            {
+                "id": t.gid,
+                "kind": t.kind,
+                "status": t.status,
+                "amount": money(t.amount),
+                "created_at": iso(t.created_at),
+            }
             for t in order.transactions
         ],
     }
