@@ -131,42 +131,10 @@ def create_order(
         shipping_address=spec.get("shippingAddress"),
     )
     shop.next_order_number += 1
-    for line, variant in resolved:
-        price = _money_amount(line.get("priceSet"))
-        order.line_items.append(
-            LineItem(
-                id=world.ids.next("LineItem"),
-                title=line.get("title") or (variant.product.title if variant else ""),
-                sku=line.get("sku") or (variant.sku if variant else None),
-                quantity=line["quantity"],
-                unit_price=price
-                if price is not None
-                else (variant.price if variant else Decimal(0)),
-                variant=variant,
-                requires_shipping=bool(line.get("requiresShipping", False)),
-            )
-        )
+    order.line_items = [_line_item(world, line, variant) for line, variant in resolved]
     if claim:
-        for line_item in order.line_items:
-            variant = line_item.variant
-            if variant is None or not variant.inventory_item.tracked:
-                continue
-            level = inventory.level_for(world, shop, variant.inventory_item, location)
-            quantity = line_item.quantity
-            inventory.move(world, shop, level, available=-quantity, committed=quantity)
-            line_item.committed_quantity = quantity
-    for tx in spec.get("transactions") or []:
-        amount = _money_amount(tx.get("amountSet")) or Decimal("0")
-        order.transactions.append(
-            Transaction(
-                world.ids.next("OrderTransaction"),
-                tx.get("kind") or "SALE",
-                tx.get("status") or "SUCCESS",
-                tx.get("gateway") or "manual",
-                amount,
-                now,
-            )
-        )
+        _claim_stock(world, shop, order, location)
+    order.transactions = [_transaction(world, tx) for tx in spec.get("transactions") or []]
     order.financial_status = spec.get("financialStatus") or _derived_financial_status(order)
     fo = FulfillmentOrder(world.ids.next("FulfillmentOrder"), order, location, now, now)
     fo.line_items = [
@@ -179,6 +147,46 @@ def create_order(
     shop.orders.append(order)
     world.emit(shop, "orders/create", rest.order(order))
     return order, []
+
+
+def _line_item(world: World, line: dict[str, Any], variant: Variant | None) -> LineItem:
+    price = _money_amount(line.get("priceSet"))
+    if price is None:
+        price = variant.price if variant else Decimal(0)
+    return LineItem(
+        id=world.ids.next("LineItem"),
+        title=line.get("title") or (variant.product.title if variant else ""),
+        sku=line.get("sku") or (variant.sku if variant else None),
+        quantity=line["quantity"],
+        unit_price=price,
+        variant=variant,
+        # The schema default is false, and whether a variant line inherits the variant's
+        # setting is UNCONFIRMED [shopify_api.md §1]: take what the caller says.
+        requires_shipping=bool(line.get("requiresShipping", False)),
+    )
+
+
+def _claim_stock(world: World, shop: Shop, order: Order, location: Location) -> None:
+    """DECREMENT_*: each tracked variant line moves its units available → committed."""
+    for line_item in order.line_items:
+        variant = line_item.variant
+        if variant is None or not variant.inventory_item.tracked:
+            continue
+        level = inventory.level_for(world, shop, variant.inventory_item, location)
+        quantity = line_item.quantity
+        inventory.move(world, shop, level, available=-quantity, committed=quantity)
+        line_item.committed_quantity = quantity
+
+
+def _transaction(world: World, tx: dict[str, Any]) -> Transaction:
+    return Transaction(
+        world.ids.next("OrderTransaction"),
+        tx.get("kind") or "SALE",
+        tx.get("status") or "SUCCESS",
+        tx.get("gateway") or "manual",
+        _money_amount(tx.get("amountSet")) or Decimal("0"),
+        world.now(),
+    )
 
 
 def _claim_refusals(
