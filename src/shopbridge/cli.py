@@ -101,6 +101,7 @@ async def _serve(settings: Settings, with_web: bool) -> None:
         batch_size=settings.worker_batch_size,
         lease=timedelta(seconds=settings.worker_lease_seconds),
         retry=RetryPolicy(max_attempts=settings.max_attempts),
+        reconcile_every=timedelta(minutes=settings.reconcile_minutes),
     )
     stop = asyncio.Event()
     worker_task = asyncio.create_task(the_worker.run(stop, settings.worker_idle_seconds))

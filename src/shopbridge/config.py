@@ -14,6 +14,7 @@ default below.
 | worker_lease_seconds | SHOPBRIDGE_WORKER_LEASE_SECONDS | 120 |
 | worker_idle_seconds | SHOPBRIDGE_WORKER_IDLE_SECONDS | 0.2 |
 | max_attempts | SHOPBRIDGE_MAX_ATTEMPTS | 8 |
+| reconcile_minutes | SHOPBRIDGE_RECONCILE_MINUTES | 5 |
 
 Secrets at rest are encrypted with `SHOPBRIDGE_SECRET_KEY` (a Fernet key; see
 `shopbridge.store.secrets`).
@@ -42,6 +43,7 @@ class Settings:
     worker_lease_seconds: float = 120.0
     worker_idle_seconds: float = 0.2
     max_attempts: int = 8
+    reconcile_minutes: float = 5.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

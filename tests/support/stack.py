@@ -20,6 +20,7 @@ from shopbridge.engine.inbox import PlatformInboxHandler
 from shopbridge.engine.runtime import Runtime
 from shopbridge.engine.worker import RetryPolicy, Worker
 from shopbridge.sandbox.faults import Faults
+from shopbridge.sandbox.invariants import check_invariants
 from shopbridge.sandbox.shopify import ShopifySandbox, VariantSpec
 from shopbridge.sandbox.tiktok import SkuSpec, TikTokSandbox
 from shopbridge.serving import BackgroundServer
@@ -73,6 +74,19 @@ class Stack:
 
     def shopify_orders_for(self, order_id: str) -> list[dict[str, Any]]:
         return [o for o in self.shopify.orders(SHOP) if o.get("source_identifier") == order_id]
+
+    def breaches(self, settled: bool = True) -> list[str]:
+        """What the invariant checker finds wrong across both sandboxes and the store."""
+        found = check_invariants(
+            self.tiktok,
+            self.shop_id,
+            self.shopify,
+            SHOP,
+            self.runtime.context(self.connection_id).policy,
+            settled=settled,
+            skus=tuple(CATALOG),
+        )
+        return [str(b) for b in found]
 
     def timeline(self, order_id: str) -> list[str]:
         return [entry.summary for entry in self.store.timeline(self.mirror(order_id).id)]

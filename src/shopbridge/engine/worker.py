@@ -14,7 +14,7 @@ import random
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
@@ -26,6 +26,7 @@ from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ConnectionContext, execute
 from shopbridge.engine.inbox import InboxHandler
 from shopbridge.engine.ports import PermanentError, PlatformError, RetryableError
+from shopbridge.engine.reconcile import reconcile
 from shopbridge.store import InboxItem, LeaseLost, OrderUnit, OutboxItem, Store
 
 log = structlog.get_logger("shopbridge.worker")
@@ -61,6 +62,7 @@ class Worker:
         lease: timedelta = timedelta(minutes=2),
         retry: RetryPolicy | None = None,
         seed: int | None = None,
+        reconcile_every: timedelta | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -73,12 +75,15 @@ class Worker:
         self._rng = random.Random(seed)
         self.bridge = Bridge(store, clock, lambda cid: contexts(cid).policy)
         self.wake = asyncio.Event()
+        self.reconcile_every = reconcile_every
+        self._next_reconcile_check: datetime | None = None
 
     async def run_once(self) -> int:
         """One pass over all three queues; returns how many items were handled."""
         done = await self.process_inbox()
         done += self.process_deadlines()
         done += await self.process_outbox()
+        done += await self.reconcile_due()
         return done
 
     async def run_until_idle(self, max_passes: int = 1000) -> int:
@@ -157,6 +162,30 @@ class Worker:
                 log.warning("deadline lease lost", deadline=item.id, worker_id=self.worker_id)
         return len(items)
 
+    # -- reconciliation --------------------------------------------------------------------------
+
+    async def reconcile_due(self) -> int:
+        """Run the reconciliation pass of each connection whose pass is due (one worker each)."""
+        if self.reconcile_every is None:
+            return 0
+        now = self.clock.now()
+        if self._next_reconcile_check is not None and now < self._next_reconcile_check:
+            return 0
+        self._next_reconcile_check = now + min(self.reconcile_every, timedelta(minutes=1))
+        passes = 0
+        for record in self.store.list_connections():
+            if not self.store.start_reconciliation(record.id, now - self.reconcile_every):
+                continue
+            since = _parse_time(record.reconcile_cursor)
+            try:
+                await reconcile(self.store, self.bridge, self.contexts(record.id), since, now)
+            except PlatformError as error:
+                log.warning("reconciliation failed", connection=record.id, error=error.message)
+                continue
+            self.store.update_connection(record.id, reconcile_cursor=now.isoformat())
+            passes += 1
+        return passes
+
     # -- outbox ----------------------------------------------------------------------------------
 
     async def process_outbox(self) -> int:
@@ -201,6 +230,10 @@ class Worker:
             self.bridge.apply(item.connection_id, item.tiktok_order_id, outcome, finish=finish)
         except LeaseLost:
             log.warning("outbox lease lost", item=item.id, worker_id=self.worker_id)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text)
 
 
 def _finish_deadline(unit: OrderUnit, deadline_id: int, worker_id: str) -> None:

@@ -68,6 +68,29 @@ class Store:
             if updated.rowcount == 0:
                 raise NotFound(f"no connection {connection_id}")
 
+    def start_reconciliation(self, connection_id: int, due_before: datetime) -> bool:
+        """Claim this connection's next reconciliation pass for the caller.
+
+        True (and `last_reconciled_at` set to now) when the last pass started before
+        `due_before` or never; False when another worker started one since. One atomic
+        UPDATE, so of several workers exactly one runs each pass.
+        """
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            claimed = db.execute(
+                connections.update()
+                .where(
+                    connections.c.id == connection_id,
+                    connections.c.status == "active",
+                    sa.or_(
+                        connections.c.last_reconciled_at.is_(None),
+                        connections.c.last_reconciled_at < due_before,
+                    ),
+                )
+                .values(last_reconciled_at=now)
+            )
+            return claimed.rowcount == 1
+
     def get_connection(self, connection_id: int) -> ConnectionRecord:
         record = self._one_connection(connections.c.id == connection_id)
         if record is None:
