@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 
 from shopbridge.clock import ScaledClock, SystemClock
@@ -40,6 +42,14 @@ def serve(
     sandbox's time (GET /_sandbox/clock), not the wall clock: the timestamp window is 5 min.
     """
     sandbox = seeded_sandbox(clock_factor, webhook_url)
+    # Listen before printing, so whoever reads the printout can connect at once.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted sockets: without it keep-alive answers stall ~40 ms (Nagle meeting
+    # delayed ACKs), since asyncio sets nodelay only on sockets created with IPPROTO_TCP.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(128)
     shop = sandbox.credentials(sandbox.shop_ids()[0])
     print(f"TikTok Shop sandbox on http://{host}:{port}  (clock x{clock_factor:g})")
     print(f"  app_key       {shop.app_key}")
@@ -48,8 +58,9 @@ def serve(
     print(f"  refresh_token {shop.refresh_token}")
     print(f"  shop_id       {shop.shop_id}  ({shop.name}, {shop.region})")
     print(f"  shop_cipher   {shop.shop_cipher}")
-    print(
-        f"  control API   http://{host}:{port}/_sandbox/  (see shopbridge.sandbox.tiktok)",
-        flush=True,
-    )
-    uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")
+    print(f"  control API   http://{host}:{port}/_sandbox/", flush=True)
+    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
+    try:
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
