@@ -213,3 +213,16 @@ def test_request_inside_the_free_window_is_refused(
     order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}, paid=True)
     with pytest.raises(SandboxError, match="free-cancel window"):
         sandbox.request_cancellation(order_id)
+
+
+def test_order_ids_lists_a_shops_orders_oldest_first(
+    sandbox: TikTokSandbox, shop: ShopCredentials, uk_shop: ShopCredentials, clock: ManualClock
+) -> None:
+    """order_ids(shop_id) names that shop's orders in creation order, and no other shop's."""
+    first = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
+    clock.advance(1)
+    sandbox.create_order(uk_shop.shop_id, {"TEE-RED-L": 1})
+    clock.advance(1)
+    second = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
+    assert sandbox.order_ids(shop.shop_id) == [first, second]
+    assert len(sandbox.order_ids()) == 3

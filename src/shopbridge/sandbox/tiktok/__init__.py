@@ -18,9 +18,10 @@ Python API::
     sandbox.order(order_id)              # as Get Order Detail returns it
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
     with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
-    # also: credentials(shop_id), shop_ids(), warehouse_ids(shop_id), sku_id(shop_id, seller_sku),
-    # delivery_option_id(shop_id), issue_auth_code(shop_id), cancellation(cancel_id),
-    # apply_timers(), pump_webhooks(), deliveries(), notifications, webhook_cancel_spelling
+    # also: credentials(shop_id), shop_ids(), order_ids(shop_id?), warehouse_ids(shop_id),
+    # sku_id(shop_id, seller_sku), delivery_option_id(shop_id), issue_auth_code(shop_id),
+    # cancellation(cancel_id), apply_timers(), pump_webhooks(), deliveries(), notifications,
+    # webhook_cancel_spelling
 
 Behaviour worth knowing:
 - Timers (ON_HOLD release 1 h after paid_time, unpaid cancel 24 h after create_time, request

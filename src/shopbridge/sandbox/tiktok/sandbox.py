@@ -231,6 +231,13 @@ class TikTokSandbox:
             order = self.market.order(order_id)
             return order_view(order, self.market.shop(order.shop_id))
 
+    def order_ids(self, shop_id: str | None = None) -> list[str]:
+        """Every order id (of one shop if given), oldest first."""
+        with self.market.lock:
+            self._apply_due()
+            orders = sorted(self.market.orders.values(), key=lambda o: (o.create_time, o.id))
+            return [o.id for o in orders if shop_id is None or o.shop_id == shop_id]
+
     def cancellation(self, cancel_id: str) -> dict[str, Any]:
         with self.market.lock:
             self._apply_due()
