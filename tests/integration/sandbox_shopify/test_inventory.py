@@ -180,3 +180,17 @@ def test_levels_read_back_through_inventory_item_quantities(
         {"name": "on_hand", "quantity": 10},
         {"name": "incoming", "quantity": 0},
     ]
+
+
+def test_idempotent_on_a_mutation_that_does_not_support_it_is_refused(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """orderCreate documents no idempotency support, so @idempotent on it is an error."""
+    body = admin.gql(
+        """mutation($order: OrderCreateOrderInput!) {
+             orderCreate(order: $order) @idempotent(key: "k") { order { id } } }""",
+        {"order": {"lineItems": [{"variantId": tee["id"], "quantity": 1}]}},
+    )
+
+    assert "not supported on orderCreate" in body["errors"][0]["message"]
+    assert sandbox.orders(store.name) == []

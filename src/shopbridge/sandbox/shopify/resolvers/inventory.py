@@ -1,21 +1,13 @@
-"""inventoryAdjustQuantities and inventorySetQuantities, with 2026-07's required idempotency key.
-
-Same `@idempotent` key and same input → the stored result, nothing changed a second time;
-same key with another input → IDEMPOTENCY_KEY_PARAMETER_MISMATCH [shopify_api.md §6;
-changelog "making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations"].
-"""
+"""inventoryAdjustQuantities and inventorySetQuantities (each runs once per idempotency key)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
-
-from graphql import GraphQLError, get_directive_values
 
 from shopbridge.sandbox.shopify import inventory
 from shopbridge.sandbox.shopify.model import InventoryAdjustmentGroup, InventoryLevel, iso
 from shopbridge.sandbox.shopify.orders import UserError
+from shopbridge.sandbox.shopify.resolvers.idempotency import once
 from shopbridge.sandbox.shopify.resolvers.registry import (
     Info,
     attributes,
@@ -23,48 +15,6 @@ from shopbridge.sandbox.shopify.resolvers.registry import (
     resolves,
     user_errors,
 )
-from shopbridge.sandbox.shopify.schema import API_VERSION
-
-
-def idempotency_key(info: Info) -> str:
-    """The `@idempotent(key:)` on this mutation field; a GraphQL error when missing or blank."""
-    directive = info.schema.get_directive("idempotent")
-    assert directive is not None
-    values = get_directive_values(directive, info.field_nodes[0], info.variable_values) or {}
-    key = values.get("key")
-    if not isinstance(key, str) or not key.strip():
-        raise GraphQLError(
-            f"{info.field_name} requires an idempotency key in API version {API_VERSION}: "
-            'add @idempotent(key: "<unique key>") to the mutation field '
-            "(the key cannot be empty or whitespace only)",
-            extensions={"code": "BAD_REQUEST"},
-        )
-    return key
-
-
-def _once(
-    info: Info,
-    arguments: dict[str, Any],
-    error_key: str,
-    run: Callable[[], dict[str, Any]],
-) -> dict[str, Any]:
-    key = idempotency_key(info)
-    shop = ctx(info).shop
-    fingerprint = json.dumps(arguments, sort_keys=True, default=str)
-    stored = shop.idempotency.get(key)
-    if stored is not None:
-        mutation, previous_fingerprint, result = stored
-        if (mutation, previous_fingerprint) == (info.field_name, fingerprint):
-            return dict(result)
-        mismatch = UserError(
-            ["idempotent", "key"],
-            f"The idempotency key {key!r} was already used with different parameters",
-            "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-        )
-        return {error_key: None, "userErrors": user_errors([mismatch])}
-    result = run()
-    shop.idempotency[key] = (info.field_name, fingerprint, result)
-    return result
 
 
 def _check_target(
@@ -168,7 +118,7 @@ def _adjust(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
                 group.changes.append(_change(level, "on_hand", change["delta"], change))
         return {"inventoryAdjustmentGroup": group, "userErrors": []}
 
-    return _once(info, {"input": input}, "inventoryAdjustmentGroup", run)
+    return once(info, {"input": input}, "inventoryAdjustmentGroup", run)
 
 
 def _change(level: InventoryLevel, name: str, delta: int, change: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +187,7 @@ def _set(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
             group.changes.append(_change(level, "on_hand", delta, row))
         return {"inventoryAdjustmentGroup": group, "userErrors": []}
 
-    return _once(info, {"input": input}, "inventoryAdjustmentGroup", run)
+    return once(info, {"input": input}, "inventoryAdjustmentGroup", run)
 
 
 attributes(

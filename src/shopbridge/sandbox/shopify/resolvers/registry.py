@@ -16,6 +16,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from shopbridge.sandbox.shopify.model import Shop, money
+from shopbridge.sandbox.shopify.resolvers import idempotency
 from shopbridge.sandbox.shopify.world import World
 
 Resolver = Callable[..., Any]
@@ -61,6 +62,8 @@ def not_implemented(type_name: str, field_name: str) -> GraphQLError:
 
 
 def field_resolver(source: Any, info: Info, **arguments: Any) -> Any:
+    if info.parent_type is info.schema.mutation_type:
+        idempotency.check(info)
     resolver = _REGISTRY.get((info.parent_type.name, info.field_name))
     if resolver is not None:
         return resolver(source, info, **arguments)
