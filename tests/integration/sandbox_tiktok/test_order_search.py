@@ -96,3 +96,9 @@ def test_detail_answers_on_the_202507_path_too(
     order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
     latest = api.ok("GET", "/order/202507/orders", {"ids": order_id})["orders"]
     assert latest == api.ok("GET", "/order/202309/orders", {"ids": order_id})["orders"]
+
+
+def test_ill_typed_filter_is_a_parameter_error(api: SignedClient) -> None:
+    """A non-numeric create_time_ge answers 36009004 in the envelope with HTTP 400."""
+    body = {"create_time_ge": "yesterday"}
+    assert api.error("POST", SEARCH, {"page_size": "5"}, body)[:2] == (400, 36009004)

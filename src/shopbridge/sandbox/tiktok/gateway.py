@@ -154,7 +154,7 @@ class ApiGateway:
             if stored is not None:
                 return stored
         try:
-            result: tuple[int, dict[str, Any]] = (0, route.handler(call))
+            result: tuple[int, dict[str, Any]] = (0, _checked(route.handler, call))
         except ApiError as error:
             if error.http_status != 200 or not idempotency_key:
                 raise
@@ -162,6 +162,15 @@ class ApiGateway:
         if idempotency_key:
             self._idempotent[(call.caller.grant.shop_id, path, idempotency_key)] = result
         return result
+
+
+def _checked(handler: Handler, call: Call) -> dict[str, Any]:
+    """Runs an endpoint; ill-typed input (a string where a number goes, ...) is a 400 in the
+    envelope, like the real gateway's parameter checks, not a bare 500."""
+    try:
+        return handler(call)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise e.bad_parameter(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _json(raw: bytes) -> dict[str, Any]:

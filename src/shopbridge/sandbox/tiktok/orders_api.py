@@ -38,6 +38,7 @@ def search_orders(call: Call) -> dict[str, Any]:
         raise e.bad_parameter("sort_field must be create_time or update_time")
     descending = _descending(call.query, default="DESC")
     body = call.body
+    _check_time_filters(body)
     rows = [
         o
         for o in call.market.orders.values()
@@ -65,12 +66,8 @@ def search_orders(call: Call) -> dict[str, Any]:
 def _order_matches(order: Order, body: dict[str, Any]) -> bool:
     if body.get("order_status") and order.status != body["order_status"]:
         return False
-    for field in ("create_time", "update_time"):
-        moment = unix(getattr(order, field))
-        if f"{field}_ge" in body and moment < int(body[f"{field}_ge"]):
-            return False
-        if f"{field}_lt" in body and moment >= int(body[f"{field}_lt"]):
-            return False
+    if not _in_windows(order, body):
+        return False
     if body.get("shipping_type") not in (None, "SELLER"):
         return False  # every sandbox order ships with the seller's own carrier
     if body.get("buyer_user_id") and order.user_id != body["buyer_user_id"]:
@@ -94,6 +91,7 @@ def search_cancellations(call: Call) -> dict[str, Any]:
         raise e.bad_parameter("sort_field must be create_time or update_time")
     descending = _descending(call.query, default="ASC")
     body = call.body
+    _check_time_filters(body)
     rows = [
         c
         for c in call.market.cancellations.values()
@@ -125,11 +123,26 @@ def _cancellation_matches(request: Cancellation, body: dict[str, Any]) -> bool:
     for name, value in filters.items():
         if body.get(name) and value not in body[name]:
             return False
+    return _in_windows(request, body)
+
+
+TIME_FILTERS = ("create_time_ge", "create_time_lt", "update_time_ge", "update_time_lt")
+
+
+def _check_time_filters(body: dict[str, Any]) -> None:
+    """Time filters are Unix seconds; anything else is refused before any row is read."""
+    for name in TIME_FILTERS:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise e.bad_parameter(f"{name} must be Unix seconds, got {value!r}")
+
+
+def _in_windows(row: Order | Cancellation, body: dict[str, Any]) -> bool:
     for field in ("create_time", "update_time"):
-        moment = unix(getattr(request, field))
-        if f"{field}_ge" in body and moment < int(body[f"{field}_ge"]):
+        moment = unix(getattr(row, field))
+        if f"{field}_ge" in body and moment < body[f"{field}_ge"]:
             return False
-        if f"{field}_lt" in body and moment >= int(body[f"{field}_lt"]):
+        if f"{field}_lt" in body and moment >= body[f"{field}_lt"]:
             return False
     return True
 
