@@ -113,6 +113,6 @@ def test_clock_advance_needs_a_manual_clock() -> None:
 def test_the_demo_seed_has_a_shop_with_stock() -> None:
     """serve()'s seeded sandbox holds one US shop whose SKUs are in stock."""
     sandbox = seeded_sandbox()
-    [shop_id] = sandbox.market.shops
+    [shop_id] = sandbox.shop_ids()
     assert sandbox.inventory(shop_id, "TEE-RED-L") == 25
-    assert sandbox.market.shop(shop_id).region == "US"
+    assert sandbox.credentials(shop_id).region == "US"
