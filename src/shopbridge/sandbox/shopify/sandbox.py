@@ -314,6 +314,8 @@ def _snapshot(order: Order) -> dict[str, Any]:
     return {
         "id": order.gid,
         "name": order.name,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
         "source_identifier": order.source_identifier,
         "tags": list(order.tags),
         "note": order.note,
@@ -340,7 +342,10 @@ def _snapshot(order: Order) -> dict[str, Any]:
             {
                 "id": fo.gid,
                 "status": fo.status,
-                "holds": [{"id": h.gid, "handle": h.handle, "reason": h.reason} for h in fo.holds],
+                "holds": [
+                    {"id": h.gid, "handle": h.handle, "reason": h.reason, "notes": h.reason_notes}
+                    for h in fo.holds
+                ],
             }
             for fo in order.fulfillment_orders
         ],
@@ -348,6 +353,7 @@ def _snapshot(order: Order) -> dict[str, Any]:
             {
                 "id": f.gid,
                 "status": f.status,
+                "created_at": iso(f.created_at),
                 "tracking": [
                     {"company": t.company, "number": t.number, "url": t.url} for t in f.tracking
                 ],
