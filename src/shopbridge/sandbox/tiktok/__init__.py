@@ -53,6 +53,8 @@ API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher
     GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)
 
 Sandbox choices where the docs are silent (UNCONFIRMED upstream):
+- The sign covers the body bytes exactly as sent, a literal `{}` included (§1.3 leaves open
+  whether TikTok drops an empty object; send no bytes when there is nothing to say).
 - HTTP status of errors: gateway refusals 401 (403 for a token/shop mismatch 101000), bad
   parameters 400 (36009004), business refusals HTTP 200 with the code, 429 for throttling,
   500/503 for injected internal errors (see `errors.py`).
