@@ -242,3 +242,30 @@ async def test_a_merchant_cancellation_emits_orders_cancelled(
     assert hook.json["admin_graphql_api_id"] == ids["order_id"]
     assert hook.json["cancel_reason"] == "fraud"
     assert hook.json["cancelled_at"] == "2026-11-02T09:00:00Z"
+
+
+async def test_a_tracking_update_emits_fulfillments_update(
+    admin: Admin,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    tee: dict[str, Any],
+    sink: WebhookSink,
+) -> None:
+    """fulfillmentTrackingInfoUpdate replaces the tracking and sends fulfillments/update."""
+    sandbox.subscribe_webhook(store.name, "fulfillments/update", sink.url)
+    ids = create_order(admin, tee["id"])
+    fulfillment_id = ship(admin, ids["fo_id"])["fulfillment"]["id"]
+
+    updated = admin.data(
+        """mutation T($id: ID!, $t: FulfillmentTrackingInput!) {
+             fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $t) {
+               fulfillment { trackingInfo { company number } } userErrors { message } } }""",
+        {"id": fulfillment_id, "t": {"company": "UPS", "number": "1Z999AA10123456784"}},
+    )["fulfillmentTrackingInfoUpdate"]
+    await sandbox.tick()
+
+    assert updated["fulfillment"]["trackingInfo"] == [
+        {"company": "UPS", "number": "1Z999AA10123456784"}
+    ]
+    [hook] = sink.topic("fulfillments/update")
+    assert hook.json["tracking_number"] == "1Z999AA10123456784"

@@ -8,6 +8,7 @@ MAX_COST_EXCEEDED before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -64,19 +65,25 @@ def _bad_request(bucket: LeakyBucket, errors: list[GraphQLError]) -> Answer:
     return Answer({"errors": [e.formatted for e in errors], "extensions": _cost(bucket, 0, 0)})
 
 
+@lru_cache(maxsize=512)
+def _parsed_and_validated(query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    # A client sends the same few operations over and over; parse and validate each once.
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return None, (error,)
+    return document, tuple(validate(admin_schema(), document))
+
+
 def run_request(world: World, shop: Shop, bucket: LeakyBucket, body: Any) -> Answer:
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return _bad_request(bucket, [GraphQLError("Parameter Missing or Invalid: query")])
     variables = body.get("variables") or {}
     operation_name = body.get("operationName")
     schema = admin_schema()
-    try:
-        document = parse(body["query"])
-    except GraphQLError as error:
-        return _bad_request(bucket, [error])
-    errors = validate(schema, document)
-    if errors:
-        return _bad_request(bucket, errors)
+    document, errors = _parsed_and_validated(body["query"])
+    if document is None or errors:
+        return _bad_request(bucket, list(errors))
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return _bad_request(bucket, [GraphQLError("An operation name is required")])
