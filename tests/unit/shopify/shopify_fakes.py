@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        await asyncio.sleep(0)  # still a suspension point, as a real sleep is
 
 
 def cost(requested: int = 10, available: float = 1990, maximum: float = 2000, rate: float = 100):

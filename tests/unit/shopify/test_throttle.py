@@ -1,0 +1,82 @@
+"""The client-side cost estimate and bucket model (shopify_api.md §8)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from graphql import parse
+from shopify_fakes import FakeTime
+
+from shopbridge.shopify.operations import OPERATIONS
+from shopbridge.shopify.throttle import (
+    MAX_QUERY_COST,
+    ShopBucket,
+    ThrottleStatus,
+    estimate_requested_cost,
+)
+
+
+def test_connection_costs_two_plus_page_size_times_item() -> None:
+    """orders(first: 5) { nodes { id } } costs 2 + 5 × 1."""
+    assert estimate_requested_cost(parse("{ orders(first: 5) { nodes { id } } }"), {}) == 7
+
+
+def test_page_size_is_read_from_variables() -> None:
+    """A `first: $n` page size is taken from the variables."""
+    document = parse("query Q($n: Int!) { orders(first: $n) { nodes { id customer { id } } } }")
+    assert estimate_requested_cost(document, {"n": 10}) == 2 + 10 * 2
+
+
+def test_mutation_costs_ten_plus_its_payload() -> None:
+    """A mutation field costs 10, plus the objects it selects."""
+    document = parse("mutation { orderMarkAsPaid(input: {id: 1}) { order { id } } }")
+    assert estimate_requested_cost(document, {}) == 10 + 1
+
+
+def test_every_operation_stays_under_the_query_ceiling() -> None:
+    """With their largest page sizes, all our operations request less than 1000 points."""
+    for op in OPERATIONS.values():
+        assert estimate_requested_cost(op.document, {"first": 50}) < MAX_QUERY_COST, op.name
+
+
+async def test_bucket_waits_for_the_missing_points(fake_time: FakeTime) -> None:
+    """With 5 points left at 100/s, reserving 25 waits 0.2 s."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 5, 100))
+    await bucket.acquire(25)
+    assert sum(fake_time.sleeps) == 0.2
+
+
+async def test_unknown_bucket_lets_the_first_call_through(fake_time: FakeTime) -> None:
+    """Before Shopify reports the bucket, a call is sent without waiting."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(500)
+    assert fake_time.sleeps == []
+
+
+async def test_calls_in_flight_count_against_the_reported_bucket(fake_time: FakeTime) -> None:
+    """Points reserved by calls still in flight are subtracted from what Shopify reports."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 1990, 100))
+    await bucket.acquire(10)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 40, 100))  # one call of 10 is still in flight
+    await bucket.acquire(40)
+    assert fake_time.sleeps == [pytest.approx((40 - 30) / 100)]
+
+
+async def test_cold_bucket_holds_back_a_second_call_until_the_first_answers(
+    fake_time: FakeTime,
+) -> None:
+    """While the first call to an unknown bucket is out, a second caller waits for its answer."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    second = asyncio.create_task(bucket.acquire(10))
+    await asyncio.sleep(0)
+    assert not second.done()
+    bucket.settle(10, ThrottleStatus(2000, 1990, 100))
+    await asyncio.wait_for(second, timeout=1)
+    assert fake_time.sleeps  # it polled at least once before the answer came
