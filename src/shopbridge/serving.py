@@ -22,6 +22,9 @@ class BackgroundServer:
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Small responses on a reused connection would otherwise wait ~40 ms on the peer's
+        # delayed ACK (Nagle); accepted sockets inherit this option on Linux.
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
