@@ -457,9 +457,11 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
             request is not None and request.answered_on_tiktok and request.decision == "approve"
         )
         if (m.tiktok_cancelled or answered) and not m.inventory_synced:
-            skus = tuple(sorted({line.seller_sku for line in t.lines if line.seller_sku}))
-            why = "Returning stock on TikTok: matching each SKU to Shopify's available quantity."
-            return partial(SyncTikTokInventory, seller_skus=skus), why, m
+            return _return_stock_on_tiktok(t), _SYNC_WHY, m
+    if m.phase is Phase.FULFILLED and m.tiktok_cancelled and not m.inventory_synced:
+        # Row 7: TikTok puts a cancelled order's units back on sale even though Shopify shipped
+        # them, so TikTok would oversell; Shopify's available count is the one to copy.
+        return _return_stock_on_tiktok(t), _SYNC_WHY, m
     refresh_why = _refresh_reason(m, t, now, policy)
     if refresh_why is not None:
         recheck = UNPAID_RECHECK_AFTER if t.status is TikTokStatus.UNPAID else RECHECK_AFTER
@@ -467,6 +469,14 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
         why = f"Asking TikTok for the order again: {refresh_why}."
         return make, why, replace(m, refresh_not_before=now + recheck)
     return None
+
+
+_SYNC_WHY = "Returning stock on TikTok: matching each SKU to Shopify's available quantity."
+
+
+def _return_stock_on_tiktok(t: TikTokOrder) -> Callable[[str], Command]:
+    skus = tuple(sorted({line.seller_sku for line in t.lines if line.seller_sku}))
+    return partial(SyncTikTokInventory, seller_skus=skus)
 
 
 def _may_release(m: OrderMirror, t: TikTokOrder, now: datetime, policy: Policy) -> bool:
