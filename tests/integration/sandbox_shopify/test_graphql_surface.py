@@ -137,3 +137,29 @@ def test_a_variable_of_the_wrong_type_is_a_request_error(admin: Admin) -> None:
 
     assert "data" not in body
     assert "$n" in body["errors"][0]["message"]
+
+
+def test_an_unimplemented_sort_key_is_refused(admin: Admin) -> None:
+    """orders(sortKey: TOTAL_PRICE) errors rather than answering in another order."""
+    body = admin.gql("{ orders(first: 5, sortKey: TOTAL_PRICE) { nodes { id } } }")
+
+    assert "TOTAL_PRICE" in body["errors"][0]["message"]
+    assert body["data"] is None
+
+
+def test_a_product_lists_its_variants_in_position_order(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials
+) -> None:
+    """Product.variants with its default sort key (POSITION) answers in creation order."""
+    made = sandbox.add_product(
+        store.name,
+        title="Sock",
+        variants=[VariantSpec(sku="SOCK-S"), VariantSpec(sku="SOCK-M"), VariantSpec(sku="SOCK-L")],
+    )
+
+    product = admin.data(
+        "query($id: ID!) { product(id: $id) { title variants(first: 5) { nodes { sku } } } }",
+        {"id": made["id"]},
+    )["product"]
+
+    assert product["variants"]["nodes"] == [{"sku": "SOCK-S"}, {"sku": "SOCK-M"}, {"sku": "SOCK-L"}]

@@ -36,8 +36,11 @@ attributes(
 
 
 @resolves("Product", "variants")
-def _product_variants(product: Product, info: Any, **page: Any) -> dict[str, Any]:
-    return connection(product.variants, **page)
+def _product_variants(
+    product: Product, info: Any, sortKey: str | None = None, **page: Any
+) -> dict[str, Any]:
+    # POSITION (the schema default) is the order the variants were created in.
+    return connection(product.variants, sortKey=None if sortKey == "POSITION" else sortKey, **page)
 
 
 def _available(variant: Variant, info: Any) -> int:
@@ -114,7 +117,7 @@ def _item_levels(item: InventoryItem, info: Any, query: str | None = None, **pag
         raise GraphQLError(
             "InventoryItem.inventoryLevels(query:) is not implemented by the sandbox"
         )
-    page.pop("includeInactive", None)
+    page.pop("includeInactive", None)  # every level is at an active location
     return connection([lv for lv in ctx(info).shop.levels if lv.item is item], **page)
 
 
@@ -193,7 +196,10 @@ def _locations(
     if query:
         raise GraphQLError("locations(query:) is not implemented by the shopbridge sandbox")
     shop = ctx(info).shop
-    return connection([loc for loc in shop.locations if loc.active or includeInactive], **page)
+    found = [loc for loc in shop.locations if loc.active or includeInactive]
+    if sortKey == "NAME":  # the schema's default sort key
+        return connection(sorted(found, key=lambda loc: (loc.name, loc.id)), **page)
+    return connection(found, sortKey=sortKey, **page)
 
 
 @resolves("QueryRoot", "location")

@@ -11,6 +11,7 @@ from shopbridge.sandbox.shopify.resolvers.registry import (
     attributes,
     connection,
     ctx,
+    not_implemented,
     resolves,
     user_errors,
 )
@@ -42,7 +43,11 @@ def _order_fulfillment_orders(
 
 
 @resolves("Order", "fulfillments")
-def _order_fulfillments(order: Order, info: Any, first: int | None = None, **_: Any) -> Any:
+def _order_fulfillments(
+    order: Order, info: Any, first: int | None = None, query: str | None = None
+) -> Any:
+    if query is not None:
+        raise not_implemented("Order.fulfillments", "query")
     return order.fulfillments[:first] if first is not None else list(order.fulfillments)
 
 

@@ -85,7 +85,9 @@ def _line_items(order: Order, info: Any, **page: Any) -> dict[str, Any]:
 
 
 @resolves("Order", "transactions")
-def _transactions(order: Order, info: Any, first: int | None = None, **_: Any) -> Any:
+def _transactions(order: Order, info: Any, first: int | None = None, **filters: Any) -> Any:
+    if any(v is not None for v in filters.values()):
+        raise not_implemented("Order.transactions", ", ".join(sorted(filters)))
     return order.transactions[:first] if first is not None else list(order.transactions)
 
 

@@ -95,9 +95,22 @@ def connection(
     after: str | None = None,
     before: str | None = None,
     reverse: bool = False,
-    **_: Any,
+    sortKey: str | None = None,
+    **unsupported: Any,
 ) -> dict[str, Any]:
-    """A Relay connection over `items` with Shopify's pagination rules."""
+    """A Relay connection over `items` (in id order) with Shopify's pagination rules.
+
+    Arguments the sandbox does not implement (other sort keys, saved searches, …) are
+    refused rather than ignored, so no answer is ordered or filtered differently from
+    what was asked."""
+    given = {k: v for k, v in unsupported.items() if v is not None}
+    if sortKey not in (None, "ID"):
+        given["sortKey"] = sortKey
+    if given:
+        raise GraphQLError(
+            f"Connection arguments {', '.join(f'{k}: {v!r}' for k, v in given.items())} "
+            "are not implemented by the shopbridge sandbox"
+        )
     if first is None and last is None:
         raise GraphQLError("you must provide one of first or last")
     for name, size in (("first", first), ("last", last)):

@@ -63,11 +63,12 @@ def _delete(_: Any, info: Any, id: str) -> dict[str, Any]:
 
 
 @resolves("QueryRoot", "webhookSubscriptions")
-def _list(_: Any, info: Any, topics: list[str] | None = None, **page: Any) -> dict[str, Any]:
-    for unsupported in ("query", "callbackUrl", "uri", "format", "sortKey"):
-        page.pop(unsupported, None)
+def _list(
+    _: Any, info: Any, topics: list[str] | None = None, sortKey: str | None = None, **page: Any
+) -> dict[str, Any]:
     subs = [s for s in ctx(info).shop.subscriptions if topics is None or s.topic in topics]
-    return connection(subs, **page)
+    # CREATED_AT (the schema default) is id order here.
+    return connection(subs, sortKey=None if sortKey == "CREATED_AT" else sortKey, **page)
 
 
 @resolves("QueryRoot", "webhookSubscription")
