@@ -51,6 +51,20 @@ def adjustment(tee: dict[str, Any], store: StoreCredentials, delta: int) -> dict
     }
 
 
+def setting(
+    tee: dict[str, Any], store: StoreCredentials, name: str, quantity: int, **expected: Any
+) -> dict[str, Any]:
+    """InventorySetQuantitiesInput for the tee at the primary location; `expected` may hold
+    changeFromQuantity (left out when not given)."""
+    row = {
+        "inventoryItemId": tee["inventory_item_id"],
+        "locationId": store.location_id,
+        "quantity": quantity,
+        **expected,
+    }
+    return {"name": name, "reason": "correction", "quantities": [row]}
+
+
 def test_the_same_idempotency_key_applies_an_adjustment_once(
     admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
 ) -> None:
@@ -109,13 +123,7 @@ def test_set_quantities_with_a_stale_change_from_quantity_is_refused(
     admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
 ) -> None:
     """inventorySetQuantities expecting 9 when 10 are available: CHANGE_FROM_QUANTITY_STALE."""
-    row = {
-        "inventoryItemId": tee["inventory_item_id"],
-        "locationId": store.location_id,
-        "quantity": 4,
-        "changeFromQuantity": 9,
-    }
-    set_input = {"name": "available", "reason": "correction", "quantities": [row]}
+    set_input = setting(tee, store, "available", 4, changeFromQuantity=9)
 
     stale = admin.data(SET, {"in": set_input, "key": "set-1"})["inventorySetQuantities"]
 
@@ -127,13 +135,7 @@ def test_set_quantities_with_a_current_change_from_quantity_applies(
     admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
 ) -> None:
     """inventorySetQuantities(on_hand: 4, changeFromQuantity: 10) moves available by -6."""
-    row = {
-        "inventoryItemId": tee["inventory_item_id"],
-        "locationId": store.location_id,
-        "quantity": 4,
-        "changeFromQuantity": 10,
-    }
-    set_input = {"name": "on_hand", "reason": "cycle_count_available", "quantities": [row]}
+    set_input = setting(tee, store, "on_hand", 4, changeFromQuantity=10)
 
     done = admin.data(SET, {"in": set_input, "key": "set-2"})["inventorySetQuantities"]
 
@@ -146,17 +148,14 @@ def test_set_quantities_without_change_from_quantity_is_refused(
     admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
 ) -> None:
     """changeFromQuantity must be passed explicitly (null allowed) on inventorySetQuantities."""
-    row = {
-        "inventoryItemId": tee["inventory_item_id"],
-        "locationId": store.location_id,
-        "quantity": 4,
-    }
-    set_input = {"name": "available", "reason": "correction", "quantities": [row]}
+    set_input = setting(tee, store, "available", 4)
 
     refused = admin.data(SET, {"in": set_input, "key": "set-3"})["inventorySetQuantities"]
 
     assert refused["inventoryAdjustmentGroup"] is None
-    assert len(refused["userErrors"]) == 1
+    assert [e["field"] for e in refused["userErrors"]] == [
+        ["input", "quantities", "0", "changeFromQuantity"]
+    ]
     assert sandbox.inventory(store.name, "TEE-RED-L")["available"] == 10
 
 
@@ -194,3 +193,15 @@ def test_idempotent_on_a_mutation_that_does_not_support_it_is_refused(
 
     assert "not supported on orderCreate" in body["errors"][0]["message"]
     assert sandbox.orders(store.name) == []
+
+
+def test_set_quantities_with_a_null_change_from_quantity_skips_the_check(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """An explicit null changeFromQuantity sets the quantity without compare-and-swap."""
+    set_input = setting(tee, store, "available", 3, changeFromQuantity=None)
+
+    done = admin.data(SET, {"in": set_input, "key": "set-4"})["inventorySetQuantities"]
+
+    assert done["userErrors"] == []
+    assert sandbox.inventory(store.name, "TEE-RED-L")["available"] == 3
