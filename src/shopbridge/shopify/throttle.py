@@ -40,6 +40,8 @@ MUTATION_COST = 10
 CONNECTION_BASE_COST = 2
 POINTS_EPSILON = 1e-6
 """Float slack when comparing the restored level with a cost, so waits always converge."""
+SAFETY_SECONDS = 0.02
+"""Extra wait after a caller's points are modelled as restored (see `ShopBucket.acquire`)."""
 UNKNOWN_BUCKET_POLL = 0.01
 """Seconds between checks while the first call to a shop is out and its bucket is unknown."""
 
@@ -211,37 +213,34 @@ class ShopBucket:
         restored = self._available + (now - self._observed_at) * self._restore_rate
         return min(self._maximum, restored)
 
-    def wait_needed(self, cost: float) -> float:
-        """Seconds until the modelled bucket holds `cost` points (0 when it does, or is unknown)."""
-        with self._lock:
-            level = self._level(self._monotonic())
-            if level is None or level + POINTS_EPSILON >= cost or self._restore_rate <= 0:
-                return 0.0
-            return (cost - level) / self._restore_rate
-
     async def acquire(self, cost: float) -> None:
-        """Wait until `cost` points are (modelled as) available, then reserve them.
+        """Reserve `cost` points, waiting until the modelled bucket has restored them.
 
-        Until Shopify has reported the bucket once, only one call is let through at a time:
-        a cold burst would otherwise be sent blind and mostly throttled.
+        Reservations may take the model below zero: each caller then waits exactly until its
+        own points have restored, so a burst is served first come, first served, without a
+        herd of waiters re-checking the bucket. Until Shopify has reported the bucket once,
+        only one call is let through at a time: a cold burst would be sent blind.
         """
         while True:
             with self._lock:
                 now = self._monotonic()
                 level = self._level(now)
-                if level is None:
-                    wait = 0.0 if self._in_flight == 0 else UNKNOWN_BUCKET_POLL
-                elif level + POINTS_EPSILON >= cost or self._restore_rate <= 0:
-                    wait = 0.0
-                else:
-                    wait = (cost - level) / self._restore_rate
-                if wait == 0.0:
-                    if level is not None:
-                        self._available = level - cost
-                        self._observed_at = now
+                if level is not None or self._in_flight == 0:
                     self._in_flight += cost
-                    return
-                self.waited_seconds += wait
+                    if level is None or self._restore_rate <= 0:
+                        return
+                    self._available = level - cost
+                    self._observed_at = now
+                    debt = -self._available - POINTS_EPSILON
+                    # A waiter wakes a little after its points are restored: Shopify's bucket
+                    # and ours tick on different clocks, and waking exactly on the boundary
+                    # turns jitter into THROTTLED answers.
+                    wait = debt / self._restore_rate + SAFETY_SECONDS if debt > 0 else 0.0
+                    self.waited_seconds += wait
+                    break
+                self.waited_seconds += UNKNOWN_BUCKET_POLL
+            await self._sleep(UNKNOWN_BUCKET_POLL)
+        if wait > 0:
             await self._sleep(wait)
 
     def settle(self, reserved: float, status: ThrottleStatus | None) -> None:
