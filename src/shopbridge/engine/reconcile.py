@@ -3,8 +3,10 @@
 Each pass reads the TikTok orders and cancellations updated since the previous pass (with an
 overlap, because TikTok's `update_time` has one-second resolution and clocks drift), and reads
 back from Shopify every order that is still held or released, to catch fulfilments and cancels
-whose webhooks never came. Everything found is applied through the same bridge as webhooks;
-stale and duplicate findings change nothing, so a pass may run any number of times.
+whose webhooks never came, and re-aligns TikTok's stock of the SKUs whose orders were
+cancelled in the window with Shopify's available quantity. Everything found is applied through
+the same bridge as webhooks; stale and duplicate findings change nothing, so a pass may run any
+number of times.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import structlog
 
 from shopbridge.domain import events as ev
 from shopbridge.domain.mirror import Phase
+from shopbridge.domain.tiktok_order import TikTokStatus
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.store import Store
@@ -34,6 +37,7 @@ class ReconcileReport:
     tiktok_orders: int
     cancellations: int
     shopify_orders: int
+    skus_realigned: int
 
 
 async def reconcile(
@@ -61,6 +65,21 @@ async def reconcile(
                 bridge.apply(cid, row.tiktok_order_id, event)
             if view.cancelled:
                 bridge.apply(cid, row.tiktok_order_id, ev.ShopifyCancellationObserved())
-    report = ReconcileReport(cid, start, now, len(orders), len(cancellations), checked)
+    # Each cancellation already brought its SKUs in line, but an order placed while that sync ran
+    # can leave TikTok one reservation off; re-align the SKUs of this window's cancellations.
+    skus = tuple(
+        sorted(
+            {
+                line.seller_sku
+                for order in orders
+                if order.status is TikTokStatus.CANCELLED
+                for line in order.lines
+            }
+        )
+    )
+    if skus:
+        for sku, quantity in (await ctx.shopify.available(skus)).items():
+            await ctx.tiktok.set_inventory(sku, max(0, quantity))
+    report = ReconcileReport(cid, start, now, len(orders), len(cancellations), checked, len(skus))
     log.info("reconciled", **report.__dict__)
     return report
