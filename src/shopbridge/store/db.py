@@ -7,6 +7,7 @@ else in the store is written once against both.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 # Ask for a write lock at BEGIN on SQLite (see `write_transaction`).
 _BEGIN_IMMEDIATE = "shopbridge_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+_ALEMBIC_IN_PROCESS = threading.Lock()
 
 
 def normalize_url(url: str) -> str:
@@ -83,11 +85,16 @@ def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
     return engine
 
 
+def take_write_lock_at_begin(connection: sa.Connection) -> None:
+    """Make this connection's transactions BEGIN IMMEDIATE on SQLite (no effect elsewhere)."""
+    connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+
+
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """One transaction that will write: BEGIN IMMEDIATE on SQLite, a plain BEGIN on PostgreSQL."""
     with engine.connect() as connection:
-        connection.execution_options(**{_BEGIN_IMMEDIATE: True})
+        take_write_lock_at_begin(connection)
         with connection.begin():
             yield connection
 
@@ -109,8 +116,13 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_database(url: str) -> None:
-    """Migrate the database at `url` to the newest schema (Alembic `upgrade head`)."""
-    command.upgrade(alembic_config(url), "head")
+    """Migrate the database at `url` to the newest schema (Alembic `upgrade head`).
+
+    Safe to call from several processes at once (the migration takes a database lock); calls
+    within one process are serialised because Alembic keeps its running context in a global.
+    """
+    with _ALEMBIC_IN_PROCESS:
+        command.upgrade(alembic_config(url), "head")
 
 
 def default_database_url() -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -40,6 +42,29 @@ def test_upgrading_twice_changes_nothing(empty_db_url: str) -> None:
     finally:
         engine.dispose()
     assert revision == "0002"
+
+
+def _migrate_after(start: Any, url: str) -> None:
+    start.wait()
+    upgrade_database(url)
+
+
+def test_workers_migrating_at_once_all_succeed(empty_db_url: str) -> None:
+    """Three worker processes starting together on an empty database all reach head."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(3)
+    workers = [context.Process(target=_migrate_after, args=(start, empty_db_url)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    engine = create_db_engine(empty_db_url)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == "0002"
+    finally:
+        engine.dispose()
 
 
 def test_migrations_downgrade_to_empty_and_up_again(empty_db_url: str) -> None:

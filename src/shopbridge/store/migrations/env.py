@@ -8,10 +8,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from shopbridge.store.db import create_db_engine, is_sqlite
+from shopbridge.store.db import create_db_engine, is_sqlite, take_write_lock_at_begin
 from shopbridge.store.tables import metadata
 
 config = context.config
+
+# An arbitrary constant naming "shopbridge schema migration" among advisory locks.
+_LOCK_KEY = 0x5B_0D_6E_01
 
 
 def run_migrations_online() -> None:
@@ -22,6 +25,7 @@ def run_migrations_online() -> None:
     engine = create_db_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as fresh:
+            take_write_lock_at_begin(fresh)
             _run(fresh)
     finally:
         engine.dispose()
@@ -36,6 +40,10 @@ def _run(connection: sa.Connection) -> None:
         render_as_batch=is_sqlite(connection),
     )
     with context.begin_transaction():
+        # Several workers may start (and migrate) at once: the first migrates, the others wait
+        # and then find the database at head. SQLite: the BEGIN IMMEDIATE taken above.
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         context.run_migrations()
     if connection.in_transaction():
         connection.commit()
