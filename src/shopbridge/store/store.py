@@ -300,14 +300,16 @@ class Store:
                 .returning(order_mirrors.c.id)
             ).first()
             # On PostgreSQL this waits for a concurrent unit of the same order to commit; on
-            # SQLite, BEGIN IMMEDIATE already made this transaction the only writer.
+            # SQLite, BEGIN IMMEDIATE already made this transaction the only writer. NO KEY
+            # UPDATE (key_share) still lets other transactions insert rows that reference the
+            # mirror (a timeline entry, an action), which FOR UPDATE would block.
             mirror = db.execute(
                 sa.select(order_mirrors.c.id, order_mirrors.c.state)
                 .where(
                     order_mirrors.c.connection_id == connection_id,
                     order_mirrors.c.tiktok_order_id == tiktok_order_id,
                 )
-                .with_for_update()
+                .with_for_update(key_share=True)
             ).one()
             unit = OrderUnit(
                 db,

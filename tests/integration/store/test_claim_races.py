@@ -132,3 +132,29 @@ def test_claim_skips_rows_locked_by_another_transaction(postgres_url: str) -> No
         assert [item.idempotency_key for item in claim.result()] == ["second"]
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_open_order_unit_does_not_block_timeline_writes(postgres_url: str) -> None:
+    """On PostgreSQL a result can be added to an order's timeline while a unit holds the order."""
+    engine = create_db_engine(postgres_url)
+    try:
+        store = Store(engine, ManualClock())
+        connection_id = store.add_connection(name="Lock shop")
+        with store.order_unit(connection_id, "1") as unit:
+            unit.save({})
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            with store.order_unit(connection_id, "1") as unit:
+                note = pool.submit(store.add_timeline, unit.mirror_id, "result", "Shopify: ok")
+                waited = False
+                try:
+                    note.result(timeout=5)
+                except TimeoutError:
+                    waited = True
+        finally:
+            pool.shutdown(wait=True)
+        assert not waited, "the timeline write waited for the order's lock"
+        assert [entry.summary for entry in store.timeline(unit.mirror_id)] == ["Shopify: ok"]
+    finally:
+        engine.dispose()
