@@ -71,7 +71,7 @@ async def run(mutations: int, bucket_size: int | None, restore_rate: int | None)
             elapsed = time.monotonic() - started
 
     failures = [o for o in outcomes if isinstance(o, BaseException)]
-    cost = model.estimate("AdjustInventory", 0)
+    cost = model.last_requested("AdjustInventory") or 0
     lower_bound = max(0.0, (mutations * cost - shop_bucket.maximum) / shop_bucket.restore_rate)
     ratio = elapsed / lower_bound if lower_bound else float("nan")
     stock = sandbox.inventory(store.name, SKU)["available"]

@@ -150,27 +150,27 @@ class ShopifyClient:
                 f"the query would request about {static_cost} points; Shopify refuses any "
                 f"query over {MAX_QUERY_COST}, so it was not sent",
             )
-        cost = self.bucket.estimate(op.operation_name, static_cost)
         body = {"query": op.text, "variables": dict(variables), "operationName": op.operation_name}
         failures = throttled = 0
         while True:
-            await self.bucket.acquire(cost)
+            reserved = await self.bucket.acquire(static_cost, op.operation_name)
+            status: ThrottleStatus | None = None
             try:
                 response = await self._http.post(self.endpoint, json=body)
+                payload = _json_or_none(response)
+                cost_report = _cost_report(payload)
+                status = ThrottleStatus.from_cost(cost_report)
             except httpx.TransportError as exc:
-                self.bucket.settle(cost, None)
                 failures += 1
                 detail = f"{type(exc).__name__}: {exc or 'no detail'}"
                 await self._after_failure(name, failures, detail, retry_failures)
                 continue
-            payload = _json_or_none(response)
-            cost_report = _cost_report(payload)
-            status = ThrottleStatus.from_cost(cost_report)
-            self.bucket.settle(cost, status)
+            finally:
+                # Also on cancellation: a reservation never leaks out of the shop's bucket.
+                self.bucket.settle(reserved, status)
             requested = _requested_cost(cost_report)
             if requested is not None:
                 self.bucket.remember_requested(op.operation_name, requested)
-                cost = requested
 
             if response.status_code in (401, 403):
                 raise ShopifyAuthError(
@@ -183,7 +183,7 @@ class ShopifyClient:
                         name, self.shop, f"still throttled after {throttled - 1} waits"
                     )
                 await self.bucket.wait_after_throttled(
-                    cost, status, fallback=_retry_after(response)
+                    requested or reserved, status, fallback=_retry_after(response)
                 )
                 continue
             if response.status_code >= 500:

@@ -196,10 +196,10 @@ class ShopBucket:
 
     # Estimates -------------------------------------------------------------------------
 
-    def estimate(self, operation_name: str, static_estimate: int) -> int:
-        """The cost to reserve: last requested cost of this operation, else the static one."""
+    def last_requested(self, operation_name: str) -> int | None:
+        """The requested cost Shopify last reported for this operation, if any."""
         with self._lock:
-            return self._last_requested.get(operation_name, static_estimate)
+            return self._last_requested.get(operation_name)
 
     def remember_requested(self, operation_name: str, requested: int) -> None:
         with self._lock:
@@ -213,8 +213,13 @@ class ShopBucket:
         restored = self._available + (now - self._observed_at) * self._restore_rate
         return min(self._maximum, restored)
 
-    async def acquire(self, cost: float) -> None:
-        """Reserve `cost` points, waiting until the modelled bucket has restored them.
+    async def acquire(self, static_estimate: float, operation_name: str | None = None) -> float:
+        """Reserve a call's points, waiting until the modelled bucket has restored them.
+
+        The cost reserved is the requested cost Shopify last reported for `operation_name`,
+        else `static_estimate`; it is read at reservation time, so callers queued behind a
+        shop's first call already use what that call taught us. Returns the points reserved
+        (hand them back to `settle`).
 
         Reservations may take the model below zero: each caller then waits exactly until its
         own points have restored, so a burst is served first come, first served, without a
@@ -226,9 +231,10 @@ class ShopBucket:
                 now = self._monotonic()
                 level = self._level(now)
                 if level is not None or self._in_flight == 0:
+                    cost = self._last_requested.get(operation_name or "", static_estimate)
                     self._in_flight += cost
                     if level is None or self._restore_rate <= 0:
-                        return
+                        return cost
                     self._available = level - cost
                     self._observed_at = now
                     debt = -self._available - POINTS_EPSILON
@@ -242,6 +248,7 @@ class ShopBucket:
             await self._sleep(UNKNOWN_BUCKET_POLL)
         if wait > 0:
             await self._sleep(wait)
+        return cost
 
     def settle(self, reserved: float, status: ThrottleStatus | None) -> None:
         """A reserved call came back; adopt Shopify's view of the bucket if it sent one.

@@ -20,7 +20,7 @@ from shopbridge.shopify.errors import (
     ShopifyUserError,
 )
 from shopbridge.shopify.models import InventoryDelta, OrderLine
-from shopbridge.shopify.throttle import SAFETY_SECONDS, ShopBucket
+from shopbridge.shopify.throttle import SAFETY_SECONDS, ShopBucket, ThrottleStatus
 
 MakeClient = Callable[..., ShopifyClient]
 
@@ -321,11 +321,12 @@ async def test_bucket_short_of_points_waits_before_sending(
 
 
 async def test_later_calls_reserve_the_last_requested_cost(fake_time: FakeTime) -> None:
-    """An operation's estimate becomes the requested cost Shopify last reported for it."""
+    """An operation reserves its static estimate until Shopify reports its requested cost."""
     bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
-    assert bucket.estimate("Locations", 52) == 52
+    first = await bucket.acquire(52, "Locations")
+    bucket.settle(first, ThrottleStatus(2000, 1948, 100))
     bucket.remember_requested("Locations", 7)
-    assert bucket.estimate("Locations", 52) == 7
+    assert (first, await bucket.acquire(52, "Locations")) == (52, 7)
 
 
 async def test_release_holds_without_ids_is_refused(
