@@ -33,10 +33,8 @@ async def stack(store: Store, manual_clock: ManualClock) -> AsyncIterator[Stack]
 
 
 async def released_order(stack: Stack, items: dict[str, int]) -> str:
-    """A TikTok order created, paid at once and released in Shopify after the holdback."""
-    order_id = stack.tiktok.create_order(stack.shop_id, items)
-    await stack.settle()
-    stack.tiktok.pay(order_id)
+    """A TikTok order created paid and released in Shopify after the holdback."""
+    order_id = stack.tiktok.create_order(stack.shop_id, items, paid=True)
     await stack.advance(HOLDBACK + timedelta(minutes=1))
     assert stack.shopify_order(order_id)["fulfillment_status"] == "UNFULFILLED"
     return order_id
@@ -90,8 +88,7 @@ async def test_paid_order_unchanged_during_holdback_then_released(
     await stack.settle()
     held = stack.shopify_order(order_id)
     stack.tiktok.pay(order_id)
-    await stack.advance(timedelta(minutes=30))
-    await stack.advance(timedelta(minutes=29, seconds=59))
+    await stack.advance(timedelta(minutes=59, seconds=59))
     assert stack.shopify_order(order_id) == held
     await stack.advance(timedelta(seconds=2))
     order = stack.shopify_order(order_id)
