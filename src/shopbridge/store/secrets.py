@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import structlog
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 SECRET_KEY_VARIABLE = "SHOPBRIDGE_SECRET_KEY"
 
@@ -18,10 +18,18 @@ class SecretDecryptionError(ValueError):
 
 
 class SecretBox:
-    """Fernet (AES-128-CBC + HMAC-SHA256) over UTF-8 text; the ciphertext is URL-safe text."""
+    """Fernet (AES-128-CBC + HMAC-SHA256) over UTF-8 text; the ciphertext is URL-safe text.
+
+    `key` may list several keys separated by commas, newest first, to rotate: the first
+    encrypts, any of them decrypts.
+    """
 
     def __init__(self, key: str | bytes) -> None:
-        self._fernet = Fernet(key)
+        text = key.decode("ascii") if isinstance(key, bytes) else key
+        keys = [part.strip() for part in text.split(",") if part.strip()]
+        if not keys:
+            raise ValueError(f"{SECRET_KEY_VARIABLE} holds no key")
+        self._fernet = MultiFernet([Fernet(part) for part in keys])
 
     @staticmethod
     def generate_key() -> str:

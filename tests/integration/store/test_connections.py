@@ -123,3 +123,12 @@ def test_secret_key_from_environment_wins(tmp_path: Path, monkeypatch: pytest.Mo
     ciphertext = SecretBox.from_environment().encrypt("token")
     assert SecretBox(key).decrypt(ciphertext) == "token"
     assert not (tmp_path / "var").exists()
+
+
+def test_secrets_written_with_a_retired_key_are_still_read() -> None:
+    """With keys "new,old", old ciphertexts still decrypt and new ones use the new key."""
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    written_before = SecretBox(old).encrypt("token")
+    rotated = SecretBox(f"{new},{old}")
+    assert rotated.decrypt(written_before) == "token"
+    assert SecretBox(new).decrypt(rotated.encrypt("token")) == "token"
