@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from shopbridge.clock import ManualClock
 from shopbridge.store import NotFound, SecretBox, Store
 from shopbridge.store.tables import connections
 
@@ -132,3 +136,28 @@ def test_secrets_written_with_a_retired_key_are_still_read() -> None:
     rotated = SecretBox(f"{new},{old}")
     assert rotated.decrypt(written_before) == "token"
     assert SecretBox(new).decrypt(rotated.encrypt("token")) == "token"
+
+
+def test_one_worker_starts_each_reconciliation_pass(
+    store: Store, manual_clock: ManualClock, connection_id: int
+) -> None:
+    """Of workers asking at once, one starts the pass; the next pass is due only later."""
+    due_before = manual_clock.now()
+    start = threading.Barrier(4)
+
+    def ask() -> bool:
+        start.wait()
+        return store.start_reconciliation(connection_id, due_before)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        started = [future.result() for future in [pool.submit(ask) for _ in range(4)]]
+    assert sorted(started) == [False, False, False, True]
+    assert store.get_connection(connection_id).last_reconciled_at == manual_clock.now()
+    manual_clock.advance(timedelta(minutes=10))
+    assert store.start_reconciliation(connection_id, manual_clock.now()) is True
+
+
+def test_paused_connection_is_not_reconciled(store: Store, connection_id: int) -> None:
+    """A paused connection never starts a reconciliation pass."""
+    store.update_connection(connection_id, status="paused")
+    assert store.start_reconciliation(connection_id, store.clock.now()) is False
