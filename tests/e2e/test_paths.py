@@ -6,7 +6,8 @@ invariant checker finding nothing wrong across TikTok, Shopify and the store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,17 @@ async def released_order(stack: Stack, items: dict[str, int]) -> str:
 def merchant(stack: Stack, order_id: str, event: ev.Event) -> Decision:
     """A merchant's answer, applied through the bridge as the UI would."""
     return stack.worker.bridge.apply(stack.connection_id, order_id, event)
+
+
+async def handle_webhooks_until(stack: Stack, done: Callable[[], bool]) -> None:
+    """Deliver webhooks and handle the inbox only (no command runs) until `done()`."""
+    for _ in range(100):
+        await stack.shopify.tick()
+        await stack.worker.process_inbox()
+        if done():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the webhooks never brought the expected change")
 
 
 def stock_on_both(stack: Stack, sku: str) -> tuple[int, int]:
@@ -176,9 +188,7 @@ async def test_approval_refused_when_shopify_order_already_fulfilled(stack: Stac
     stack.shopify.fulfill_order(SHOP, gid, company="UPS", number=UPS_TRACKING)
     # Only the fulfilment webhook is handled, so the request is still pending on TikTok when
     # the merchant answers (shipping on TikTok would close it).
-    await stack.shopify.tick()
-    await stack.worker.process_inbox()
-    assert stack.mirror(order_id).phase == "fulfilled"
+    await handle_webhooks_until(stack, lambda: stack.mirror(order_id).phase == "fulfilled")
     decision = merchant(stack, order_id, ev.MerchantApprovedCancellation(cancel_id))
     assert decision.refusal is not None
     assert "already fulfilled" in decision.refusal
