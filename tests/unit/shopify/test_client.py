@@ -20,7 +20,7 @@ from shopbridge.shopify.errors import (
     ShopifyUserError,
 )
 from shopbridge.shopify.models import InventoryDelta, OrderLine
-from shopbridge.shopify.throttle import SAFETY_SECONDS, ShopBucket, ThrottleStatus
+from shopbridge.shopify.throttle import SPARE_FRACTION, ShopBucket, ThrottleStatus
 
 MakeClient = Callable[..., ShopifyClient]
 
@@ -203,7 +203,7 @@ async def test_throttled_call_waits_the_computed_time_and_retries(
     shopify.then(throttled(requested=52, available=12), ok({"locations": {"nodes": []}}))
     assert await make_client().locations() == []
     assert shopify.operations == ["Locations", "Locations"]
-    assert fake_time.sleeps[-1] == pytest.approx((52 - 12) / 100)
+    assert fake_time.sleeps[0] == pytest.approx((52 - 12) / 100)
 
 
 async def test_http_429_throttle_is_absorbed_like_a_200_one(
@@ -214,7 +214,7 @@ async def test_http_429_throttle_is_absorbed_like_a_200_one(
     bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
     await make_client(bucket=bucket).locations()
     assert bucket.throttled_responses == 1
-    assert fake_time.sleeps[-1] == pytest.approx(0.1)
+    assert fake_time.sleeps[0] == pytest.approx(0.1)
 
 
 async def test_bare_429_waits_retry_after(
@@ -316,7 +316,7 @@ async def test_bucket_short_of_points_waits_before_sending(
     await client.locations()
     assert fake_time.sleeps == []
     await client.locations()
-    assert fake_time.sleeps == [pytest.approx((52 - 2) / 100 + SAFETY_SECONDS)]
+    assert fake_time.sleeps == [pytest.approx((52 - 2 + 2000 * SPARE_FRACTION) / 100)]
     assert len(shopify.requests) == 2
 
 

@@ -11,7 +11,7 @@ from shopify_fakes import FakeTime
 from shopbridge.shopify.operations import OPERATIONS
 from shopbridge.shopify.throttle import (
     MAX_QUERY_COST,
-    SAFETY_SECONDS,
+    SPARE_FRACTION,
     ShopBucket,
     ThrottleStatus,
     estimate_requested_cost,
@@ -42,12 +42,12 @@ def test_every_operation_stays_under_the_query_ceiling() -> None:
 
 
 async def test_bucket_waits_for_the_missing_points(fake_time: FakeTime) -> None:
-    """With 5 points left at 100/s, reserving 25 waits 0.2 s (plus the safety margin)."""
+    """With 5 points left at 100/s, reserving 25 waits 0.2 s plus the time to restore the spare."""
     bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
     await bucket.acquire(10)
     bucket.settle(10, ThrottleStatus(2000, 5, 100))
     await bucket.acquire(25)
-    assert fake_time.sleeps == [pytest.approx(0.2 + SAFETY_SECONDS)]
+    assert fake_time.sleeps == [pytest.approx(0.2 + 2000 * SPARE_FRACTION / 100)]
 
 
 async def test_unknown_bucket_lets_the_first_call_through(fake_time: FakeTime) -> None:
@@ -66,7 +66,7 @@ async def test_calls_in_flight_count_against_the_reported_bucket(fake_time: Fake
     await bucket.acquire(10)
     bucket.settle(10, ThrottleStatus(2000, 40, 100))  # one call of 10 is still in flight
     await bucket.acquire(40)
-    assert fake_time.sleeps == [pytest.approx((40 - 30) / 100 + SAFETY_SECONDS)]
+    assert fake_time.sleeps == [pytest.approx((40 - 30 + 2000 * SPARE_FRACTION) / 100)]
 
 
 async def test_cold_bucket_holds_back_a_second_call_until_the_first_answers(
