@@ -546,11 +546,15 @@ class ShopifyClient:
 
 
 def _search_term(value: str, what: str) -> str:
-    # Values go into Shopify's search syntax unquoted; anything beyond plain tokens could
-    # change the query's meaning, so refuse it rather than guess at escaping rules.
-    if not _SEARCH_TERM.match(value):
-        raise ValueError(f"{what} {value!r} is not a plain search token")
-    return value
+    """`value` as one term of Shopify's search syntax: bare when it is a plain token, else
+    quoted. A value holding both quote characters is refused rather than guessed at: a
+    mangled term could widen a dedupe lookup."""
+    if _SEARCH_TERM.match(value):
+        return value
+    for quote in ('"', "'"):
+        if quote not in value and value.strip():
+            return f"{quote}{value}{quote}"
+    raise ValueError(f"{what} {value!r} cannot be written as a Shopify search term")
 
 
 def _idempotency_key(key: str) -> str:

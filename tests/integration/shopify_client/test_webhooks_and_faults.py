@@ -14,7 +14,12 @@ from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyAuthError, ShopifyRetryable
 from shopbridge.shopify.models import OrderLine
 from shopbridge.shopify.throttle import ShopBucket
-from shopbridge.shopify.webhooks import HMAC_HEADER, parse_webhook, verify_shopify_hmac
+from shopbridge.shopify.webhooks import (
+    HMAC_HEADER,
+    ShopifyWebhook,
+    parse_webhook,
+    verify_shopify_hmac,
+)
 
 from .conftest import Delivery, WebhookSink
 
@@ -156,3 +161,41 @@ async def test_throttled_answer_is_absorbed(
     async with _client(server, store, bucket=bucket) as client:
         assert [loc.id for loc in await client.locations()] == [store.location_id]
     assert bucket.throttled_responses >= 1
+
+
+async def test_typed_accessors_read_the_sandboxs_real_payloads(
+    shopify: ShopifyClient,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    tee: dict[str, str],
+    webhook_sink: WebhookSink,
+) -> None:
+    """orders/fulfilled, orders/cancelled and inventory_levels/update deliveries verify and
+    read back the order, its TikTok id, tracking, and the level's item and quantity."""
+    for topic in ("orders/fulfilled", "orders/cancelled", "inventory_levels/update"):
+        await shopify.create_webhook_subscription(topic, webhook_sink.url)
+    lines = [OrderLine(variant_id=tee["id"], quantity=1, unit_price="19.99")]
+    shipped = await shopify.create_order(source_identifier="577001", currency="USD", lines=lines)
+    sandbox.fulfill_order(store.name, shipped.id, company="USPS", number="9400111899223100000000")
+    cancelled = await shopify.create_order(source_identifier="577002", currency="USD", lines=lines)
+    await shopify.wait_for_job(await shopify.cancel_order(cancelled.id, "CUSTOMER"))
+    sandbox.adjust_stock(store.name, "TEE-RED-L", 5)
+
+    def read(delivery: Delivery) -> ShopifyWebhook:
+        assert verify_shopify_hmac(
+            delivery.body, delivery.headers[HMAC_HEADER.lower()], [store.client_secret]
+        )
+        return parse_webhook(delivery.headers, delivery.body)
+
+    fulfilled = read(await _delivery(sandbox, webhook_sink, "orders/fulfilled")).order_fulfilled()
+    assert (fulfilled.order_id, fulfilled.source_identifier) == (shipped.id, "577001")
+    assert [(f.tracking_company, f.tracking_numbers) for f in fulfilled.fulfillments] == [
+        ("USPS", ("9400111899223100000000",))
+    ]
+    gone = read(await _delivery(sandbox, webhook_sink, "orders/cancelled")).order_cancelled()
+    assert (gone.order_id, gone.source_identifier) == (cancelled.id, "577002")
+    assert gone.cancelled_at is not None
+    levels = [read(d).inventory_level() for d in webhook_sink.of_topic("inventory_levels/update")]
+    assert tee["inventory_item_id"] in {level.inventory_item_id for level in levels}
+    assert {level.location_id for level in levels} == {store.location_id}
+    assert all(read(d).delivery_key.startswith("event:") for d in webhook_sink.deliveries)

@@ -380,10 +380,19 @@ async def test_find_order_ignores_partial_search_matches(
     assert shopify.bodies[0]["variables"] == {"query": "source_identifier:577000111222333"}
 
 
-async def test_search_values_with_syntax_are_refused(make_client: MakeClient) -> None:
-    """An id that would change the search query's meaning is refused, not sent."""
-    with pytest.raises(ValueError, match="search token"):
-        await make_client().find_order_by_source_identifier("1 OR tag:x")
+async def test_sku_with_spaces_is_quoted_in_the_search(
+    make_client: MakeClient, shopify: ScriptedShopify
+) -> None:
+    """A SKU that is not a plain token is sent as one quoted term, and matched exactly."""
+    shopify.then(ok({"productVariants": {"nodes": []}}))
+    assert await make_client().variants_by_sku(["TEE-RED-L", "TEE RED/L"]) == {}
+    assert shopify.bodies[0]["variables"]["query"] == 'sku:TEE-RED-L OR sku:"TEE RED/L"'
+
+
+async def test_search_value_with_both_quotes_is_refused(make_client: MakeClient) -> None:
+    """An id holding both quote characters is refused, not sent as a mangled search."""
+    with pytest.raises(ValueError, match="search term"):
+        await make_client().find_order_by_source_identifier("""5'7"7""")
 
 
 async def test_adjust_inventory_sends_its_idempotency_key(
@@ -438,3 +447,16 @@ async def test_wait_for_job_polls_until_done(
     done = await make_client().wait_for_job("gid://shopify/Job/9", poll_interval=0.5)
     assert done.done
     assert fake_time.sleeps == [0.5]
+
+
+async def test_clients_of_one_shop_share_its_bucket() -> None:
+    """Every client of a shop in the process uses one cost bucket; other shops have their own."""
+    first = ShopifyClient("bucket-share", "t1")
+    second = ShopifyClient("bucket-share.myshopify.com", "t2")
+    other = ShopifyClient("another-shop", "t3")
+    try:
+        assert first.bucket is second.bucket
+        assert other.bucket is not first.bucket
+    finally:
+        for client in (first, second, other):
+            await client.aclose()
