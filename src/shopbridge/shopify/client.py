@@ -202,6 +202,9 @@ class ShopifyClient:
     ) -> None:
         if not retry_failures or failures >= self._max_attempts:
             raise ShopifyRetryable(name, self.shop, f"{detail} (attempt {failures})")
+        await self._backoff(failures)
+
+    async def _backoff(self, failures: int) -> None:
         # Full jitter: concurrent callers that failed together spread out (Saleor, STYLE.md).
         ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1))
         await self._sleep(self._rng.uniform(0, ceiling))
@@ -319,7 +322,7 @@ class ShopifyClient:
                     )
                 if attempt >= self._max_attempts:
                     raise
-                await self._after_failure("create_order", attempt, "retrying", True)
+                await self._backoff(attempt)
                 continue
             payload = self._payload("create_order", data, "orderCreate")
             return CreatedOrder.model_validate(payload["order"])
