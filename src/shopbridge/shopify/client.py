@@ -460,10 +460,14 @@ class ShopifyClient:
         self, inventory_item_ids: Sequence[str], location_id: str
     ) -> dict[str, InventoryQuantities]:
         """available / committed / on_hand per item at one location; unstocked items are absent."""
-        results = await asyncio.gather(
-            *(self._inventory_level(item_id, location_id) for item_id in inventory_item_ids)
-        )
-        return {q.inventory_item_id: q for q in results if q is not None}
+        # A task group cancels the other reads as soon as one fails (gather would leave them).
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(self._inventory_level(item_id, location_id))
+                for item_id in inventory_item_ids
+            ]
+        levels = (task.result() for task in tasks)
+        return {level.inventory_item_id: level for level in levels if level is not None}
 
     async def _inventory_level(
         self, inventory_item_id: str, location_id: str

@@ -248,7 +248,14 @@ class ShopBucket:
                 self.waited_seconds += UNKNOWN_BUCKET_POLL
             await self._sleep(UNKNOWN_BUCKET_POLL)
         if wait > 0:
-            await self._sleep(wait)
+            try:
+                await self._sleep(wait)
+            except BaseException:
+                # Cancelled while queued: give the slot back, or the model stays in debt.
+                with self._lock:
+                    self._in_flight -= cost
+                    self._available += cost
+                raise
         return cost
 
     def settle(self, reserved: float, status: ThrottleStatus | None) -> None:

@@ -81,3 +81,26 @@ async def test_cold_bucket_holds_back_a_second_call_until_the_first_answers(
     bucket.settle(10, ThrottleStatus(2000, 1990, 100))
     await asyncio.wait_for(second, timeout=1)
     assert fake_time.sleeps  # it polled at least once before the answer came
+
+
+async def test_cancelled_waiter_gives_its_points_back(fake_time: FakeTime) -> None:
+    """A caller cancelled while queued for points returns them, so later callers do not wait."""
+    queued_sleeping = asyncio.Event()
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            queued_sleeping.set()
+            await asyncio.Event().wait()  # never woken: only cancellation ends it
+
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 1000, 100))
+    queued = asyncio.create_task(bucket.acquire(1500))
+    await queued_sleeping.wait()
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    await bucket.acquire(1000 - 2000 * SPARE_FRACTION)  # fits only if the 1500 came back
+    assert len(sleeps) == 1
