@@ -276,6 +276,19 @@ async def test_unsupported_carrier_is_flagged_then_shipped_after_mapping_and_ret
     assert stack.breaches() == []
 
 
+async def test_cancellation_after_release_cancels_shopify_with_restock(stack: Stack) -> None:
+    """Row 7: a request TikTok approves itself after 48 h cancels the released Shopify order."""
+    order_id = await released_order(stack, {"TEE-RED-L": 2})
+    stack.tiktok.request_cancellation(order_id)
+    await stack.settle()
+    await stack.advance(timedelta(hours=48, minutes=1))
+    assert stack.tiktok.order(order_id)["status"] == "CANCELLED"
+    assert_cancelled_with_restock(stack.shopify_order(order_id), "CUSTOMER")
+    assert stack.mirror(order_id).phase == "cancelled"
+    assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
+    assert stack.breaches() == []
+
+
 async def test_cancellation_after_fulfilment_is_flagged_for_the_merchant(stack: Stack) -> None:
     """Row 7: TikTok auto-approving a request for an order fulfilled in Shopify flags it."""
     order_id = await released_order(stack, {"TEE-RED-L": 1})
