@@ -217,6 +217,30 @@ async def test_rejection_on_a_gb_connection_goes_to_tiktok(
         assert stack.breaches() == []
 
 
+async def test_rejected_request_no_longer_holds_back_the_release(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Row 5b: a request rejected within the second it opened does not keep the order held.
+
+    TikTok's update_time has one-second resolution, so the order read after the rejection
+    looks no newer than the one that showed the request open.
+    """
+    async with running_stack(store, manual_clock, region="GB", holdback_minutes=180) as stack:
+        order_id = stack.tiktok.create_order(stack.shop_id, {"MUG-BLUE": 1}, paid=True)
+        await stack.advance(timedelta(minutes=90))
+        cancel_id = stack.tiktok.request_cancellation(order_id)
+        await stack.settle()
+        rejection = ev.MerchantRejectedCancellation(cancel_id, GB_REJECT_REASON)
+        assert merchant(stack, order_id, rejection).refusal is None
+        await stack.settle()
+        assert stack.tiktok.order(order_id)["is_buyer_request_cancel"] is False
+        await stack.advance(timedelta(minutes=91))
+        order = stack.shopify_order(order_id)
+        assert order["financial_status"] == "PAID"
+        assert order["fulfillment_status"] == "UNFULFILLED"
+        assert stack.breaches() == []
+
+
 async def test_rejection_on_a_us_connection_is_refused_saying_shipping_rejects(
     stack: Stack,
 ) -> None:
