@@ -485,10 +485,24 @@ def _may_release(m: OrderMirror, t: TikTokOrder, now: datetime, policy: Policy) 
         ends is not None
         and now >= ends
         and t.status not in (TikTokStatus.UNPAID, TikTokStatus.CANCELLED)
-        and not t.is_buyer_request_cancel
+        and not _buyer_request_open(m, t)
         and m.pending_cancel_request is None
         and (m.release_not_before is None or now >= m.release_not_before)
     )
+
+
+def _buyer_request_open(m: OrderMirror, t: TikTokOrder) -> bool:
+    """Whether the order's snapshot shows a buyer request that no newer fact has closed.
+
+    TikTok's update_time has one-second resolution: an order re-read after a request closed
+    within the second it opened looks no newer, so it is ignored and the snapshot keeps the
+    request flag. The cancellation's own record, as new or newer and no longer pending, is
+    the later word. (The release executor re-reads TikTok before acting in any case.)
+    """
+    if not t.is_buyer_request_cancel:
+        return False
+    request = m.cancel_request
+    return request is None or request.is_pending or request.update_time < t.update_time
 
 
 def _refresh_reason(m: OrderMirror, t: TikTokOrder, now: datetime, policy: Policy) -> str | None:
