@@ -255,15 +255,25 @@ def orders(
 
 
 @main.command()
-@click.option("--orders", default=40, show_default=True, help="How many TikTok orders to simulate.")
+@click.option("--orders", default=40, show_default=True, help="How many TikTok orders to play.")
 @click.option(
-    "--database-url", help="Where the demo keeps its state (default: a fresh SQLite file)."
+    "--hour-seconds",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Real seconds per sandbox hour.",
 )
-def demo(orders: int, database_url: str | None) -> None:
-    """Drive a scripted stream of orders through every workflow path and check the rules."""
+@click.option("--faults/--no-faults", default=False, help="Duplicate, drop and fail some calls.")
+@click.option("--database-url", help="Where the demo keeps its state (default: a new SQLite file).")
+def demo(orders: int, hour_seconds: float, faults: bool, database_url: str | None) -> None:
+    """Both sandboxes and the bridge on loopback: a scripted day of orders through every path."""
     from shopbridge.demo import run_demo
 
-    sys.exit(asyncio.run(run_demo(orders, database_url)))
+    try:
+        code = asyncio.run(run_demo(orders, database_url, hour_seconds, faults))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
 
 
 @main.group()

@@ -1,314 +1,211 @@
-"""`shopbridge demo`: a scripted day of TikTok orders through the real engine and store.
+"""`shopbridge demo`: both sandboxes and the bridge in one process, a scripted day of orders.
 
-The bridge's core, worker and SQLite store are the real ones; TikTok Shop and Shopify are the
-in-memory platforms of `shopbridge.engine.fakes`, and time is a manual clock moved in
-five-minute steps, so a 26-hour day runs in seconds. Every workflow path is exercised, and the
-rules of workflow.md are checked at the end.
+Everything runs for real on loopback ports: the TikTok Shop and Shopify sandboxes, the bridge's
+webhook receivers, a worker, the embedded SQLite store. Time is a scaled clock (by default one
+sandbox hour every two real seconds), so TikTok's 24-hour unpaid window and one-hour holdback pass
+in about a minute. The scenario acts as buyers, TikTok and the merchant; at the end the invariant
+checker compares both sandboxes against workflow.md's rules.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
-from shopbridge.clock import ManualClock
-from shopbridge.domain import events as ev
+from shopbridge.clock import ScaledClock
 from shopbridge.domain.codec import decode_mirror
-from shopbridge.domain.money import Money
-from shopbridge.domain.policy import Policy
-from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
-from shopbridge.engine.executors import ConnectionContext
-from shopbridge.engine.fakes import FakeShopify, FakeTikTok
 from shopbridge.engine.inbox import PlatformInboxHandler
-from shopbridge.engine.worker import Worker
+from shopbridge.engine.runtime import Runtime
+from shopbridge.engine.worker import RetryPolicy, Worker
+from shopbridge.sandbox.faults import Faults, FaultSettings
+from shopbridge.sandbox.invariants import Breach, check_invariants
+from shopbridge.sandbox.shopify import ShopifySandbox, VariantSpec
+from shopbridge.sandbox.tiktok import SkuSpec, TikTokSandbox
+from shopbridge.scenario import PATHS, Scenario
+from shopbridge.serving import BackgroundServer
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
+from shopbridge.web.app import create_app
 
-START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-STEP = timedelta(minutes=5)
-ADDRESS = Address(
-    name="Jane Doe", address1="1 Main St", city="Austin", zip="78701", country_code="US"
-)
-PATHS = (
-    "unpaid, auto-cancelled after 24 h",
-    "paid via ON_HOLD, released",
-    "paid straight to AWAITING_SHIPMENT, released",
-    "buyer cancel inside the holdback",
-    "fraud cancel inside the holdback",
-    "cancellation request approved after release",
-    "fulfilled with tracking",
-    "fulfilled with an unsupported carrier",
-    "cancelled after fulfilment",
-    "unknown SKU",
-)
+CATALOG = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
+SHOP = "demo"
+SPREAD = timedelta(hours=2)
+TAIL = timedelta(hours=26)  # the last orders' 24 h unpaid window, and a little more
 
 
-@dataclass
-class Script:
-    """One order's story: what happens to it and when (minutes after its creation)."""
-
-    order_id: str
-    path: int
-    created: datetime
-
-
-class RecordingShopify(FakeShopify):
-    def __init__(self, clock: ManualClock, tiktok: FakeTikTok, stock: dict[str, int]) -> None:
-        super().__init__(stock)
-        self.clock, self.tiktok = clock, tiktok
-        self.paid_at: dict[str, tuple[datetime, TikTokOrder]] = {}
-
-    async def mark_paid(self, order_id: str) -> None:
-        await super().mark_paid(order_id)
-        tiktok_id = self.orders[order_id].tiktok_order_id
-        self.paid_at.setdefault(order_id, (self.clock.now(), self.tiktok.orders[tiktok_id]))
-
-
-async def run_demo(order_count: int, database_url: str | None) -> int:
+async def run_demo(
+    order_count: int, database_url: str | None, hour_seconds: float, faults: bool
+) -> int:
     started = time.monotonic()
+    clock = ScaledClock(3600 / hour_seconds, start=datetime.now(UTC).replace(microsecond=0))
     if database_url is None:
         folder = Path(tempfile.mkdtemp(prefix="shopbridge-demo-"))
         database_url = f"sqlite:///{folder / 'demo.sqlite3'}"
     upgrade_database(database_url)
-    clock = ManualClock(START)
     store = Store(create_db_engine(database_url), clock, SecretBox(SecretBox.generate_key()))
-    tiktok = FakeTikTok()
-    shopify = RecordingShopify(clock, tiktok, {"TEE-RED-L": 500, "MUG-BLUE": 500})
-    policy = Policy()
-    connection_id = store.add_connection(
-        name="Demo shop", tiktok_shop_id="7494049642642441621", shopify_domain="demo.myshopify.com"
+    knobs = FaultSettings()
+    if faults:
+        knobs.update(
+            {"webhook_duplicate_rate": 0.1, "webhook_drop_rate": 0.1, "api_error_rate": 0.02}
+        )
+    tiktok = TikTokSandbox(clock=clock, faults=Faults(knobs, seed=1))
+    shopify = ShopifySandbox(clock=clock, faults=Faults(seed=2))
+    shop = tiktok.add_shop(name="Demo TikTok Shop", region="US")
+    # Plus: the clock runs ~1800 times faster than Shopify's real-time cost bucket refills, so the
+    # demo's order rate would drain a Standard bucket (100 points/s) that real traffic would not.
+    credentials = shopify.add_shop(SHOP, plan="plus")
+    stock = 3 * order_count + 10
+    tiktok.add_product(shop.shop_id, "Catalog", [SkuSpec(s, p, stock) for s, p in CATALOG.items()])
+    shopify.add_product(
+        SHOP, "Catalog", [VariantSpec(sku=s, price=p, available=stock) for s, p in CATALOG.items()]
     )
+    runtime = Runtime(store, clock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.ExitStack() as servers:
+        tiktok_url = servers.enter_context(BackgroundServer(tiktok.app)).base_url
+        shopify_url = servers.enter_context(BackgroundServer(shopify.app)).base_url
+        connection_id = store.add_connection(
+            name="Demo",
+            tiktok_app_key=shop.app_key,
+            tiktok_app_secret=shop.app_secret,
+            tiktok_access_token=shop.access_token,
+            tiktok_refresh_token=shop.refresh_token,
+            tiktok_shop_id=shop.shop_id,
+            tiktok_shop_cipher=shop.shop_cipher,
+            tiktok_region=shop.region,
+            tiktok_api_base_url=tiktok_url,
+            tiktok_auth_base_url=tiktok_url,
+            shopify_domain=credentials.domain,
+            shopify_api_base_url=shopify_url,
+            shopify_access_token=credentials.access_token,
+            shopify_client_secret=credentials.client_secret,
+            shopify_location_id=credentials.location_ids[0],
+            carrier_mapping={"Royal Mail": "USPS"},
+        )
+        worker = Worker(
+            store,
+            clock,
+            runtime.context,
+            PlatformInboxHandler(store, runtime.context),
+            worker_id="demo",
+            # Leases and backoff are in clock time: a minute of real time, whatever the scale.
+            lease=timedelta(seconds=60 * clock.factor),
+            retry=RetryPolicy(base=timedelta(seconds=2 * clock.factor), cap=timedelta(hours=1)),
+            reconcile_every=timedelta(minutes=30),
+        )
 
-    def context(cid: int) -> ConnectionContext:
-        return ConnectionContext(cid, tiktok, shopify, policy, clock, {"Royal Mail": "USPS"})
+        def wake() -> None:  # webhooks arrive on the server's thread; the worker is on ours
+            loop.call_soon_threadsafe(worker.wake.set)
 
-    worker = Worker(store, clock, context, PlatformInboxHandler(store, context), seed=7)
-    scripts = [
-        Script(str(577000000000000000 + n), n % len(PATHS), START + timedelta(minutes=n % 50))
-        for n in range(order_count)
-    ]
-    click.echo(
-        f"shopbridge demo: {order_count} TikTok orders over one simulated day ({database_url})"
-    )
-
-    def observe(order: TikTokOrder) -> None:
-        tiktok.put(order)
-        worker.bridge.apply(connection_id, order.order_id, ev.TikTokOrderObserved(order))
-
-    def change(order_id: str, **fields: object) -> None:
-        current = tiktok.orders[order_id]
-        observe(replace(current, update_time=clock.now(), **fields))  # type: ignore[arg-type]
-
-    def mirror_of(order_id: str):  # type: ignore[no-untyped-def]
-        row = store.get_mirror(connection_id, order_id)
-        return None if row is None or row.state is None else decode_mirror(dict(row.state))
-
-    def shopify_order(order_id: str) -> str | None:
-        mirror = mirror_of(order_id)
-        return None if mirror is None else mirror.shopify_order_id
-
-    def fulfil(order_id: str, company: str) -> None:
-        gid = shopify_order(order_id)
-        if gid is None or shopify.orders[gid].holds:
-            return
-        f = shopify.fulfil(gid, company, f"1Z{order_id[-10:]}")
-        worker.bridge.apply(
+        app = create_app(store, wake=wake)
+        bridge_url = servers.enter_context(BackgroundServer(app)).base_url
+        tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
+        for topic in ("fulfillments/create", "orders/cancelled"):
+            shopify.subscribe_webhook(SHOP, topic, f"{bridge_url}/webhooks/shopify")
+        click.echo(f"TikTok Shop sandbox  {tiktok_url}")
+        click.echo(f"Shopify sandbox      {shopify_url}")
+        click.echo(f"shopbridge           {bridge_url}   (store: {database_url})")
+        click.echo(
+            f"{order_count} orders over {SPREAD.total_seconds() / 3600:g} sandbox hours; "
+            f"one sandbox hour every {hour_seconds:g} s"
+            f"{'; faults on' if faults else ''}. Ctrl-C stops.\n"
+        )
+        scenario = Scenario(
+            tiktok,
+            shop.shop_id,
+            shopify,
+            SHOP,
+            store,
             connection_id,
-            order_id,
-            ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number),
+            lambda order_id, event: worker.bridge.apply(connection_id, order_id, event),
         )
-
-    steps: dict[int, list[Callable[[], None]]] = {}
-
-    def at(minutes: int, script: Script, action: Callable[[], None]) -> None:
-        due = script.created + timedelta(minutes=minutes)
-        steps.setdefault(int((due - START) / STEP), []).append(action)
-
-    for s in scripts:
-        oid, p = s.order_id, s.path
-        skus = (
-            {"TEE-RED-L": 1 + s.path % 2, "MUG-BLUE": 1}
-            if p != 9
-            else {"TEE-RED-L": 1, "NOT-IN-SHOPIFY": 1}
+        begin = clock.now() + timedelta(minutes=1)
+        scenario.plan(order_count, begin, SPREAD)
+        worker_task = asyncio.create_task(worker.run(stop, idle_seconds=0.05))
+        interrupted = False
+        try:
+            await _drive(scenario, clock, store, connection_id, begin + SPREAD + TAIL)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            interrupted = True
+        finally:
+            stop.set()
+            await worker_task
+            await runtime.aclose()
+        breaches = (
+            check_invariants(
+                tiktok,
+                shop.shop_id,
+                shopify,
+                SHOP,
+                runtime.context(connection_id).policy,
+                settled=not interrupted,
+                skus=tuple(CATALOG),
+            )
+            if not interrupted
+            else []
         )
-        lines = tuple(
-            OrderLine(sku, f"1729{i:015d}", sku.title(), q, Money.of("19.99", "USD"))
-            for i, (sku, q) in enumerate(skus.items())
-        )
-        order = TikTokOrder(
-            oid,
-            TikTokStatus.UNPAID,
-            s.created,
-            s.created,
-            lines=lines,
-            total=Money.of("59.97", "USD"),
-            delivery_option_id="7091146663229654785",
-            is_on_hold_order=p == 1,
-        )
-        at(0, s, lambda order=order: observe(order))
-        if p == 0:
-            continue
-        paid_status = TikTokStatus.ON_HOLD if p == 1 else TikTokStatus.AWAITING_SHIPMENT
-        at(10, s, lambda oid=oid, st=paid_status: change(oid, status=st, paid_time=clock.now()))
-        if p == 1:
-            at(
-                70,
-                s,
-                lambda oid=oid: change(
-                    oid, status=TikTokStatus.AWAITING_SHIPMENT, shipping_address=ADDRESS
-                ),
-            )
-        if p in (3, 4):
-            who, why = (
-                ("BUYER", "buyer_changed_mind")
-                if p == 3
-                else ("SYSTEM", "system_cancel_anti_span_block")
-            )
-            at(
-                40,
-                s,
-                lambda oid=oid, who=who, why=why: change(
-                    oid,
-                    status=TikTokStatus.CANCELLED,
-                    cancellation_initiator=who,
-                    cancel_reason=why,
-                ),
-            )
-            continue
-        if p == 5:
+        await runtime.aclose()
+    _summary(scenario, store, connection_id, breaches, time.monotonic() - started, interrupted)
+    return 1 if breaches else (130 if interrupted else 0)
 
-            def request(oid: str = oid) -> None:
-                worker.bridge.apply(
-                    connection_id,
-                    oid,
-                    ev.CancellationObserved(
-                        f"c{oid}",
-                        "CANCELLATION_REQUEST_PENDING",
-                        "BUYER",
-                        clock.now(),
-                        clock.now() + timedelta(hours=48),
-                    ),
-                )
 
-            def approve(oid: str = oid) -> None:
-                worker.bridge.apply(
-                    connection_id, oid, ev.MerchantApprovedCancellation(f"c{oid}", "demo")
-                )
+async def _drive(
+    scenario: Scenario, clock: ScaledClock, store: Store, connection_id: int, end: datetime
+) -> None:
+    next_report = clock.now()
+    while clock.now() < end:
+        scenario.due_acts(clock.now())
+        if clock.now() >= next_report:
+            phases = Counter(r.phase for r in store.list_mirrors(connection_id, limit=100_000))
+            shown = "  ".join(f"{p}: {n}" for p, n in sorted(phases.items()) if p)
+            click.echo(f"  {clock.now():%a %H:%M}  orders {len(scenario.orders):>3}  {shown}")
+            next_report = clock.now() + timedelta(hours=2)
+        await asyncio.sleep(0.05)
 
-            def tiktok_cancels(oid: str = oid) -> None:
-                if tiktok.answers.get(f"c{oid}") == "approve":
-                    change(
-                        oid,
-                        status=TikTokStatus.CANCELLED,
-                        cancellation_initiator="BUYER",
-                        cancel_reason="buyer_request_approved",
-                    )
 
-            at(120, s, request)
-            at(130, s, approve)
-            at(150, s, tiktok_cancels)
-        if p in (6, 8):
-            at(180, s, lambda oid=oid: fulfil(oid, "UPS"))
-        if p == 7:
-            at(180, s, lambda oid=oid: fulfil(oid, "Bonshaw"))
-        if p == 8:
-            at(
-                240,
-                s,
-                lambda oid=oid: change(
-                    oid,
-                    status=TikTokStatus.CANCELLED,
-                    cancellation_initiator="SYSTEM",
-                    cancel_reason="package_lost",
-                ),
-            )
-
-    # TikTok's own unpaid auto-cancel at 24 h (path 0)
-    for s in scripts:
-        if s.path == 0:
-            at(
-                24 * 60,
-                s,
-                lambda oid=s.order_id: change(
-                    oid,
-                    status=TikTokStatus.CANCELLED,
-                    cancellation_initiator="SYSTEM",
-                    cancel_reason="system_cancel_unpaid_time_out",
-                ),
-            )
-
-    last_step = max(steps) + 12
-    for step in range(last_step + 1):
-        clock.set(START + step * STEP)
-        for action in steps.get(step, []):
-            action()
-        await worker.run_until_idle()
-        if step % 36 == 0:
-            phases = Counter(r.phase for r in store.list_mirrors(connection_id, limit=10_000))
-            click.echo(
-                f"  {clock.now():%a %H:%M}  "
-                + "  ".join(f"{k}: {v}" for k, v in sorted(phases.items()))
-            )
-
-    problems = check_rules(scripts, tiktok, shopify, policy, mirror_of)
+def _summary(
+    scenario: Scenario,
+    store: Store,
+    connection_id: int,
+    breaches: list[Breach],
+    elapsed: float,
+    interrupted: bool,
+) -> None:
     click.echo("\nOutcome per path:")
     for index, name in enumerate(PATHS):
-        members = [s for s in scripts if s.path == index]
-        if not members:
-            continue
-        outcome = Counter(_outcome(mirror_of(s.order_id)) for s in members)
-        click.echo(f"  {name:<46} " + ", ".join(f"{v} {k}" for k, v in outcome.items()))
+        outcome: Counter[str] = Counter()
+        for n, path in scenario.paths.items():
+            if path != index or n not in scenario.orders:
+                continue
+            row = store.get_mirror(connection_id, scenario.orders[n])
+            if row is None:
+                outcome["not mirrored"] += 1
+                continue
+            flags = decode_mirror(dict(row.state)).flags if row.state else ()
+            shown = f" [{', '.join(f.code.value for f in flags)}]" if flags else ""
+            outcome[f"{row.phase}{shown}"] += 1
+        if outcome:
+            click.echo(f"  {name:<50} " + ", ".join(f"{v} {k}" for k, v in outcome.items()))
+    if scenario.skipped:
+        click.echo(
+            "Acts the platforms refused (the story took another turn): "
+            + ", ".join(f"{k} ×{v}" for k, v in scenario.skipped.items())
+        )
+    if interrupted:
+        click.echo(f"\nStopped after {elapsed:.0f} s; the store keeps what happened so far.")
+        return
     click.echo(
-        "\nRules checked: one Shopify order per TikTok order, never released before P+60 or "
-        "unpaid, every cancellation mirrored with stock returned."
+        "\nRules checked: one Shopify order per TikTok order; never released before paid time + "
+        "holdback, nor unpaid; every cancellation mirrored; stock equal on both platforms."
     )
-    for problem in problems:
-        click.echo(f"  BREACH: {problem}", err=True)
-    click.echo(
-        f"{'No breach' if not problems else f'{len(problems)} breaches'} "
-        f"in {time.monotonic() - started:.1f} s."
-    )
-    return 1 if problems else 0
-
-
-def _outcome(mirror) -> str:  # type: ignore[no-untyped-def]
-    if mirror is None:
-        return "missing"
-    flags = ",".join(f.code.value for f in mirror.flags)
-    return f"{mirror.phase.value}" + (f" [{flags}]" if flags else "")
-
-
-def check_rules(scripts, tiktok, shopify, policy, mirror_of) -> list[str]:  # type: ignore[no-untyped-def]
-    problems: list[str] = []
-    for s in scripts:
-        order = tiktok.orders[s.order_id]
-        mirrored = shopify.orders_for(s.order_id)
-        if len(mirrored) > 1:
-            problems.append(f"{s.order_id}: {len(mirrored)} Shopify orders")
-        if order.status is TikTokStatus.CANCELLED and any(
-            not o.cancelled and not o.fulfilments for o in mirrored
-        ):
-            problems.append(f"{s.order_id}: cancelled on TikTok but not in Shopify")
-        mirror = mirror_of(s.order_id)
-        if (
-            order.status is TikTokStatus.CANCELLED
-            and mirrored
-            and not mirrored[0].fulfilments
-            and not mirror.inventory_synced
-        ):
-            problems.append(f"{s.order_id}: stock not returned on TikTok")
-    for gid, (marked_at, seen) in shopify.paid_at.items():
-        if seen.paid_time is None or marked_at < seen.paid_time + policy.holdback:
-            problems.append(f"{gid}: marked paid at {marked_at} before paid time + holdback")
-    for sku, quantity in tiktok.inventory.items():
-        if quantity != shopify.available_stock.get(sku):
-            problems.append(
-                f"{sku}: TikTok {quantity} vs Shopify available {shopify.available_stock.get(sku)}"
-            )
-    return problems
+    for breach in breaches:
+        click.echo(f"  BREACH {breach}", err=True)
+    verdict = "No breach" if not breaches else f"{len(breaches)} breaches"
+    click.echo(f"{verdict}. {len(scenario.orders)} orders in {elapsed:.0f} s.")

@@ -54,9 +54,9 @@ class Stack:
                 await http.post(f"{self.shopify_url}/_sandbox/tick")
                 handled = await self.worker.run_until_idle()
                 quiet = quiet + 1 if handled == 0 else 0
-                if quiet >= 3:
+                if quiet >= 2:
                     return
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
 
     async def advance(self, delta: timedelta) -> None:
         self.clock.advance(delta)
@@ -99,22 +99,26 @@ async def running_stack(
     faults: Faults | None = None,
     holdback_minutes: int = 60,
     region: str = "US",
+    shopify_faults: Faults | None = None,
+    reconcile_every: timedelta | None = None,
+    stock: int | None = None,
 ) -> AsyncIterator[Stack]:
     tiktok = TikTokSandbox(clock=clock, faults=faults or Faults(seed=1))
-    shopify = ShopifySandbox(clock=clock, faults=Faults(seed=2))
+    shopify = ShopifySandbox(clock=clock, faults=shopify_faults or Faults(seed=2))
     shop = tiktok.add_shop(name="Demo", region=region)
     store_credentials = shopify.add_shop(SHOP, plan="standard")
+    units = {sku: stock or qty for sku, (_, qty) in CATALOG.items()}
     tiktok.add_product(
         shop.shop_id,
         title="Catalog",
-        skus=[SkuSpec(sku, price, qty) for sku, (price, qty) in CATALOG.items()],
+        skus=[SkuSpec(sku, price, units[sku]) for sku, (price, _) in CATALOG.items()],
     )
     shopify.add_product(
         SHOP,
         title="Catalog",
         variants=[
-            VariantSpec(sku=sku, price=price, available=qty)
-            for sku, (price, qty) in CATALOG.items()
+            VariantSpec(sku=sku, price=price, available=units[sku])
+            for sku, (price, _) in CATALOG.items()
         ],
     )
     runtime = Runtime(store, clock)
@@ -147,6 +151,7 @@ async def running_stack(
             worker_id="e2e",
             retry=RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=10)),
             seed=3,
+            reconcile_every=reconcile_every,
         )
         bridge = stack.enter_context(BackgroundServer(create_app(store)))
         tiktok.set_webhook_url(shop.shop_id, f"{bridge.base_url}/webhooks/tiktok")

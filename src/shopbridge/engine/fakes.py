@@ -146,6 +146,10 @@ class FakeShopify(_Faulty):
         self._enter("available")
         return {s: self.available_stock[s] for s in seller_skus if s in self.available_stock}
 
+    async def orders_updated(self, since: datetime) -> tuple[str, ...]:
+        self._enter("orders_updated")
+        return tuple(self.orders)  # no clock here: every order counts as updated
+
     # --- merchant actions in the Shopify admin ---
 
     def fulfil(self, order_id: str, company: str | None, number: str | None) -> ShopifyFulfilment:

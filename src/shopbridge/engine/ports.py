@@ -89,6 +89,9 @@ class ShopifyPort(Protocol):
 
     async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]: ...
 
+    async def orders_updated(self, since: datetime) -> tuple[str, ...]:
+        """Ids of the orders Shopify changed after `since`."""
+
 
 class TikTokPort(Protocol):
     async def get_order(self, order_id: str) -> TikTokOrder: ...

@@ -1,12 +1,12 @@
 """Reconciliation: heal missed webhooks by reading both platforms (workflow.md rule 8).
 
 Each pass reads the TikTok orders and cancellations updated since the previous pass (with an
-overlap, because TikTok's `update_time` has one-second resolution and clocks drift), and reads
-back from Shopify every order that is still held or released, to catch fulfilments and cancels
-whose webhooks never came, and re-aligns TikTok's stock of the SKUs whose orders were
-cancelled in the window with Shopify's available quantity. Everything found is applied through
-the same bridge as webhooks; stale and duplicate findings change nothing, so a pass may run any
-number of times.
+overlap, because TikTok's `update_time` has one-second resolution and clocks drift), and the
+Shopify orders updated in the same window that are still held or released here, to catch
+fulfilments and cancels whose webhooks never came. It also re-aligns TikTok's stock of the SKUs
+whose orders were cancelled in the window with Shopify's available quantity. Everything found
+is applied through the same bridge as webhooks; stale and duplicate findings change nothing, so a
+pass may run any number of times.
 """
 
 from __future__ import annotations
@@ -54,17 +54,17 @@ async def reconcile(
         if store.get_mirror(cid, found.order_id) is not None:
             bridge.apply(cid, found.order_id, found.cancellation)
     checked = 0
-    for phase in (Phase.HELD, Phase.RELEASED):
-        for row in store.list_mirrors(cid, phase=phase.value, limit=10_000):
-            if row.shopify_order_id is None:
-                continue
-            view = await ctx.shopify.get_order(row.shopify_order_id)
-            checked += 1
-            for f in view.fulfilments:
-                event = ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
-                bridge.apply(cid, row.tiktok_order_id, event)
-            if view.cancelled:
-                bridge.apply(cid, row.tiktok_order_id, ev.ShopifyCancellationObserved())
+    for shopify_id in await ctx.shopify.orders_updated(start):
+        row = store.mirror_by_shopify_order(cid, shopify_id)
+        if row is None or row.phase not in (Phase.HELD.value, Phase.RELEASED.value):
+            continue
+        view = await ctx.shopify.get_order(shopify_id)
+        checked += 1
+        for f in view.fulfilments:
+            event = ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
+            bridge.apply(cid, row.tiktok_order_id, event)
+        if view.cancelled:
+            bridge.apply(cid, row.tiktok_order_id, ev.ShopifyCancellationObserved())
     # Each cancellation already brought its SKUs in line, but an order placed while that sync ran
     # can leave TikTok one reservation off; re-align the SKUs of this window's cancellations.
     skus = tuple(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
 from shopbridge.engine.ports import (
@@ -48,7 +49,7 @@ class ShopifyGateway:
         self.inventory_behaviour = shopify.InventoryBehaviour(inventory_behaviour)
         self.hold_handle = hold_handle
 
-    def _view(self, order: shopify.Order) -> ShopifyOrderView:
+    def _view(self, order: shopify.OrderState) -> ShopifyOrderView:
         fulfilments = tuple(
             ShopifyFulfilment(
                 f.id,
@@ -76,8 +77,8 @@ class ShopifyGateway:
             fulfilments=fulfilments,
         )
 
-    async def _order(self, order_id: str) -> shopify.Order:
-        order = await self.client.get_order(order_id)
+    async def _order(self, order_id: str) -> shopify.OrderState:
+        order = await self.client.get_order_state(order_id)
         if order is None:
             raise PermanentError(f"Shopify has no order {order_id} (deleted in the admin?)")
         return order
@@ -117,7 +118,17 @@ class ShopifyGateway:
                 custom_attributes={"tiktok_order_id": order.order_id},
                 inventory_behaviour=self.inventory_behaviour,
             )
-            view = self._view(await self._order(created.id))
+        view = ShopifyOrderView(
+            order_id=created.id,
+            name=created.name,
+            cancelled=False,
+            fulfilled=False,
+            paid=created.display_financial_status == "PAID",
+            our_hold_ids=(),
+            open_fulfillment_orders=sum(
+                1 for fo in created.fulfillment_orders if fo.status == "OPEN"
+            ),
+        )
         return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
 
     async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]:
@@ -203,6 +214,10 @@ class ShopifyGateway:
             for sku, v in variants.items()
             if v.inventory_item_id in levels
         }
+
+    async def orders_updated(self, since: datetime) -> tuple[str, ...]:
+        async with translated():
+            return tuple(o.id for o in await self.client.orders_updated_since(since))
 
     async def _first_location(self) -> str:
         locations = [loc for loc in await self.client.locations() if loc.is_active]

@@ -27,6 +27,7 @@ import random
 import re
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -58,6 +59,7 @@ from shopbridge.shopify.models import (
     Location,
     Order,
     OrderLine,
+    OrderState,
     OrderSummary,
     Variant,
     WebhookSubscription,
@@ -261,6 +263,21 @@ class ShopifyClient:
         matches = [m for m in matches if m.source_identifier == tiktok_order_id]
         return min(matches, key=lambda m: m.created_at) if matches else None
 
+    async def orders_updated_since(self, since: datetime) -> list[OrderSummary]:
+        """Every order updated after `since`, page by page (for reconciliation)."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found: list[OrderSummary] = []
+        after: str | None = None
+        while True:
+            data = await self.execute(
+                "orders_updated_since", {"query": f"updated_at:>'{stamp}'", "after": after}
+            )
+            page = data["orders"]
+            found.extend(OrderSummary.model_validate(n) for n in page["nodes"])
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            after = page["pageInfo"]["endCursor"]
+
     async def create_order(
         self,
         *,
@@ -331,6 +348,11 @@ class ShopifyClient:
         """The order: statuses, lines, fulfillment orders, holds, fulfillments; None if absent."""
         data = await self.execute("get_order", {"id": order_gid})
         return None if data.get("order") is None else Order.model_validate(data["order"])
+
+    async def get_order_state(self, order_gid: str) -> OrderState | None:
+        """Statuses, holds and fulfilments only: the cheap read the mirror makes on every step."""
+        data = await self.execute("get_order_state", {"id": order_gid})
+        return None if data.get("order") is None else OrderState.model_validate(data["order"])
 
     async def fulfillment_orders(self, order_gid: str) -> list[FulfillmentOrder]:
         """The order's fulfillment orders with their holds (may be empty right after create, §2)."""

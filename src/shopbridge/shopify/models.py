@@ -290,6 +290,28 @@ class Order(ShopifyModel):
         return self.cancelled_at is not None
 
 
+class OrderState(ShopifyModel):
+    """The facts the mirror acts on (GetOrderState): statuses, holds, fulfilments."""
+
+    id: str
+    name: str
+    source_identifier: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+    closed: bool
+    display_financial_status: str | None = None
+    display_fulfillment_status: str
+    can_mark_as_paid: bool
+    fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
+    fulfillments: list[Fulfillment] = Field(default_factory=list)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+
 class Job(ShopifyModel):
     id: str
     done: bool
