@@ -21,7 +21,7 @@ STEP = timedelta(minutes=10)
 async def test_mixed_run_with_faults_ends_with_no_breach(
     store: Store, manual_clock: ManualClock
 ) -> None:
-    """Duplicated, dropped and reordered webhooks, 5xx and THROTTLED answers: all rules still hold."""
+    """Duplicated, dropped, reordered webhooks, 5xx and THROTTLED answers: the rules still hold."""
     tiktok_faults = Faults(
         FaultSettings(
             webhook_duplicate_rate=0.10,
