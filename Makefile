@@ -32,6 +32,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/worker_throughput.py
 	$(BIN)/python bench/shopify_throttle.py
+	$(BIN)/python bench/reservation_latency.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
