@@ -87,7 +87,7 @@ connections = sa.Table(
         "inventory_behaviour",
         sa.String(32),
         nullable=False,
-        server_default="DECREMENT_OBEYING_POLICY",
+        server_default="DECREMENT_IGNORING_POLICY",
     ),
     # Shopify tracking company -> TikTok shipping provider name or id.
     sa.Column("carrier_mapping", Json, nullable=False, server_default=sa.text("'{}'")),
