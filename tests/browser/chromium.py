@@ -1,0 +1,63 @@
+"""How shopbridge's browser tests start Debian's chromium through Playwright.
+
+Never `playwright install`: the browser is the distribution's /usr/bin/chromium, passed as
+`executable_path`, with the project's launch flags and a fresh user-data dir each time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Playwright, Route
+
+CHROMIUM = "chromium"
+# Required launch flags (project rule): headless, no sandbox (CI runs as root), no GPU, no QUIC,
+# and nothing that phones home (first-run, background networking, component updates, sync).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the browser may load `url`: only loopback http(s), data, blob and about URLs."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "about", "blob"):
+        return True
+    return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK_HOSTS
+
+
+def launch(
+    playwright: Playwright, executable: str, profile_dir: Path, blocked: list[str]
+) -> BrowserContext:
+    """Chromium with a fresh profile at 1280×800; other than loopback requests go to `blocked`."""
+
+    def loopback_only(route: Route) -> None:
+        if is_loopback(route.request.url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    context = playwright.chromium.launch_persistent_context(
+        user_data_dir=profile_dir,
+        executable_path=executable,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=VIEWPORT,  # type: ignore[arg-type]  # a plain dict is what ViewportSize is
+        locale="en-US",
+    )
+    context.set_default_timeout(10_000)
+    context.route("**/*", loopback_only)
+    return context
