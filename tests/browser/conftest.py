@@ -82,3 +82,22 @@ def live(store: Store, manual_clock: ManualClock) -> Iterator[LiveStack]:
 
     with LiveStack(store, manual_clock) as running:
         yield running
+
+
+@pytest.fixture
+def ui_url(live: LiveStack) -> Iterator[str]:
+    """The merchant web app serving the live stack's store and clock, waking its worker."""
+    from browser.merchant import served_ui
+
+    with served_ui(live) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def signed_in(page: Page, live: LiveStack, ui_url: str) -> Page:
+    """The page, logged in as a merchant (made as `shopbridge user create` makes one)."""
+    from browser.merchant import add_user, log_in
+
+    add_user(live)
+    log_in(page, ui_url)
+    return page

@@ -30,9 +30,7 @@ CALL_TIMEOUT = 30.0
 class LiveStack:
     """`running_stack(store, clock, **options)` on a background event loop with a live worker."""
 
-    def __init__(
-        self, store: Store, clock: ManualClock, poll: float = 0.25, **options: Any
-    ) -> None:
+    def __init__(self, store: Store, clock: ManualClock, poll: float = 0.5, **options: Any) -> None:
         self._store = store
         self._clock = clock
         self._options = options

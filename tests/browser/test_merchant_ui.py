@@ -1,0 +1,128 @@
+"""Issue 6 in a real browser: a merchant logs in, watches a paid order arrive while the whole
+stack runs, reads its timeline, approves a cancellation request and sees the order struck
+through. Both sandboxes and the bridge run on loopback (`live`), chromium drives the web app.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from browser.merchant import (
+    EMAIL,
+    HOLDBACK,
+    LIST_REFRESH_TIMEOUT_MS,
+    add_user,
+    badges,
+    create_user,
+    is_struck_through,
+    log_in,
+    order_row,
+    reload_until,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from browser.live import LiveStack
+
+pytestmark = pytest.mark.browser
+
+
+def orders_url(ui_url: str, live: LiveStack) -> str:
+    return f"{ui_url}/connections/{live.stack.connection_id}/orders"
+
+
+def order_url(ui_url: str, live: LiveStack, order_id: str) -> str:
+    return f"{orders_url(ui_url, live)}/{order_id}"
+
+
+def released_order_with_request(live: LiveStack) -> tuple[str, str]:
+    """A paid order released after the holdback, then a buyer's cancellation request on it."""
+    order_id = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"TEE-RED-L": 1}, paid=True))
+    live.advance(HOLDBACK + timedelta(minutes=1))
+    cancel_id = live.call(lambda s: s.tiktok.request_cancellation(order_id))
+    live.settle()
+    return order_id, cancel_id
+
+
+def test_merchant_logs_in_and_sees_the_orders_list(
+    page: Page, live: LiveStack, ui_url: str
+) -> None:
+    """A user made with `shopbridge user create` logs in and lands on their orders list."""
+    create_user(live)
+    log_in(page, ui_url)
+    assert page.url == orders_url(ui_url, live)
+    assert page.get_by_role("heading", name="Orders").is_visible()
+    assert EMAIL in page.content()
+
+
+def test_wrong_password_keeps_the_merchant_out(page: Page, live: LiveStack, ui_url: str) -> None:
+    """A wrong password shows the login page again with an error, and no orders."""
+    add_user(live)
+    log_in(page, ui_url, password="not the password")
+    assert page.locator('[data-testid="login-error"]').is_visible()
+    page.goto(orders_url(ui_url, live))
+    assert "/login" in page.url
+
+
+def test_paid_order_appears_in_the_open_list_while_the_stack_runs(
+    signed_in: Page, live: LiveStack
+) -> None:
+    """With the list open, a paid TikTok order shows up by itself, badged with its holdback end
+    in the merchant's timezone; an unpaid one stays out of the list."""
+    page = signed_in
+    live.call(lambda s: s.store.update_connection(s.connection_id, timezone="America/New_York"))
+    page.reload()
+    unpaid = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"MUG-BLUE": 1}))
+    paid = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"TEE-RED-L": 2}, paid=True))
+    row = order_row(page, paid)
+    row.wait_for(timeout=LIST_REFRESH_TIMEOUT_MS)
+    # Paid at 09:00 UTC on 2 Nov 2026: the holdback ends at 10:00 UTC, 05:00 in New York (EST).
+    assert badges(row) == ["In holdback until 05:00"]
+    assert order_row(page, unpaid).count() == 0
+    assert live.call(lambda s: s.mirror(unpaid).shopify_order_id) is not None
+
+
+def test_order_detail_shows_the_timeline_of_the_order(signed_in: Page, live: LiveStack) -> None:
+    """Opening an order from the list shows its status and every timeline entry the store has."""
+    page = signed_in
+    order_id = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"TEE-RED-L": 1}, paid=True))
+    live.advance(HOLDBACK + timedelta(minutes=1))
+    page.reload()
+    order_row(page, order_id).get_by_role("link").first.click()
+    page.wait_for_load_state()
+    assert order_id in page.url
+    assert page.get_by_test_id("order-status").inner_text().strip() != ""
+    timeline = page.get_by_test_id("timeline").inner_text()
+    summaries = live.call(lambda s: s.timeline(order_id))
+    assert summaries, "the store has no timeline for the order"
+    for summary in summaries:
+        assert summary in timeline
+
+
+def test_approving_a_cancellation_request_cancels_and_strikes_the_order_through(
+    signed_in: Page, live: LiveStack, ui_url: str
+) -> None:
+    """Approve on a requested cancellation cancels the order on both platforms; the detail says
+    Canceled and the list strikes the order through."""
+    page = signed_in
+    order_id, cancel_id = released_order_with_request(live)
+    page.goto(orders_url(ui_url, live))
+    assert any(b.startswith("Cancellation requested") for b in badges(order_row(page, order_id)))
+    page.goto(order_url(ui_url, live, order_id))
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+    status = page.get_by_test_id("order-status")
+    reload_until(page, lambda: "Canceled" in status.inner_text())
+    assert live.call(lambda s: s.tiktok.order(order_id)["status"]) == "CANCELLED"
+    assert live.call(lambda s: s.shopify_order(order_id)["cancelled_at"]) is not None
+    page.goto(orders_url(ui_url, live))
+    row = order_row(page, order_id)
+    assert is_struck_through(row)
+    assert badges(row) == ["Canceled"]
+    request = live.call(lambda s: s.tiktok.cancellation(cancel_id))
+    assert request["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
+    assert live.call(lambda s: s.breaches()) == []
