@@ -304,6 +304,53 @@ def sandbox_shopify(port: int, host: str) -> None:
     serve_shopify(port, host=host)
 
 
+@main.group()
+def user() -> None:
+    """Merchant accounts for the web UI."""
+
+
+@user.command("create")
+@database_option
+@click.option("--email", required=True, help="The merchant's login.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (first line); without it, prompt for it.",
+)
+@click.option(
+    "--connection",
+    "connection_ids",
+    type=int,
+    multiple=True,
+    metavar="ID",
+    help="A connection this user may see; repeatable.",
+)
+@click.pass_context
+def user_create(
+    ctx: click.Context,
+    database_url: str | None,
+    email: str,
+    password_stdin: bool,
+    connection_ids: tuple[int, ...],
+) -> None:
+    """Create a web UI user (argon2-hashed password) with access to some connections."""
+    from shopbridge.web.accounts import AccountError, create_user
+
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store = _open_store(_settings(ctx, database_url=database_url))
+    try:
+        created = create_user(store, email, password, connection_ids)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.engine.dispose()
+    where = ", ".join(f"#{cid}" for cid in sorted(set(connection_ids))) or "no connection yet"
+    click.echo(f"user #{created.id} {created.email} created; sees {where}")
+
+
 def _safe(url: str) -> str:
     """The URL without its password, for printing."""
     from sqlalchemy.engine import make_url

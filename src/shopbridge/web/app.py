@@ -1,27 +1,115 @@
-"""The shopbridge ASGI app."""
+"""The shopbridge ASGI app: health, webhook receivers, and the merchant UI."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 from collections.abc import Callable
 
+import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from shopbridge import __version__
+from shopbridge.clock import Clock
+from shopbridge.engine.bridge import Bridge
+from shopbridge.engine.runtime import policy_for
 from shopbridge.store import Store
+from shopbridge.web import auth, orders, settings
+from shopbridge.web.context import HERE, UiContext, build_templates, render
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
 
+log = structlog.get_logger("shopbridge.web")
 
-def create_app(store: Store, wake: Callable[[], None] = lambda: None) -> Starlette:
+
+def create_app(
+    store: Store,
+    wake: Callable[[], None] = lambda: None,
+    *,
+    clock: Clock | None = None,
+    secret_key: str | None = None,
+    secure_cookies: bool = False,
+    on_connection_changed: Callable[[int], None] = lambda connection_id: None,
+) -> Starlette:
+    """The whole web app on one store.
+
+    `wake` nudges the worker after something was queued (a webhook, a merchant's answer);
+    `secret_key` signs session cookies (default: derived from SHOPBRIDGE_SECRET_KEY, else random
+    per process, which signs everyone out on restart); `secure_cookies` adds the Secure flag
+    (behind HTTPS); `on_connection_changed(id)` runs after a merchant changed a connection's
+    settings (a worker uses it to drop its cached policy).
+    """
+    clock = clock or store.clock
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    return Starlette(
+    def policy_of(connection_id: int):  # type: ignore[no-untyped-def]  # Policy, per call
+        return policy_for(store.get_connection(connection_id))
+
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/webhooks/tiktok", tiktok_receiver(store, wake), methods=["POST"]),
             Route("/webhooks/shopify", shopify_receiver(store, wake), methods=["POST"]),
-        ]
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+            *auth.routes,
+            *orders.routes,
+            *settings.routes,
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret_key or _session_key(),
+                session_cookie=auth.SESSION_COOKIE,
+                max_age=auth.SESSION_HOURS * 3600,
+                same_site="lax",
+                https_only=secure_cookies,
+            )
+        ],
+        exception_handlers={HTTPException: _http_error},
     )
+    app.state.ui = UiContext(
+        store=store,
+        clock=clock,
+        bridge=Bridge(store, clock, policy_of),
+        wake=wake,
+        on_connection_changed=on_connection_changed,
+        templates=build_templates(),
+    )
+    return app
+
+
+def _session_key() -> str:
+    configured = os.environ.get("SHOPBRIDGE_SECRET_KEY", "").split(",")[0].strip()
+    if configured:
+        # A key of its own for sessions, derived so the Fernet key itself never signs cookies.
+        return hmac.new(configured.encode(), b"shopbridge session", hashlib.sha256).hexdigest()
+    log.warning("no SHOPBRIDGE_SECRET_KEY: sessions end when this process stops")
+    return secrets.token_urlsafe(32)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(("/webhooks", "/static", "/healthz")):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    titles = {404: "Not found", 403: "Not allowed", 400: "Cannot do that"}
+    # A 404 never says whether the order or connection exists (ids must not be probeable).
+    message = "There is no such page here." if exc.status_code == 404 else exc.detail
+    response = render(
+        request,
+        "error.html",
+        {"title": titles.get(exc.status_code, "Something went wrong"), "message": message},
+        status_code=exc.status_code,
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response

@@ -1,0 +1,124 @@
+"""Merchant accounts: users with argon2-hashed passwords, and the connections each may see.
+
+The `users` and `memberships` tables belong to the store's schema; this module is their only
+reader and writer. A user sees a connection only through a membership row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from shopbridge.store import Store
+from shopbridge.store.db import read_transaction, write_transaction
+from shopbridge.store.tables import connections, memberships, users
+
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher()
+# Verifying against this when the email is unknown costs the same as a real check, so the
+# response time does not tell an attacker which emails exist.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+class AccountError(ValueError):
+    """A user could not be created as asked (the message says why)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    store: Store, email: str, password: str, connection_ids: Iterable[int] = ()
+) -> User:
+    """A new user who may see `connection_ids`; AccountError on a bad email, password or id."""
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 320:
+        raise AccountError(f"{email!r} is not an email address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    wanted = sorted(set(connection_ids))
+    password_hash = _hasher.hash(password)
+    with write_transaction(store.engine) as db:
+        if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
+            raise AccountError(f"a user {email} exists already")
+        known = set(
+            db.execute(sa.select(connections.c.id).where(connections.c.id.in_(wanted))).scalars()
+        )
+        missing = [cid for cid in wanted if cid not in known]
+        if missing:
+            raise AccountError(f"no connection {', '.join(map(str, missing))}")
+        user_id = db.execute(
+            users.insert()
+            .values(email=email, password_hash=password_hash, created_at=store.clock.now())
+            .returning(users.c.id)
+        ).scalar_one()
+        for cid in wanted:
+            db.execute(memberships.insert().values(user_id=user_id, connection_id=cid))
+    return User(int(user_id), email)
+
+
+def grant(store: Store, user_id: int, connection_id: int) -> None:
+    """Let a user see one more connection (idempotent)."""
+    with write_transaction(store.engine) as db:
+        exists = db.execute(
+            sa.select(memberships.c.id).where(
+                memberships.c.user_id == user_id, memberships.c.connection_id == connection_id
+            )
+        ).first()
+        if exists is None:
+            db.execute(memberships.insert().values(user_id=user_id, connection_id=connection_id))
+
+
+def authenticate(store: Store, email: str, password: str) -> User | None:
+    """The user with this email and password, or None (same cost whether or not it exists)."""
+    with read_transaction(store.engine) as db:
+        row = db.execute(
+            sa.select(users.c.id, users.c.email, users.c.password_hash).where(
+                users.c.email == normalize_email(email)
+            )
+        ).first()
+    try:
+        _hasher.verify(_DUMMY_HASH if row is None else row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):
+        with write_transaction(store.engine) as db:
+            db.execute(
+                users.update()
+                .where(users.c.id == row.id)
+                .values(password_hash=_hasher.hash(password))
+            )
+    return User(int(row.id), row.email)
+
+
+def get_user(store: Store, user_id: int) -> User | None:
+    with read_transaction(store.engine) as db:
+        row = db.execute(sa.select(users.c.id, users.c.email).where(users.c.id == user_id)).first()
+    return None if row is None else User(int(row.id), row.email)
+
+
+def connection_ids_of(store: Store, user_id: int) -> list[int]:
+    """The connections this user belongs to, in id order."""
+    with read_transaction(store.engine) as db:
+        return [
+            int(cid)
+            for cid in db.execute(
+                sa.select(memberships.c.connection_id)
+                .where(memberships.c.user_id == user_id)
+                .order_by(memberships.c.connection_id)
+            ).scalars()
+        ]

@@ -1,0 +1,174 @@
+"""Settings of one connection: its health, the holdback window, the carrier mapping, and the
+report of TikTok SKUs that no Shopify variant carries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from shopbridge.domain.codec import decode_mirror
+from shopbridge.domain.mirror import FlagCode
+from shopbridge.store import ConnectionRecord, Store
+from shopbridge.web.auth import checked_form, connection_of, flash, login_required
+from shopbridge.web.context import render, ui
+
+# TikTok policy (workflow.md): the post-payment holdback is never below 60 minutes.
+MIN_HOLDBACK_MINUTES = 60
+MAX_HOLDBACK_MINUTES = 7 * 24 * 60
+UNLINKED_SCAN_LIMIT = 500
+TRACKING_COMPANIES = (
+    Path(__file__).parents[1] / "shopify" / "schema" / "tracking_companies_2026-01.txt"
+)
+
+
+@dataclass(frozen=True)
+class UnlinkedSku:
+    sku: str
+    order_ids: tuple[str, ...]
+
+
+def unlinked_skus(store: Store, connection_id: int) -> list[UnlinkedSku]:
+    """SKUs that Shopify did not know when an order was created (orders flagged unknown_sku).
+
+    The SKUs themselves are in the order's own record of Shopify's answer (the timeline entry of
+    the ShopifyOrderCreated outcome), not parsed from the flag's wording.
+    """
+    rows = store.list_mirrors(connection_id, needs_attention=True, limit=UNLINKED_SCAN_LIMIT)
+    orders_by_sku: dict[str, list[str]] = {}
+    for row in rows:
+        if row.state is None:
+            continue
+        if not decode_mirror(dict(row.state)).has_flag(FlagCode.UNKNOWN_SKU):
+            continue
+        for entry in store.timeline(row.id):
+            detail = entry.detail or {}
+            if detail.get("type") == "ShopifyOrderCreated":
+                for sku in detail.get("unknown_skus") or ():
+                    orders_by_sku.setdefault(str(sku), []).append(row.tiktok_order_id)
+    return [
+        UnlinkedSku(sku, tuple(dict.fromkeys(ids))) for sku, ids in sorted(orders_by_sku.items())
+    ]
+
+
+def tracking_companies() -> list[str]:
+    """Shopify's supported tracking company names, offered as suggestions in the mapping form."""
+    try:
+        text = TRACKING_COMPANIES.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    names = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(("- ", "* ")):
+            names.append(line[2:].strip().strip("`"))
+    return sorted(dict.fromkeys(n for n in names if n))
+
+
+async def _page(
+    request: Request,
+    connection: ConnectionRecord,
+    status_code: int = 200,
+    errors: Mapping[str, str] | None = None,
+) -> Response:
+    store = ui(request).store
+    unlinked = await run_in_threadpool(unlinked_skus, store, connection.id)
+    return render(
+        request,
+        "settings.html",
+        {
+            "connection": connection,
+            "current_connection": connection,
+            "unlinked": unlinked,
+            "companies": await run_in_threadpool(tracking_companies),
+            "errors": dict(errors or {}),
+            "min_holdback": MIN_HOLDBACK_MINUTES,
+            "max_holdback": MAX_HOLDBACK_MINUTES,
+            "now": ui(request).clock.now(),
+            "active": "settings",
+        },
+        status_code=status_code,
+    )
+
+
+@login_required
+async def settings_page(request: Request) -> Response:
+    return await _page(request, connection_of(request))
+
+
+async def _saved(request: Request, connection: ConnectionRecord, message: str) -> Response:
+    ui(request).on_connection_changed(connection.id)
+    flash(request, message, "ok")
+    return RedirectResponse(f"/connections/{connection.id}/settings", status_code=303)
+
+
+@login_required
+async def update_holdback(request: Request) -> Response:
+    connection = connection_of(request)
+    form = await checked_form(request)
+    raw = str(form.get("holdback_minutes", "")).strip()
+    try:
+        minutes = int(raw)
+    except ValueError:
+        minutes = None
+    problem = None
+    if minutes is None:
+        problem = f"The holdback must be a whole number of minutes, not {raw!r}."
+    elif minutes < MIN_HOLDBACK_MINUTES:
+        problem = (
+            f"The holdback cannot be shorter than {MIN_HOLDBACK_MINUTES} minutes: for the first "
+            "hour after payment TikTok lets the buyer cancel without asking you, so an order "
+            "released earlier could be cancelled after you shipped it."
+        )
+    elif minutes > MAX_HOLDBACK_MINUTES:
+        problem = f"The holdback can be at most {MAX_HOLDBACK_MINUTES} minutes (7 days)."
+    if problem is not None:
+        return await _page(request, connection, 400, {"holdback": problem})
+    store = ui(request).store
+    await run_in_threadpool(
+        lambda: store.update_connection(connection.id, holdback_minutes=minutes)
+    )
+    return await _saved(
+        request, connection, f"Holdback set to {minutes} minutes for orders paid from now on."
+    )
+
+
+@login_required
+async def add_carrier(request: Request) -> Response:
+    connection = connection_of(request)
+    form = await checked_form(request)
+    company = str(form.get("shopify_company", "")).strip()[:100]
+    provider = str(form.get("tiktok_provider", "")).strip()[:100]
+    if not company or not provider:
+        problem = "Give both the Shopify tracking company and the TikTok shipping provider."
+        return await _page(request, connection, 400, {"carrier": problem})
+    store = ui(request).store
+    mapping = {**connection.carrier_mapping, company: provider}
+    await run_in_threadpool(lambda: store.update_connection(connection.id, carrier_mapping=mapping))
+    return await _saved(request, connection, f"Shopify's “{company}” now ships as “{provider}”.")
+
+
+@login_required
+async def remove_carrier(request: Request) -> Response:
+    connection = connection_of(request)
+    form = await checked_form(request)
+    company = str(form.get("shopify_company", ""))
+    store = ui(request).store
+    mapping = {k: v for k, v in connection.carrier_mapping.items() if k != company}
+    await run_in_threadpool(lambda: store.update_connection(connection.id, carrier_mapping=mapping))
+    return await _saved(request, connection, f"Removed the mapping for “{company}”.")
+
+
+_SETTINGS = "/connections/{connection_id:int}/settings"
+
+routes = [
+    Route(_SETTINGS, settings_page, methods=["GET"]),
+    Route(_SETTINGS + "/holdback", update_holdback, methods=["POST"]),
+    Route(_SETTINGS + "/carriers", add_carrier, methods=["POST"]),
+    Route(_SETTINGS + "/carriers/remove", remove_carrier, methods=["POST"]),
+]
