@@ -337,7 +337,7 @@ def user_create(
     from shopbridge.web.accounts import AccountError, create_user
 
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     store = _open_store(_settings(ctx, database_url=database_url))

@@ -1,0 +1,157 @@
+"""The settings page: connection health, holdback, carrier mapping, unlinked SKUs."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+from starlette.applications import Starlette
+
+from shopbridge.serving import BackgroundServer
+from shopbridge.store import Store
+from shopbridge.web.accounts import User
+from shopbridge.web.app import create_app
+
+from .conftest import Shop, login, post
+
+
+def settings_url(shop: Shop) -> str:
+    return f"/connections/{shop.connection_id}/settings"
+
+
+def test_settings_show_connection_status_reconciliation_and_token_expiry(
+    client: httpx.Client, merchant: User, shop: Shop, store: Store
+) -> None:
+    """Status, last reconciliation and token expiry are shown in the merchant's timezone."""
+    now = shop.clock.now()
+    store.update_connection(
+        shop.connection_id, last_reconciled_at=now, tiktok_token_expires_at=now - timedelta(days=1)
+    )
+    login(client, merchant.email)
+    html = client.get(settings_url(shop)).text
+    assert "active" in html
+    assert "2026-11-02 04:00" in html  # 09:00 UTC in New York
+    assert "2026-11-01 04:00" in html
+    assert "expired" in html
+
+
+def test_holdback_can_be_raised(client: httpx.Client, merchant: User, shop: Shop) -> None:
+    """A holdback of 180 minutes is saved and confirmed."""
+    login(client, merchant.email)
+    response = post(
+        client, f"{settings_url(shop)}/holdback", settings_url(shop), holdback_minutes="180"
+    )
+    assert response.status_code == 303
+    assert shop.world.store.get_connection(shop.connection_id).holdback_minutes == 180
+    assert "Holdback set to 180 minutes" in client.get(settings_url(shop)).text
+
+
+def test_holdback_below_60_minutes_is_refused(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """A holdback under 60 minutes is refused with a clear reason and nothing changes."""
+    login(client, merchant.email)
+    response = post(
+        client, f"{settings_url(shop)}/holdback", settings_url(shop), holdback_minutes="45"
+    )
+    assert response.status_code == 400
+    assert "cannot be shorter than 60 minutes" in response.text
+    assert shop.world.store.get_connection(shop.connection_id).holdback_minutes == 60
+
+
+def test_holdback_that_is_not_a_number_is_refused(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """A holdback that is not a whole number of minutes is refused."""
+    login(client, merchant.email)
+    response = post(
+        client, f"{settings_url(shop)}/holdback", settings_url(shop), holdback_minutes="1h"
+    )
+    assert response.status_code == 400
+    assert "whole number of minutes" in response.text
+
+
+def test_holdback_change_is_reported_to_the_worker(
+    store: Store, shop: Shop, merchant: User
+) -> None:
+    """After a settings change the app calls on_connection_changed with the connection id."""
+    changed: list[int] = []
+    app: Starlette = create_app(
+        store, secret_key="k", on_connection_changed=lambda cid: changed.append(cid)
+    )
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.base_url, follow_redirects=True) as client,
+    ):
+        login(client, merchant.email)
+        post(client, f"{settings_url(shop)}/holdback", settings_url(shop), holdback_minutes="90")
+    assert changed == [shop.connection_id]
+
+
+def test_carrier_mapping_rows_can_be_added_and_removed(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """A mapping row is added, shown, and removed again."""
+    login(client, merchant.email)
+    add = f"{settings_url(shop)}/carriers"
+    post(client, add, settings_url(shop), shopify_company="Royal Mail", tiktok_provider="RM24")
+    post(client, add, settings_url(shop), shopify_company="DHL Express", tiktok_provider="DHL")
+    store = shop.world.store
+    assert store.get_connection(shop.connection_id).carrier_mapping == {
+        "Royal Mail": "RM24",
+        "DHL Express": "DHL",
+    }
+    html = client.get(settings_url(shop)).text
+    assert re.findall(r'data-testid="carrier-row" data-company="([^"]+)"', html) == [
+        "DHL Express",
+        "Royal Mail",
+    ]
+    post(client, f"{add}/remove", settings_url(shop), shopify_company="Royal Mail")
+    assert store.get_connection(shop.connection_id).carrier_mapping == {"DHL Express": "DHL"}
+    assert 'data-company="Royal Mail"' not in client.get(settings_url(shop)).text
+
+
+def test_carrier_mapping_needs_both_names(client: httpx.Client, merchant: User, shop: Shop) -> None:
+    """A mapping row without a TikTok provider is refused."""
+    login(client, merchant.email)
+    response = post(
+        client,
+        f"{settings_url(shop)}/carriers",
+        settings_url(shop),
+        shopify_company="UPS",
+        tiktok_provider=" ",
+    )
+    assert response.status_code == 400
+    assert shop.world.store.get_connection(shop.connection_id).carrier_mapping == {}
+
+
+def test_carrier_form_suggests_shopify_tracking_companies(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """The Shopify company field suggests Shopify's own tracking company names."""
+    login(client, merchant.email)
+    html = client.get(settings_url(shop)).text
+    assert '<option value="DHL Express">' in html
+
+
+def test_unlinked_skus_are_reported_with_their_orders(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """SKUs no Shopify variant carries are listed with the orders that sold them."""
+    shop.paid("576486316948490001", skus={"GHOST-HAT": 1, "TEE-RED-L": 1})
+    shop.paid("576486316948490002", skus={"GHOST-HAT": 2})
+    shop.paid("576486316948490003", skus={"TEE-RED-L": 1})
+    login(client, merchant.email)
+    html = client.get(settings_url(shop)).text
+    assert re.findall(r"<code>([^<]+)</code>", html.split('id="unlinked"')[1]) == ["GHOST-HAT"]
+    assert "576486316948490001" in html
+    assert "576486316948490002" in html
+    assert "576486316948490003" not in html
+
+
+def test_no_unlinked_skus_says_so(client: httpx.Client, merchant: User, shop: Shop) -> None:
+    """With every SKU linked, the report says so."""
+    shop.paid("576486316948490001")
+    login(client, merchant.email)
+    assert "Every SKU TikTok sold has a Shopify variant." in client.get(settings_url(shop)).text
