@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -19,10 +20,17 @@ from shopbridge.store.tables import connections, memberships, users
 
 MIN_PASSWORD_LENGTH = 8
 
-_hasher = PasswordHasher()
-# Verifying against this when the email is unknown costs the same as a real check, so the
-# response time does not tell an attacker which emails exist.
-_DUMMY_HASH = _hasher.hash("not a real password")
+# argon2-cffi's defaults (RFC 9106 low-memory profile). Tests swap in a cheaper hasher; a hash
+# keeps its own parameters, so hashes made with other parameters still verify (and are rehashed
+# at the next login).
+PASSWORD_HASHER = PasswordHasher()
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verifying against this when the email is unknown costs the same as a real check, so the
+    # response time does not tell an attacker which emails exist.
+    return hasher.hash("not a real password")
 
 
 class AccountError(ValueError):
@@ -49,7 +57,7 @@ def create_user(
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     wanted = sorted(set(connection_ids))
-    password_hash = _hasher.hash(password)
+    password_hash = PASSWORD_HASHER.hash(password)
     with write_transaction(store.engine) as db:
         if db.execute(sa.select(users.c.id).where(users.c.email == email)).first():
             raise AccountError(f"a user {email} exists already")
@@ -89,18 +97,19 @@ def authenticate(store: Store, email: str, password: str) -> User | None:
                 users.c.email == normalize_email(email)
             )
         ).first()
+    hasher = PASSWORD_HASHER
     try:
-        _hasher.verify(_DUMMY_HASH if row is None else row.password_hash, password)
+        hasher.verify(_dummy_hash(hasher) if row is None else row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None:
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
+    if hasher.check_needs_rehash(row.password_hash):
         with write_transaction(store.engine) as db:
             db.execute(
                 users.update()
                 .where(users.c.id == row.id)
-                .values(password_hash=_hasher.hash(password))
+                .values(password_hash=hasher.hash(password))
             )
     return User(int(row.id), row.email)
 

@@ -127,6 +127,19 @@ class OrderView:
         return found
 
     @property
+    def detail_badges(self) -> list[Badge]:
+        """The badges less the one that repeats the status words (the detail shows both)."""
+        return [b for b in self.badges if b.label != self.status]
+
+    @property
+    def other_flags(self) -> list[str]:
+        """Flag messages not already shown beside a Retry button."""
+        if self.mirror is None:
+            return []
+        retried = {a.kind: a.message for a in self.failed_actions}
+        return [f.message for f in self.mirror.flags if retried.get(f.kind) != f.message]
+
+    @property
     def attention(self) -> str:
         reasons = [f.message for f in self.mirror.flags] if self.mirror else []
         reasons += [f"{a.label} failed: {a.message}" for a in self.failed_actions if a.message]

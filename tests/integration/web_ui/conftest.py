@@ -18,12 +18,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.serving import BackgroundServer
 from shopbridge.store import MirrorRow, Store
+from shopbridge.web import accounts
 from shopbridge.web.accounts import User, create_user
 from shopbridge.web.app import create_app
 from support.orders import T0, snapshot
@@ -139,6 +141,14 @@ class Shop:
         row = self.world.store.get_mirror(self.connection_id, order_id)
         assert row is not None
         return row
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # argon2's production cost (~0.5 s a hash on a busy CI box) would dominate these tests; the
+    # hashes are still argon2id, only with the smallest memory and time cost.
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "PASSWORD_HASHER", cheap)
 
 
 @pytest.fixture

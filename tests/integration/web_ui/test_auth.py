@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from shopbridge.store import Store
+from shopbridge.store.tables import users
+from shopbridge.web import accounts
 from shopbridge.web.accounts import User, create_user
 from support.world import World
 
@@ -188,3 +193,27 @@ def test_user_without_shops_sees_an_empty_state(client: httpx.Client, store: Sto
     login(client, "dan@example.com")
     html = client.get("/").text
     assert "No shop is linked to your account yet." in html
+
+
+def test_passwords_are_stored_as_argon2id_hashes(store: Store, merchant: User) -> None:
+    """The users table holds an argon2id hash, never the password."""
+    with store.engine.connect() as db:
+        stored = db.execute(
+            sa.select(users.c.password_hash).where(users.c.id == merchant.id)
+        ).scalar_one()
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+def test_login_rehashes_a_password_made_with_older_parameters(
+    store: Store, merchant: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the hashing cost is raised, the next successful login stores a hash at the new cost."""
+    stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    monkeypatch.setattr(accounts, "PASSWORD_HASHER", stronger)
+    assert accounts.authenticate(store, merchant.email, PASSWORD) == merchant
+    with store.engine.connect() as db:
+        stored = db.execute(
+            sa.select(users.c.password_hash).where(users.c.id == merchant.id)
+        ).scalar_one()
+    assert not stronger.check_needs_rehash(stored)
