@@ -1,17 +1,17 @@
 """How shopbridge's browser tests start Debian's chromium through Playwright.
 
 Never `playwright install`: the browser is the distribution's /usr/bin/chromium, passed as
-`executable_path`, with the project's launch flags and a fresh user-data dir each time.
+`executable_path`, with the project's launch flags and a fresh user-data dir per launch; each
+test then gets a context of its own.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Playwright, Route
+    from playwright.sync_api import Browser, BrowserContext, Playwright, Route
 
 CHROMIUM = "chromium"
 # Required launch flags (project rule): headless, no sandbox (CI runs as root), no GPU, no QUIC,
@@ -38,10 +38,15 @@ def is_loopback(url: str) -> bool:
     return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK_HOSTS
 
 
-def launch(
-    playwright: Playwright, executable: str, profile_dir: Path, blocked: list[str]
-) -> BrowserContext:
-    """Chromium with a fresh profile at 1280×800; other than loopback requests go to `blocked`."""
+def launch(playwright: Playwright, executable: str) -> Browser:
+    """Debian's chromium with the project's flags. Playwright gives each launch a new temporary
+    user-data dir (and refuses one passed in `args`), so no state survives between launches."""
+    return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+
+
+def new_context(browser: Browser, blocked: list[str]) -> BrowserContext:
+    """A fresh context (no cookies, no storage) at 1280×800; requests that are not for
+    loopback are aborted and recorded in `blocked`."""
 
     def loopback_only(route: Route) -> None:
         if is_loopback(route.request.url):
@@ -50,11 +55,7 @@ def launch(
             blocked.append(route.request.url)
             route.abort("blockedbyclient")
 
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=profile_dir,
-        executable_path=executable,
-        headless=True,
-        args=CHROMIUM_ARGS,
+    context = browser.new_context(
         viewport=VIEWPORT,  # type: ignore[arg-type]  # a plain dict is what ViewportSize is
         locale="en-US",
     )

@@ -3,8 +3,9 @@
 - `chromium_path`: the chromium binary. Without it (or without Playwright) browser tests are
   skipped locally, but under CI=true they fail: CI must never silently skip the browser tests
   (the same rule as PostgreSQL in tests/conftest.py). CI installs it with apt-get (.ci/run).
-- `page`: a fresh chromium (new user-data dir) at 1280×800. Every request that is not for a
-  loopback address is aborted and fails the test.
+- `browser`: chromium launched once per module (Playwright gives each launch a new user-data dir).
+- `page`: a page in a new context (no cookies, no storage) at 1280×800. Every request that is
+  not for a loopback address is aborted and fails the test.
 - `live`: the whole stack (both sandboxes and the bridge, on a manual clock) running behind the
   browser with a live worker; see live.py.
 
@@ -17,13 +18,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
     from browser.live import LiveStack
     from shopbridge.clock import ManualClock
@@ -52,20 +52,32 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
-def page(chromium_path: str, tmp_path: Path) -> Iterator[Page]:
-    """A page in a fresh chromium profile at 1280×800 that can reach loopback only."""
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """One chromium per test module (a launch costs about a second), with a fresh profile."""
     from playwright.sync_api import sync_playwright
 
     from browser.chromium import launch
 
-    blocked: list[str] = []
     with sync_playwright() as playwright:
-        context = launch(playwright, chromium_path, tmp_path / "chromium-profile", blocked)
+        launched = launch(playwright, chromium_path)
         try:
-            yield context.pages[0] if context.pages else context.new_page()
+            yield launched
         finally:
-            context.close()
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a context of its own (no cookies, no storage) at 1280×800, loopback only."""
+    from browser.chromium import new_context
+
+    blocked: list[str] = []
+    context = new_context(browser, blocked)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
     assert blocked == [], f"the browser tried to leave loopback: {blocked}"
 
 

@@ -36,10 +36,15 @@ SHOPBRIDGE = [sys.executable, "-c", "from shopbridge.cli import main; main()"]
 def served_ui(live: LiveStack) -> Iterator[str]:
     """The merchant web app on the live stack's store and clock; yields its base URL.
 
-    The app's `wake` runs the live worker at once, as `shopbridge serve` wires it.
+    The app's `wake` runs the live worker at once (as `shopbridge serve` wires it), and a
+    settings change drops the worker's cached copy of the connection.
     """
     app = create_app(
-        live.stack.store, live.wake, clock=live.stack.clock, secret_key="browser-tests"
+        live.stack.store,
+        live.wake,
+        clock=live.stack.clock,
+        secret_key="browser-tests",
+        on_connection_changed=live.connection_changed,
     )
     with BackgroundServer(app) as server:
         yield server.base_url
