@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbridge import __version__
 from shopbridge.clock import Clock
@@ -66,6 +67,7 @@ def create_app(
             *settings.routes,
         ],
         middleware=[
+            Middleware(PageSecurityHeaders),
             Middleware(
                 SessionMiddleware,
                 secret_key=secret_key or _session_key(),
@@ -73,7 +75,7 @@ def create_app(
                 max_age=auth.SESSION_HOURS * 3600,
                 same_site="lax",
                 https_only=secure_cookies,
-            )
+            ),
         ],
         exception_handlers={HTTPException: _http_error},
     )
@@ -86,6 +88,41 @@ def create_app(
         templates=build_templates(),
     )
     return app
+
+
+class PageSecurityHeaders:
+    """Browser protections on every page (not on webhook or health answers).
+
+    Framing is refused so that the one-click Approve and Retry buttons cannot be clickjacked;
+    scripts and styles come only from this site (htmx is vendored, never from a CDN).
+    """
+
+    HEADERS = (
+        (
+            b"content-security-policy",
+            b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(("/webhooks/", "/healthz")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _session_key() -> str:

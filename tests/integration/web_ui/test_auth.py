@@ -217,3 +217,16 @@ def test_login_rehashes_a_password_made_with_older_parameters(
             sa.select(users.c.password_hash).where(users.c.id == merchant.id)
         ).scalar_one()
     assert not stronger.check_needs_rehash(stored)
+
+
+def test_pages_refuse_framing_and_foreign_scripts(client: httpx.Client) -> None:
+    """Pages may not be framed (no clickjacked Approve) and load scripts from this site only."""
+    response = client.get("/login")
+    assert response.headers["x-frame-options"] == "DENY"
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert '<script src="/static/vendor/htmx-2.0.11.min.js"' in response.text
+    htmx = client.get("/static/vendor/htmx-2.0.11.min.js")
+    assert htmx.status_code == 200
+    assert "htmx" in htmx.text[:2000]
