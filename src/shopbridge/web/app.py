@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbridge import __version__
 from shopbridge.clock import Clock
+from shopbridge.domain.policy import Policy
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.runtime import policy_for
 from shopbridge.store import Store
@@ -53,7 +54,8 @@ def create_app(
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    def policy_of(connection_id: int):  # type: ignore[no-untyped-def]  # Policy, per call
+    def policy_of(connection_id: int) -> Policy:
+        # Read per call, so a holdback saved in Settings applies to the merchant's next answer.
         return policy_for(store.get_connection(connection_id))
 
     app = Starlette(

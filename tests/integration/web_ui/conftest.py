@@ -14,7 +14,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -64,7 +64,7 @@ class Shop:
 
     world: World
     clock: ManualClock
-    paid_times: dict[str, object] = field(default_factory=dict)
+    paid_times: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def connection_id(self) -> int:
@@ -73,13 +73,13 @@ class Shop:
     def settle(self) -> None:
         asyncio.run(self.world.worker().run_until_idle())
 
-    def unpaid(self, order_id: str, **kw: object) -> None:
-        self.world.observe(snapshot("UNPAID", at=self.clock.now(), order_id=order_id, **kw))  # type: ignore[arg-type]
+    def unpaid(self, order_id: str, skus: dict[str, int] | None = None) -> None:
+        self.world.observe(snapshot("UNPAID", at=self.clock.now(), order_id=order_id, skus=skus))
         self.settle()
 
-    def paid(self, order_id: str, **kw: object) -> None:
+    def paid(self, order_id: str, skus: dict[str, int] | None = None) -> None:
         """Reserved in Shopify, then paid: listed, in holdback."""
-        self.unpaid(order_id, **kw)
+        self.unpaid(order_id, skus)
         self.clock.advance(timedelta(minutes=1))
         paid = self.clock.now()
         self.paid_times[order_id] = paid
@@ -90,7 +90,7 @@ class Shop:
                 paid=paid,
                 on_hold=False,
                 order_id=order_id,
-                **kw,  # type: ignore[arg-type]
+                skus=skus,
             )
         )
         self.settle()
@@ -129,7 +129,7 @@ class Shop:
             snapshot(
                 "CANCELLED",
                 at=now,
-                paid=self.paid_times.get(order_id),  # type: ignore[arg-type]
+                paid=self.paid_times.get(order_id),
                 order_id=order_id,
                 initiator="BUYER",
                 reason="No longer needed",

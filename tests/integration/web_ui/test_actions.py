@@ -213,3 +213,20 @@ def test_htmx_header_carries_the_csrf_token(
     )
     assert response.status_code == 200
     assert shop.world.store.get_connection(shop.connection_id).holdback_minutes == 90
+
+
+def test_unsupported_carrier_is_named_with_a_retry(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """Row 6: tracking from a carrier TikTok does not offer is shown naming it, with Retry."""
+    shop.paid(ORDER_ID)
+    shop.release_all()
+    shop.fulfil(ORDER_ID, "Bonshaw", "BSH123456")
+    login(client, merchant.email)
+    row = client.get(f"/connections/{shop.connection_id}/orders").text
+    assert "Needs attention" in row
+    html = client.get(order_url(shop)).text
+    attention = html[html.index('data-testid="attention"') :]
+    assert "Bonshaw" in attention[: attention.index("</section>")]
+    assert 'data-testid="retry"' in attention
+    assert "not sent to TikTok yet" in html
