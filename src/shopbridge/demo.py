@@ -10,7 +10,6 @@ checker compares both sandboxes against workflow.md's rules.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
 from collections import Counter
@@ -21,17 +20,12 @@ import click
 
 from shopbridge.clock import ScaledClock
 from shopbridge.domain.codec import decode_mirror
-from shopbridge.engine.inbox import PlatformInboxHandler
-from shopbridge.engine.runtime import Runtime
-from shopbridge.engine.worker import RetryPolicy, Worker
+from shopbridge.engine.worker import RetryPolicy
+from shopbridge.loopback import loopback
 from shopbridge.sandbox.faults import Faults, FaultSettings
-from shopbridge.sandbox.invariants import Breach, check_invariants
-from shopbridge.sandbox.shopify import ShopifySandbox, VariantSpec
-from shopbridge.sandbox.tiktok import SkuSpec, TikTokSandbox
+from shopbridge.sandbox.invariants import Breach
 from shopbridge.scenario import PATHS, Scenario
-from shopbridge.serving import BackgroundServer
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
-from shopbridge.web.app import create_app
 
 CATALOG = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
 SHOP = "demo"
@@ -54,74 +48,40 @@ async def run_demo(
         knobs.update(
             {"webhook_duplicate_rate": 0.1, "webhook_drop_rate": 0.1, "api_error_rate": 0.02}
         )
-    tiktok = TikTokSandbox(clock=clock, faults=Faults(knobs, seed=1))
-    shopify = ShopifySandbox(clock=clock, faults=Faults(seed=2))
-    shop = tiktok.add_shop(name="Demo TikTok Shop", region="US")
-    # Plus: the clock runs ~1800 times faster than Shopify's real-time cost bucket refills, so the
-    # demo's order rate would drain a Standard bucket (100 points/s) that real traffic would not.
-    credentials = shopify.add_shop(SHOP, plan="plus")
     stock = 3 * order_count + 10
-    tiktok.add_product(shop.shop_id, "Catalog", [SkuSpec(s, p, stock) for s, p in CATALOG.items()])
-    shopify.add_product(
-        SHOP, "Catalog", [VariantSpec(sku=s, price=p, available=stock) for s, p in CATALOG.items()]
-    )
-    runtime = Runtime(store, clock)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.ExitStack() as servers:
-        tiktok_url = servers.enter_context(BackgroundServer(tiktok.app)).base_url
-        shopify_url = servers.enter_context(BackgroundServer(shopify.app)).base_url
-        connection_id = store.add_connection(
-            name="Demo",
-            tiktok_app_key=shop.app_key,
-            tiktok_app_secret=shop.app_secret,
-            tiktok_access_token=shop.access_token,
-            tiktok_refresh_token=shop.refresh_token,
-            tiktok_shop_id=shop.shop_id,
-            tiktok_shop_cipher=shop.shop_cipher,
-            tiktok_region=shop.region,
-            tiktok_api_base_url=tiktok_url,
-            tiktok_auth_base_url=tiktok_url,
-            shopify_domain=credentials.domain,
-            shopify_api_base_url=shopify_url,
-            shopify_access_token=credentials.access_token,
-            shopify_client_secret=credentials.client_secret,
-            shopify_location_id=credentials.location_ids[0],
-            carrier_mapping={"Royal Mail": "USPS"},
-        )
-        worker = Worker(
-            store,
-            clock,
-            runtime.context,
-            PlatformInboxHandler(store, runtime.context),
-            worker_id="demo",
+    async with loopback(
+        store,
+        clock,
+        catalog={sku: (price, stock) for sku, price in CATALOG.items()},
+        tiktok_faults=Faults(knobs, seed=1),
+        # Plus: the clock runs ~1800 times faster than Shopify's real-time cost bucket refills,
+        # so the demo's order rate would drain a Standard bucket that real traffic would not.
+        plan="plus",
+        carrier_mapping={"Royal Mail": "USPS"},
+        worker_options={
+            "worker_id": "demo",
             # Leases and backoff are in clock time: a minute of real time, whatever the scale.
-            lease=timedelta(seconds=60 * clock.factor),
-            retry=RetryPolicy(base=timedelta(seconds=2 * clock.factor), cap=timedelta(hours=1)),
-            reconcile_every=timedelta(minutes=30),
-        )
-
-        def wake() -> None:  # webhooks arrive on the server's thread; the worker is on ours
-            loop.call_soon_threadsafe(worker.wake.set)
-
-        app = create_app(store, wake=wake)
-        bridge_url = servers.enter_context(BackgroundServer(app)).base_url
-        tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
-        for topic in ("fulfillments/create", "orders/cancelled"):
-            shopify.subscribe_webhook(SHOP, topic, f"{bridge_url}/webhooks/shopify")
-        click.echo(f"TikTok Shop sandbox  {tiktok_url}")
-        click.echo(f"Shopify sandbox      {shopify_url}")
-        click.echo(f"shopbridge           {bridge_url}   (store: {database_url})")
+            "lease": timedelta(seconds=60 * clock.factor),
+            "retry": RetryPolicy(base=timedelta(seconds=2 * clock.factor), cap=timedelta(hours=1)),
+            "reconcile_every": timedelta(minutes=30),
+        },
+    ) as world:
+        click.echo(f"TikTok Shop sandbox  {world.tiktok_url}")
+        click.echo(f"Shopify sandbox      {world.shopify_url}")
+        click.echo(f"shopbridge           {world.bridge_url}   (store: {database_url})")
         click.echo(
             f"{order_count} orders over {SPREAD.total_seconds() / 3600:g} sandbox hours; "
             f"one sandbox hour every {hour_seconds:g} s"
             f"{'; faults on' if faults else ''}. Ctrl-C stops.\n"
         )
+        connection_id = world.connection_id
+        worker = world.worker
         scenario = Scenario(
-            tiktok,
-            shop.shop_id,
-            shopify,
-            SHOP,
+            world.tiktok,
+            world.shop_id,
+            world.shopify,
+            world.shop_name,
             store,
             connection_id,
             lambda order_id, event: worker.bridge.apply(connection_id, order_id, event),
@@ -137,21 +97,7 @@ async def run_demo(
         finally:
             stop.set()
             await worker_task
-            await runtime.aclose()
-        breaches = (
-            check_invariants(
-                tiktok,
-                shop.shop_id,
-                shopify,
-                SHOP,
-                runtime.context(connection_id).policy,
-                settled=not interrupted,
-                skus=tuple(CATALOG),
-            )
-            if not interrupted
-            else []
-        )
-        await runtime.aclose()
+        breaches = [] if interrupted else world.breaches()
     _summary(scenario, store, connection_id, breaches, time.monotonic() - started, interrupted)
     return 1 if breaches else (130 if interrupted else 0)
 
