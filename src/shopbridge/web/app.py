@@ -27,6 +27,7 @@ from shopbridge.engine.runtime import policy_for
 from shopbridge.store import Store
 from shopbridge.web import auth, orders, settings
 from shopbridge.web.context import HERE, UiContext, build_templates, render
+from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
 
 log = structlog.get_logger("shopbridge.web")
@@ -88,6 +89,7 @@ def create_app(
         wake=wake,
         on_connection_changed=on_connection_changed,
         templates=build_templates(),
+        login_throttle=LoginThrottle(clock),
     )
     return app
 

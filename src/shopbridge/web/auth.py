@@ -8,6 +8,7 @@ in the `csrf_token` form field or the `X-CSRF-Token` header (htmx), or it gets 4
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -134,14 +135,33 @@ async def login(request: Request) -> Response:
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
     target = safe_next(form.get("next"))
+    throttle = ui(request).login_throttle
+    key = accounts.normalize_email(email)
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        response = render(
+            request,
+            "login.html",
+            {
+                "next": target,
+                "email": email,
+                "error": f"Too many failed logins for this email: try again in {minutes} min.",
+            },
+            status_code=429,
+        )
+        response.headers["retry-after"] = str(max(1, math.ceil(wait.total_seconds())))
+        return response
     user = await run_in_threadpool(accounts.authenticate, ui(request).store, email, password)
     if user is None:
+        throttle.failed(key)
         return render(
             request,
             "login.html",
             {"next": target, "email": email, "error": "Wrong email or password."},
             status_code=401,
         )
+    throttle.succeeded(key)
     # A fresh session (and CSRF token) at login, so a token planted before login is worthless.
     request.session.clear()
     request.session["user_id"] = user.id

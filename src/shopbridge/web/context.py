@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 from shopbridge.clock import Clock
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
+from shopbridge.web.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
 HTMX = "vendor/htmx-2.0.11.min.js"
@@ -31,6 +32,7 @@ class UiContext:
     # Called after a connection's settings changed, so a worker can drop cached policies.
     on_connection_changed: Callable[[int], None]
     templates: Jinja2Templates
+    login_throttle: LoginThrottle
 
 
 def ui(request: Request) -> UiContext:

@@ -21,6 +21,7 @@ from shopbridge.web.order_view import REJECT_REASONS, order_view
 
 PAGE_SIZE = 25
 POLL_SECONDS = 5
+ATTENTION_CAP = 100  # the summary counts up to this many ("100+")
 
 # The list's state filter: label and the store query it stands for.
 STATES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -67,6 +68,11 @@ async def _list_context(request: Request) -> dict[str, Any]:
             **STATES[state][1],
         )
     )
+    attention = await run_in_threadpool(
+        lambda: store.list_mirrors(
+            connection.id, include_unpaid=False, needs_attention=True, limit=ATTENTION_CAP
+        )
+    )
     base = {"state": state, "q": search}
 
     def page_url(number: int) -> str:
@@ -87,6 +93,8 @@ async def _list_context(request: Request) -> dict[str, Any]:
         "fragment_url": f"/connections/{connection.id}/orders/fragment"
         + (f"?{fragment_query}" if fragment_query else ""),
         "poll_seconds": POLL_SECONDS,
+        "attention_count": len(attention),
+        "attention_cap": ATTENTION_CAP,
         "active": "orders",
     }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from shopbridge.clock import ManualClock
 from shopbridge.store import Store
 from shopbridge.store.tables import users
 from shopbridge.web import accounts
@@ -230,3 +233,22 @@ def test_pages_refuse_framing_and_foreign_scripts(client: httpx.Client) -> None:
     htmx = client.get("/static/vendor/htmx-2.0.11.min.js")
     assert htmx.status_code == 200
     assert "htmx" in htmx.text[:2000]
+
+
+def test_repeated_failed_logins_are_throttled_then_allowed_again(
+    client: httpx.Client, merchant: User, manual_clock: ManualClock
+) -> None:
+    """After 5 wrong passwords for one email, even the right one waits until the window passes."""
+    for _ in range(5):
+        token = csrf_of(client.get("/login").text)
+        client.post(
+            "/login", data={"email": merchant.email, "password": "guess", "csrf_token": token}
+        )
+    token = csrf_of(client.get("/login").text)
+    right = {"email": merchant.email, "password": PASSWORD, "csrf_token": token}
+    refused = client.post("/login", data=right)
+    assert refused.status_code == 429
+    assert "Too many failed logins for this email: try again in 15 min." in refused.text
+    assert int(refused.headers["retry-after"]) == 15 * 60
+    manual_clock.advance(timedelta(minutes=15))
+    login(client, merchant.email)

@@ -227,3 +227,15 @@ def test_unknown_order_is_not_found(client: httpx.Client, merchant: User, shop: 
     """An order id that does not exist in the connection is 404."""
     login(client, merchant.email)
     assert client.get(order_url(shop, "999")).status_code == 404
+
+
+def test_list_says_how_many_orders_need_attention(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """Above the list, a line counts the orders that need attention and links to them."""
+    shop.paid(PAID_ID, skus={"GHOST-HAT": 1})
+    shop.paid(CANCELLED_ID)
+    login(client, merchant.email)
+    html = client.get(orders_url(shop)).text
+    assert re.search(r"1 order needs your attention\.\s*<a href=\"[^\"]+state=attention\"", html)
+    assert listed(client.get(orders_url(shop, "state=attention")).text) == [PAID_ID]
