@@ -135,6 +135,7 @@ async def order_page(request: Request) -> Response:
             "order": order_view(row, connection),
             "timeline": entries,
             "reject_reasons": REJECT_REASONS,
+            "poll_seconds": POLL_SECONDS,
             "active": "orders",
         },
     )

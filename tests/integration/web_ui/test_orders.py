@@ -239,3 +239,21 @@ def test_list_says_how_many_orders_need_attention(
     html = client.get(orders_url(shop)).text
     assert re.search(r"1 order needs your attention\.\s*<a href=\"[^\"]+state=attention\"", html)
     assert listed(client.get(orders_url(shop, "state=attention")).text) == [PAID_ID]
+
+
+def test_detail_refreshes_status_tracking_and_timeline_but_no_form(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """The open detail page re-reads itself and swaps only its form-free parts."""
+    shop.paid(PAID_ID)
+    login(client, merchant.email)
+    html = client.get(order_url(shop, PAID_ID)).text
+    poller = re.search(r'<div class="heading" id="order-head" ([^>]+)>', html)
+    assert poller
+    assert f'hx-get="{order_url(shop, PAID_ID)}"' in poller.group(1)
+    assert 'hx-select="#order-head"' in poller.group(1)
+    assert 'hx-select-oob="#order-tracking,#order-timeline"' in poller.group(1)
+    for part in ("order-head", "order-tracking", "order-timeline"):
+        start = html.index(f'id="{part}"')
+        end = html.index("</section>" if part != "order-head" else "</div>\n", start)
+        assert "<form" not in html[start:end], part
