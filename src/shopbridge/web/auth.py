@@ -92,11 +92,11 @@ def login_required(page: Page) -> Page:
 def connection_of(request: Request) -> ConnectionRecord:
     """The connection named in the path if the user belongs to it; 404 otherwise (never 403,
     so that ids cannot be probed)."""
-    raw = request.path_params["connection_id"]
-    for connection in request.state.connections:
-        if str(connection.id) == str(raw):
-            found: ConnectionRecord = connection
-            return found
+    wanted = request.path_params["connection_id"]  # an int: the routes use {connection_id:int}
+    mine: list[ConnectionRecord] = request.state.connections
+    for connection in mine:
+        if connection.id == wanted:
+            return connection
     raise HTTPException(404)
 
 

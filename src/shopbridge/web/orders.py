@@ -3,10 +3,12 @@ merchant's answers (approve or reject a cancellation request, retry a failed act
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -141,9 +143,12 @@ async def order_page(request: Request) -> Response:
     )
 
 
+MerchantEvent = Callable[[FormData, str], ev.Event]
+
+
 async def _answer(
-    request: Request, make_event: Any, done: str
-) -> tuple[ConnectionRecord, MirrorRow, Decision | None]:
+    request: Request, make_event: MerchantEvent, done: str
+) -> tuple[ConnectionRecord, MirrorRow, Decision]:
     """Apply one merchant event through the bridge and say how it went (flash message)."""
     connection = connection_of(request)
     form = await checked_form(request)
@@ -183,7 +188,7 @@ async def approve(request: Request) -> Response:
 async def reject(request: Request) -> Response:
     reasons = dict(REJECT_REASONS)
 
-    def event(form: Any, user: str) -> ev.MerchantRejectedCancellation:
+    def event(form: FormData, user: str) -> ev.MerchantRejectedCancellation:
         reason = str(form.get("reason", ""))
         if reason not in reasons:
             raise HTTPException(400, "Choose a reason for the rejection.")
@@ -200,7 +205,7 @@ async def reject(request: Request) -> Response:
 
 @login_required
 async def retry(request: Request) -> Response:
-    def event(form: Any, user: str) -> ev.MerchantRetried:
+    def event(form: FormData, user: str) -> ev.MerchantRetried:
         kind = str(form.get("kind", ""))
         if not kind:
             raise HTTPException(400, "Which action to retry?")
