@@ -81,6 +81,21 @@ def page(browser: Browser) -> Iterator[Page]:
     assert blocked == [], f"the browser tried to leave loopback: {blocked}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its smallest cost in this process (as the route tests do): production cost
+    is about a second per login on a busy two-core box and would dominate these tests."""
+    from argon2 import PasswordHasher
+
+    from shopbridge.web import accounts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            accounts, "PASSWORD_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        yield
+
+
 @pytest.fixture
 def db_backend() -> str:
     """Browser tests use SQLite only (see the module docstring)."""

@@ -1,7 +1,7 @@
 """What a merchant does in the browser, in the words of the UI's stable markup.
 
-Shared by the browser tests and the screenshot script: the web app served for a live stack,
-a user made with `shopbridge user create`, logging in, and reading the orders list.
+Shared by the browser test modules: the web app served for a live stack, a user made with
+`shopbridge user create`, logging in, and reading the orders list.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def is_struck_through(row: Locator) -> bool:
     return bool(row.locator("a").first.evaluate(_STRUCK_THROUGH_JS))
 
 
-def reload_until(page: Page, ready: Callable[[], bool], timeout: float = 10.0) -> None:
+def reload_until(page: Page, ready: Callable[[], bool], timeout: float = 15.0) -> None:
     """Reload the page until `ready()` (a page the merchant refreshes while work finishes)."""
     deadline = time.monotonic() + timeout
     while not ready():

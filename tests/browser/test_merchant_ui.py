@@ -1,6 +1,8 @@
 """Issue 6 in a real browser: a merchant logs in, watches a paid order arrive while the whole
-stack runs, reads its timeline, approves a cancellation request and sees the order struck
-through. Both sandboxes and the bridge run on loopback (`live`), chromium drives the web app.
+stack runs, approves a cancellation request and sees the order struck through, has a refused
+approval explained, and gets an unknown carrier shipped by mapping it and pressing Retry. Both
+sandboxes and the bridge run on loopback (`live`), chromium drives the web app. Reading an
+order's timeline is in test_order_states.py.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from browser.day import UNKNOWN_CARRIER, UPS_TRACKING
 from browser.merchant import (
     EMAIL,
     HOLDBACK,
@@ -22,11 +25,13 @@ from browser.merchant import (
     order_row,
     reload_until,
 )
+from support.stack import SHOP
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
     from browser.live import LiveStack
+    from support.stack import Stack
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +51,21 @@ def released_order_with_request(live: LiveStack) -> tuple[str, str]:
     cancel_id = live.call(lambda s: s.tiktok.request_cancellation(order_id))
     live.settle()
     return order_id, cancel_id
+
+
+def released_order_fulfilled_with(live: LiveStack, company: str) -> str:
+    """A released order the merchant fulfilled in Shopify with tracking from `company`."""
+    order_id = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"TEE-RED-L": 1}, paid=True))
+    live.advance(HOLDBACK + timedelta(minutes=1))
+
+    def fulfil(stack: Stack) -> None:
+        gid = stack.mirror(order_id).shopify_order_id
+        assert gid is not None
+        stack.shopify.fulfill_order(SHOP, gid, company=company, number=UPS_TRACKING)
+
+    live.call(fulfil)
+    live.settle()
+    return order_id
 
 
 def test_merchant_logs_in_and_sees_the_orders_list(
@@ -86,23 +106,6 @@ def test_paid_order_appears_in_the_open_list_while_the_stack_runs(
     assert live.call(lambda s: s.mirror(unpaid).shopify_order_id) is not None
 
 
-def test_order_detail_shows_the_timeline_of_the_order(signed_in: Page, live: LiveStack) -> None:
-    """Opening an order from the list shows its status and every timeline entry the store has."""
-    page = signed_in
-    order_id = live.call(lambda s: s.tiktok.create_order(s.shop_id, {"TEE-RED-L": 1}, paid=True))
-    live.advance(HOLDBACK + timedelta(minutes=1))
-    page.reload()
-    order_row(page, order_id).get_by_role("link").first.click()
-    page.wait_for_load_state()
-    assert order_id in page.url
-    assert page.get_by_test_id("order-status").inner_text().strip() != ""
-    timeline = page.get_by_test_id("timeline").inner_text()
-    summaries = live.call(lambda s: s.timeline(order_id))
-    assert summaries, "the store has no timeline for the order"
-    for summary in summaries:
-        assert summary in timeline
-
-
 def test_approving_a_cancellation_request_cancels_and_strikes_the_order_through(
     signed_in: Page, live: LiveStack, ui_url: str
 ) -> None:
@@ -126,3 +129,49 @@ def test_approving_a_cancellation_request_cancels_and_strikes_the_order_through(
     request = live.call(lambda s: s.tiktok.cancellation(cancel_id))
     assert request["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
     assert live.call(lambda s: s.breaches()) == []
+
+
+def test_unknown_carrier_mapped_in_settings_then_retried_ships_on_tiktok(
+    signed_in: Page, live: LiveStack, ui_url: str
+) -> None:
+    """An order held back by a carrier TikTok does not know ships on TikTok once the merchant
+    maps that carrier in Settings and presses Retry on the order."""
+    page = signed_in
+    order_id = released_order_fulfilled_with(live, UNKNOWN_CARRIER)
+    page.goto(order_url(ui_url, live, order_id))
+    assert UNKNOWN_CARRIER in page.get_by_test_id("attention").inner_text()
+    page.get_by_role("link", name="Settings").click()
+    page.fill('input[name="shopify_company"]', UNKNOWN_CARRIER)
+    page.fill('input[name="tiktok_provider"]', "UPS")
+    page.get_by_test_id("add-carrier").click()
+    page.wait_for_load_state()
+    assert page.locator(f'[data-testid="carrier-row"][data-company="{UNKNOWN_CARRIER}"]').count()
+    page.goto(order_url(ui_url, live, order_id))
+    page.get_by_test_id("retry").first.click()
+    page.wait_for_load_state()
+    tracking = page.get_by_test_id("tracking")
+    reload_until(page, lambda: "sent to TikTok as UPS" in tracking.inner_text())
+    assert page.get_by_test_id("attention").count() == 0
+    shipped = live.call(lambda s: s.tiktok.order(order_id))
+    assert (shipped["shipping_provider"], shipped["tracking_number"]) == ("UPS", UPS_TRACKING)
+
+
+def test_approval_of_a_fulfilled_order_is_refused_in_plain_words(
+    signed_in: Page, live: LiveStack, ui_url: str
+) -> None:
+    """Approving a cancellation request for an order already fulfilled in Shopify is refused,
+    the page says why, and nothing is cancelled anywhere."""
+    page = signed_in
+    # An unknown carrier keeps the shipment off TikTok, so the request stays open to answer.
+    order_id = released_order_fulfilled_with(live, UNKNOWN_CARRIER)
+    live.call(lambda s: s.tiktok.request_cancellation(order_id))
+    live.settle()
+    page.goto(order_url(ui_url, live, order_id))
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+    assert "already fulfilled" in page.get_by_role("alert").first.inner_text()
+    live.settle()
+    page.reload()
+    assert "Canceled" not in page.get_by_test_id("order-status").inner_text()
+    assert live.call(lambda s: s.tiktok.order(order_id)["status"]) != "CANCELLED"
+    assert live.call(lambda s: s.shopify_order(order_id)["cancelled_at"]) is None

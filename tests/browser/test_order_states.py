@@ -109,11 +109,14 @@ def test_orders_list_badges_each_state_and_leaves_out_unpaid_orders(
 def test_order_page_shows_tracking_sent_to_tiktok_and_the_timeline(
     page: Page, site: MorningSite, screenshots: Path
 ) -> None:
-    """A fulfilled order's page shows its UPS tracking as sent to TikTok and its whole
-    timeline, each entry in the merchant's time."""
+    """Opened from the list, a fulfilled order's page shows its UPS tracking as sent to TikTok
+    and its whole timeline, each entry in the merchant's time."""
     order_id = site.morning.fulfilled
     log_in(page, site.ui_url)
-    page.goto(site.order_url(order_id))
+    page.goto(site.orders_url)
+    order_row(page, order_id).get_by_role("link").first.click()
+    page.wait_for_load_state()
+    assert page.url == site.order_url(order_id)
     tracking = page.get_by_test_id("tracking").inner_text()
     assert UPS_TRACKING in tracking and "sent to TikTok" in tracking
     timeline = page.get_by_test_id("timeline")
