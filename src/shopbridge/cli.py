@@ -106,7 +106,8 @@ async def _serve(settings: Settings, with_web: bool) -> None:
     stop = asyncio.Event()
     worker_task = asyncio.create_task(the_worker.run(stop, settings.worker_idle_seconds))
     if with_web:
-        app = create_app(store, wake=the_worker.wake.set)
+        # Settings changed in the UI reach this worker's cached connection at once.
+        app = create_app(store, wake=the_worker.wake.set, on_connection_changed=runtime.forget)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_level=settings.log_level
         )

@@ -26,9 +26,10 @@ from shopbridge.sandbox.faults import Faults, FaultSettings
 from shopbridge.sandbox.invariants import Breach
 from shopbridge.scenario import PATHS, Scenario
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
+from shopbridge.web.accounts import create_user
 
 CATALOG = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
-SHOP = "demo"
+DEMO_EMAIL, DEMO_PASSWORD = "merchant@example.com", "shopbridge-demo"
 SPREAD = timedelta(hours=2)
 TAIL = timedelta(hours=26)  # the last orders' 24 h unpaid window, and a little more
 
@@ -69,7 +70,9 @@ async def run_demo(
     ) as world:
         click.echo(f"TikTok Shop sandbox  {world.tiktok_url}")
         click.echo(f"Shopify sandbox      {world.shopify_url}")
+        create_user(store, DEMO_EMAIL, DEMO_PASSWORD, [world.connection_id])
         click.echo(f"shopbridge           {world.bridge_url}   (store: {database_url})")
+        click.echo(f"merchant UI          {world.bridge_url}/login  {DEMO_EMAIL} / {DEMO_PASSWORD}")
         click.echo(
             f"{order_count} orders over {SPREAD.total_seconds() / 3600:g} sandbox hours; "
             f"one sandbox hour every {hour_seconds:g} s"

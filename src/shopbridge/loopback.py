@@ -121,7 +121,8 @@ async def loopback(
         def wake() -> None:  # webhooks arrive on the server's thread; the worker runs on ours
             loop.call_soon_threadsafe(worker.wake.set)
 
-        bridge_url = servers.enter_context(BackgroundServer(create_app(store, wake=wake))).base_url
+        app = create_app(store, wake=wake, on_connection_changed=runtime.forget)
+        bridge_url = servers.enter_context(BackgroundServer(app)).base_url
         tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
         for topic in SHOPIFY_TOPICS:
             shopify.subscribe_webhook(SHOP, topic, f"{bridge_url}/webhooks/shopify")

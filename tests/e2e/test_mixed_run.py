@@ -45,6 +45,10 @@ async def test_mixed_run_with_faults_ends_with_no_breach(
         shopify_faults=shopify_faults,
         reconcile_every=timedelta(minutes=30),
         stock=1000,
+        # A day of 300 orders is replayed in minutes; Shopify's bucket refills in real time, so
+        # a Standard shop (100 points/s) would make the run minutes long. THROTTLED answers are
+        # still injected by the fault knobs above.
+        plan="plus",
     ) as stack:
         scenario = Scenario(
             stack.tiktok,

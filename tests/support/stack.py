@@ -82,6 +82,7 @@ async def running_stack(
     shopify_faults: Faults | None = None,
     reconcile_every: timedelta | None = None,
     stock: int | None = None,
+    plan: str = "standard",
 ) -> AsyncIterator[Stack]:
     catalog = {sku: (price, stock or units) for sku, (price, units) in CATALOG.items()}
     async with loopback(
@@ -92,6 +93,7 @@ async def running_stack(
         shopify_faults=shopify_faults,
         region=region,
         holdback_minutes=holdback_minutes,
+        plan=plan,
         worker_options={
             "worker_id": "e2e",
             "retry": RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=10)),
