@@ -5,7 +5,8 @@
   (the same rule as PostgreSQL in tests/conftest.py). CI installs it with apt-get (.ci/run).
 - `browser`: chromium launched once per module (Playwright gives each launch a new user-data dir).
 - `page`: a page in a new context (no cookies, no storage) at 1280×800. Every request that is
-  not for a loopback address is aborted and fails the test.
+  not for a loopback address is aborted and fails the test, as does an uncaught script error
+  or a failed script, stylesheet or htmx request.
 - `live`: the whole stack (both sandboxes and the bridge, on a manual clock) running behind the
   browser with a live worker; see live.py.
 
@@ -73,12 +74,25 @@ def page(browser: Browser) -> Iterator[Page]:
     from browser.chromium import new_context
 
     blocked: list[str] = []
+    script_errors: list[str] = []
     context = new_context(browser, blocked)
     try:
-        yield context.new_page()
+        opened = context.new_page()
+        opened.on("pageerror", lambda error: script_errors.append(str(error)))
+        # A page may answer 401/404 on purpose; a script, stylesheet or htmx fragment may not.
+        opened.on(
+            "response",
+            lambda response: (
+                script_errors.append(f"{response.status} {response.url}")
+                if response.status >= 400 and response.request.resource_type != "document"
+                else None
+            ),
+        )
+        yield opened
     finally:
         context.close()
     assert blocked == [], f"the browser tried to leave loopback: {blocked}"
+    assert script_errors == [], f"script errors or failed subresources: {script_errors}"
 
 
 @pytest.fixture(scope="module", autouse=True)
