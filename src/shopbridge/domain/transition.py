@@ -95,8 +95,9 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
     if not order.is_newer_than(m.tiktok):
         assert m.tiktok is not None
         notes.append(
-            f"Ignored TikTok status {order.status} of {order.update_time:%Y-%m-%d %H:%M:%S}: "
-            f"we already have {m.tiktok.status} of {m.tiktok.update_time:%Y-%m-%d %H:%M:%S}."
+            f"Ignored a repeated or older TikTok update ({order.status}, "
+            f"{order.update_time:%Y-%m-%d %H:%M:%S} UTC): we already have {m.tiktok.status} "
+            f"of {m.tiktok.update_time:%Y-%m-%d %H:%M:%S} UTC."
         )
         return m
     previous = m.tiktok_status

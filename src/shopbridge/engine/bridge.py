@@ -94,7 +94,7 @@ def describe(event: ev.Event) -> str:
     """One line for the timeline saying what arrived."""
     match event:
         case ev.TikTokOrderObserved(order=o, source=source):
-            return f"TikTok order read ({source}): {o.status}, updated {o.update_time:%H:%M:%S}"
+            return f"TikTok order read ({source}): {o.status}, updated {o.update_time:%H:%M:%S} UTC"
         case ev.CancellationObserved():
             return f"TikTok cancellation {event.cancel_id}: {event.status} by {event.role}"
         case ev.ShopifyFulfilmentObserved():

@@ -208,7 +208,7 @@ class Worker:
                         item.order_mirror_id,
                         "action",
                         f"{_words(command.kind)} failed (attempt {item.attempts}), "
-                        f"retrying at {due:%H:%M:%S}: {error.message}",
+                        f"retrying at {due:%H:%M:%S} UTC: {error.message}",
                     )
                 return
             outcome = ev.ActionFailed(
