@@ -79,6 +79,10 @@ def worker(ctx: click.Context, database_url: str | None) -> None:
 async def _serve(settings: Settings, with_web: bool) -> None:
     import uvicorn
 
+    from shopbridge.logs import configure_logging
+
+    configure_logging(settings.log_level)
+
     from shopbridge.clock import SystemClock
     from shopbridge.engine.inbox import PlatformInboxHandler
     from shopbridge.engine.runtime import Runtime
@@ -266,9 +270,16 @@ def orders(
 )
 @click.option("--faults/--no-faults", default=False, help="Duplicate, drop and fail some calls.")
 @click.option("--database-url", help="Where the demo keeps its state (default: a new SQLite file).")
-def demo(orders: int, hour_seconds: float, faults: bool, database_url: str | None) -> None:
+@click.option("--verbose", is_flag=True, help="Also print the bridge's own log lines.")
+def demo(
+    orders: int, hour_seconds: float, faults: bool, database_url: str | None, verbose: bool
+) -> None:
     """Both sandboxes and the bridge on loopback: a scripted day of orders through every path."""
     from shopbridge.demo import run_demo
+    from shopbridge.logs import configure_logging
+
+    # The demo shows its own progress; the bridge's per-webhook log lines would drown it.
+    configure_logging("debug" if verbose else "warning")
 
     try:
         code = asyncio.run(run_demo(orders, database_url, hour_seconds, faults))
