@@ -10,6 +10,7 @@ benchmarks all start from here.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -121,7 +122,13 @@ async def loopback(
         def wake() -> None:  # webhooks arrive on the server's thread; the worker runs on ours
             loop.call_soon_threadsafe(worker.wake.set)
 
-        app = create_app(store, wake=wake, on_connection_changed=runtime.forget)
+        # Sessions live as long as this loopback run, so a fresh random key is the right one.
+        app = create_app(
+            store,
+            wake=wake,
+            secret_key=secrets.token_urlsafe(32),
+            on_connection_changed=runtime.forget,
+        )
         bridge_url = servers.enter_context(BackgroundServer(app)).base_url
         tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
         for topic in SHOPIFY_TOPICS:
