@@ -263,33 +263,6 @@ class CreatedOrder(ShopifyModel):
     fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
 
 
-class Order(ShopifyModel):
-    """One order as the mirror reads it back (GetOrder)."""
-
-    id: str
-    name: str
-    source_identifier: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
-    cancelled_at: AwareDatetime | None = None
-    cancel_reason: str | None = None
-    closed: bool
-    display_financial_status: str | None = None
-    display_fulfillment_status: str
-    can_mark_as_paid: bool
-    total_price: ShopMoney = Field(validation_alias="totalPriceSet")
-    total_outstanding: ShopMoney = Field(validation_alias="totalOutstandingSet")
-    shipping_address: Address | None = None
-    line_items: Annotated[list[LineItem], Nodes] = Field(default_factory=list)
-    fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
-    fulfillments: list[Fulfillment] = Field(default_factory=list)
-
-    @property
-    def is_cancelled(self) -> bool:
-        return self.cancelled_at is not None
-
-
 class OrderState(ShopifyModel):
     """The facts the mirror acts on (GetOrderState): statuses, holds, fulfilments."""
 
@@ -310,6 +283,16 @@ class OrderState(ShopifyModel):
     @property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+
+class Order(OrderState):
+    """One order as GetOrder reads it: the state, plus tags, money, address and lines."""
+
+    tags: list[str] = Field(default_factory=list)
+    total_price: ShopMoney = Field(validation_alias="totalPriceSet")
+    total_outstanding: ShopMoney = Field(validation_alias="totalOutstandingSet")
+    shipping_address: Address | None = None
+    line_items: Annotated[list[LineItem], Nodes] = Field(default_factory=list)
 
 
 class Job(ShopifyModel):
