@@ -129,15 +129,16 @@ class Worker:
     async def _handle_delivery(self, item: InboxItem) -> None:
         try:
             outcome = await self.inbox_handler.handle(item)
-        except RetryableError as error:
+        except PermanentError as error:
+            self.store.finish_inbox(item.id, self.worker_id, "failed", error.message)
+            return
+        except Exception as error:  # anything else may pass: retry it, then surface it
+            retryable = error if isinstance(error, RetryableError) else _unexpected(error)
             if item.attempts >= self.retry.max_attempts:
-                self.store.finish_inbox(item.id, self.worker_id, "failed", error.message)
+                self.store.finish_inbox(item.id, self.worker_id, "failed", retryable.message)
             else:
                 due = self.clock.now() + self.retry.delay(item.attempts, self._rng)
-                self.store.retry_inbox(item.id, self.worker_id, error.message, due)
-            return
-        except PlatformError as error:
-            self.store.finish_inbox(item.id, self.worker_id, "failed", error.message)
+                self.store.retry_inbox(item.id, self.worker_id, retryable.message, due)
             return
         try:
             for connection_id, order_id, event in outcome.events:
@@ -199,26 +200,27 @@ class Worker:
         assert item.tiktok_order_id is not None, "every command belongs to an order"
         try:
             outcome = await execute(command, self.contexts(item.connection_id))
-        except RetryableError as error:
+        except PermanentError as error:
+            outcome = ev.ActionFailed(command.key, command.kind, error.message, error.code)
+        except Exception as error:  # anything else may pass: retry it, then surface it
+            retryable = error if isinstance(error, RetryableError) else _unexpected(error)
             if item.attempts < self.retry.max_attempts:
                 due = self.clock.now() + self.retry.delay(item.attempts, self._rng)
-                self.store.retry_outbox(item.id, self.worker_id, error.message, due)
+                self.store.retry_outbox(item.id, self.worker_id, retryable.message, due)
                 if item.order_mirror_id is not None:
                     self.store.add_timeline(
                         item.order_mirror_id,
                         "action",
                         f"{_words(command.kind)} failed (attempt {item.attempts}), "
-                        f"retrying at {due:%H:%M:%S} UTC: {error.message}",
+                        f"retrying at {due:%H:%M:%S} UTC: {retryable.message}",
                     )
                 return
             outcome = ev.ActionFailed(
                 command.key,
                 command.kind,
-                f"{error.message} (gave up after {item.attempts} attempts)",
-                error.code,
+                f"{retryable.message} (gave up after {item.attempts} attempts)",
+                retryable.code,
             )
-        except PermanentError as error:
-            outcome = ev.ActionFailed(command.key, command.kind, error.message, error.code)
 
         def finish(unit: OrderUnit) -> None:
             if isinstance(outcome, ev.ActionFailed):
@@ -230,6 +232,12 @@ class Worker:
             self.bridge.apply(item.connection_id, item.tiktok_order_id, outcome, finish=finish)
         except LeaseLost:
             log.warning("outbox lease lost", item=item.id, worker_id=self.worker_id)
+
+
+def _unexpected(error: Exception) -> RetryableError:
+    """A failure no platform classified (a bug, a surprise): retried like a 5xx, then surfaced."""
+    log.exception("unexpected failure", error=repr(error))
+    return RetryableError(f"unexpected {type(error).__name__}: {error}")
 
 
 def _parse_time(text: str | None) -> datetime | None:

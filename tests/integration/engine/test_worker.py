@@ -156,3 +156,27 @@ def test_two_workers_racing_execute_each_item_once(store: Store, manual_clock: M
     assert errors == []
     assert world.shopify.calls["create_pending_order"] == 40
     assert len(world.shopify.orders) == 40
+
+
+async def test_unexpected_error_is_retried_then_surfaced(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """A failure no platform classified (a bug) is retried, then shown on the order, never lost."""
+    manual_clock.set(T0)
+    world = World(store, manual_clock)
+    world.shopify.fail_next["create_pending_order"].extend(
+        KeyError("variant")
+        for _ in range(5)  # type: ignore[misc]
+    )
+    world.observe(snapshot("UNPAID", at=T0))
+    worker = world.worker()
+    await worker.run_until_idle()
+    row = world.mirror(snapshot().order_id)
+    assert not row.needs_attention
+    assert any("unexpected KeyError" in e.summary for e in store.timeline(row.id))
+    for _ in range(4):
+        manual_clock.advance(timedelta(hours=1))
+        await worker.run_until_idle()
+    row = world.mirror(snapshot().order_id)
+    assert row.needs_attention
+    assert "unexpected KeyError" in (row.attention_reason or "")
