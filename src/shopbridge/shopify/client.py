@@ -519,19 +519,16 @@ class ShopifyClient:
         reference_document_uri: str | None = None,
     ) -> InventoryAdjustmentGroup | None:
         """Apply deltas once per idempotency key (inventoryAdjustQuantities, §6)."""
-        variables = {
-            "idempotencyKey": _idempotency_key(idempotency_key),
-            "input": {
-                "name": name,
-                "reason": reason,
-                "referenceDocumentUri": reference_document_uri,
-                "changes": [c.to_input() for c in changes],
-            },
-        }
-        data = await self.execute("adjust_inventory", variables)
-        payload = self._payload("adjust_inventory", data, "inventoryAdjustQuantities")
-        group = payload.get("inventoryAdjustmentGroup")
-        return None if group is None else InventoryAdjustmentGroup.model_validate(group)
+        rows = {"changes": [c.to_input() for c in changes]}
+        return await self._inventory_mutation(
+            "adjust_inventory",
+            "inventoryAdjustQuantities",
+            rows,
+            reason,
+            idempotency_key,
+            name,
+            reference_document_uri,
+        )
 
     async def set_inventory(
         self,
@@ -543,17 +540,38 @@ class ShopifyClient:
         reference_document_uri: str | None = None,
     ) -> InventoryAdjustmentGroup | None:
         """Set absolute quantities once per idempotency key (inventorySetQuantities, §6)."""
+        rows = {"quantities": [q.to_input() for q in quantities]}
+        return await self._inventory_mutation(
+            "set_inventory",
+            "inventorySetQuantities",
+            rows,
+            reason,
+            idempotency_key,
+            name,
+            reference_document_uri,
+        )
+
+    async def _inventory_mutation(
+        self,
+        operation_name: str,
+        root_field: str,
+        rows: Mapping[str, Any],
+        reason: str,
+        idempotency_key: str,
+        name: str,
+        reference_document_uri: str | None,
+    ) -> InventoryAdjustmentGroup | None:
         variables = {
             "idempotencyKey": _idempotency_key(idempotency_key),
             "input": {
                 "name": name,
                 "reason": reason,
                 "referenceDocumentUri": reference_document_uri,
-                "quantities": [q.to_input() for q in quantities],
+                **rows,
             },
         }
-        data = await self.execute("set_inventory", variables)
-        payload = self._payload("set_inventory", data, "inventorySetQuantities")
+        data = await self.execute(operation_name, variables)
+        payload = self._payload(operation_name, data, root_field)
         group = payload.get("inventoryAdjustmentGroup")
         return None if group is None else InventoryAdjustmentGroup.model_validate(group)
 
