@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from shopbridge.sandbox.tiktok import catalog
 from shopbridge.sandbox.tiktok import errors as e
@@ -11,6 +12,8 @@ from shopbridge.sandbox.tiktok.models import Cancellation, Order
 from shopbridge.sandbox.tiktok.orders import unix
 from shopbridge.sandbox.tiktok.pagination import fingerprint, page_size, paginate
 from shopbridge.sandbox.tiktok.views import cancellation_view, order_view
+
+R = TypeVar("R", Order, Cancellation)
 
 MAX_DETAIL_IDS = 50
 
@@ -32,21 +35,43 @@ def authorized_shops(call: Call) -> dict[str, Any]:
 
 
 def search_orders(call: Call) -> dict[str, Any]:
-    size = page_size(call.query, 1, 100, default=None)
+    page, token, total = _search(
+        call,
+        call.market.orders.values(),
+        _order_matches,
+        max_size=100,
+        default_size=None,
+        default_order="DESC",
+    )
+    return {
+        "orders": [order_view(o, call.shop) for o in page],
+        "next_page_token": token,
+        "total_count": total,
+    }
+
+
+def _search(
+    call: Call,
+    records: Iterable[R],
+    matches: Callable[[R, dict[str, Any]], bool],
+    *,
+    max_size: int,
+    default_size: int | None,
+    default_order: str,
+) -> tuple[list[R], str | None, int]:
+    """One page of this shop's records that match the body's filters (Get Order List and Search
+    Cancellations page, sort and filter alike: §4.1, §4.2)."""
+    size = page_size(call.query, 1, max_size, default=default_size)
     sort_field = call.query.get("sort_field", "create_time")
     if sort_field not in ("create_time", "update_time"):
         raise e.bad_parameter("sort_field must be create_time or update_time")
-    descending = _descending(call.query, default="DESC")
+    descending = _descending(call.query, default=default_order)
     body = call.body
     _check_time_filters(body)
-    rows = [
-        o
-        for o in call.market.orders.values()
-        if o.shop_id == call.shop.id and _order_matches(o, body)
-    ]
+    rows = [r for r in records if r.shop_id == call.shop.id and matches(r, body)]
 
-    def key(order: Order) -> tuple[int | str, ...]:
-        return (unix(getattr(order, sort_field)), order.id)
+    def key(record: R) -> tuple[int | str, ...]:
+        return (unix(getattr(record, sort_field)), record.id)
 
     page, token = paginate(
         rows,
@@ -56,11 +81,7 @@ def search_orders(call: Call) -> dict[str, Any]:
         call.query.get("page_token"),
         fingerprint(body, sort_field, descending),
     )
-    return {
-        "orders": [order_view(o, call.shop) for o in page],
-        "next_page_token": token,
-        "total_count": len(rows),
-    }
+    return page, token, len(rows)
 
 
 def _order_matches(order: Order, body: dict[str, Any]) -> bool:
@@ -85,32 +106,16 @@ def order_detail(call: Call) -> dict[str, Any]:
 
 
 def search_cancellations(call: Call) -> dict[str, Any]:
-    size = page_size(call.query, 1, 50, default=10)
-    sort_field = call.query.get("sort_field", "create_time")
-    if sort_field not in ("create_time", "update_time"):
-        raise e.bad_parameter("sort_field must be create_time or update_time")
-    descending = _descending(call.query, default="ASC")
-    body = call.body
-    _check_time_filters(body)
-    rows = [
-        c
-        for c in call.market.cancellations.values()
-        if c.shop_id == call.shop.id and _cancellation_matches(c, body)
-    ]
-
-    def key(request: Cancellation) -> tuple[int | str, ...]:
-        return (unix(getattr(request, sort_field)), request.id)
-
-    page, token = paginate(
-        rows,
-        key,
-        descending,
-        size,
-        call.query.get("page_token"),
-        fingerprint(body, sort_field, descending),
+    page, token, total = _search(
+        call,
+        call.market.cancellations.values(),
+        _cancellation_matches,
+        max_size=50,
+        default_size=10,
+        default_order="ASC",
     )
     views = [cancellation_view(c, call.market.order(c.order_id), call.shop) for c in page]
-    return {"cancellations": views, "next_page_token": token, "total_count": len(rows)}
+    return {"cancellations": views, "next_page_token": token, "total_count": total}
 
 
 def _cancellation_matches(request: Cancellation, body: dict[str, Any]) -> bool:
