@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from shopbridge.sandbox.shopify import ShopifySandbox
+from support.webhook_sink import Received
+from support.webhook_sink import WebhookSink as BaseSink
 
 GRAPHQL_PATH = "/admin/api/2026-07/graphql.json"
 
@@ -51,42 +47,13 @@ class Admin:
 
 
 @dataclass
-class Received:
-    body: bytes
-    headers: dict[str, str]
+class WebhookSink(BaseSink):
+    """Records every webhook POSTed to /webhooks/shopify."""
 
-    @property
-    def json(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
-
-
-@dataclass
-class WebhookSink:
-    """Records every webhook POSTed to it; answers `status` (200 unless a test says otherwise)."""
-
-    status: int = 200
-    url: str = ""
-    received: list[Received] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def app(self) -> Starlette:
-        async def hook(request: Request) -> Response:
-            body = await request.body()
-            with self._lock:
-                self.received.append(Received(body, dict(request.headers)))
-            return Response(status_code=self.status)
-
-        return Starlette(routes=[Route("/webhooks/shopify", hook, methods=["POST"])])
-
-    def reset(self) -> None:
-        with self._lock:
-            self.status = 200
-            self.received.clear()
+    path: str = "/webhooks/shopify"
 
     def topic(self, topic: str) -> list[Received]:
-        with self._lock:
-            return [r for r in self.received if r.headers.get("x-shopify-topic") == topic]
+        return self.with_header("x-shopify-topic", topic)
 
 
 class SandboxHost:

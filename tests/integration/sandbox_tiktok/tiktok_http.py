@@ -10,20 +10,16 @@ import asyncio
 import contextlib
 import json
 import ssl
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from shopbridge.clock import Clock
 from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
 from shopbridge.tiktok.signing import sign
+from support.webhook_sink import WebhookSink
 
 _UNSET: Any = object()
 # httpx builds an SSL context per client (~0.15 s of certificate loading) even for plain http;
@@ -148,37 +144,10 @@ class SignedClient:
 
 
 @dataclass
-class Received:
-    body: bytes
-    headers: dict[str, str]
+class WebhookReceiver(WebhookSink):
+    """Records every webhook POSTed to /webhooks/tiktok."""
 
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
-
-
-@dataclass
-class WebhookReceiver:
-    """Records every webhook; answers `status` (200 unless a test says otherwise)."""
-
-    status: int = 200
-    url: str = ""
-    received: list[Received] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def app(self) -> Starlette:
-        async def hook(request: Request) -> Response:
-            body = await request.body()
-            with self._lock:
-                self.received.append(Received(body, dict(request.headers)))
-            return Response(status_code=self.status)
-
-        return Starlette(routes=[Route("/webhooks/tiktok", hook, methods=["POST"])])
-
-    def reset(self) -> None:
-        with self._lock:
-            self.status = 200
-            self.received.clear()
+    path: str = "/webhooks/tiktok"
 
     def of_type(self, topic: int) -> list[dict[str, Any]]:
         with self._lock:

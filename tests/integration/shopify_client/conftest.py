@@ -8,15 +8,10 @@ and `webhook_sink` (a loopback endpoint recording every delivery it receives).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from shopbridge.clock import ManualClock
 from shopbridge.sandbox.faults import Faults
@@ -24,6 +19,8 @@ from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, Variant
 from shopbridge.serving import BackgroundServer
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.throttle import ShopBucket
+from support.webhook_sink import Received
+from support.webhook_sink import WebhookSink as BaseSink
 
 
 @pytest.fixture
@@ -74,32 +71,21 @@ async def shopify(
         yield client
 
 
-@dataclass
-class Delivery:
-    headers: dict[str, str]
-    body: bytes
+Delivery = Received
 
 
 @dataclass
-class WebhookSink:
+class WebhookSink(BaseSink):
     """Records POSTs to /webhooks/shopify and answers 200."""
 
-    url: str = ""
-    deliveries: list[Delivery] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    path: str = "/webhooks/shopify"
 
-    async def _receive(self, request: Request) -> Response:
-        delivery = Delivery(dict(request.headers), await request.body())
-        with self._lock:
-            self.deliveries.append(delivery)
-        return Response(status_code=200)
+    @property
+    def deliveries(self) -> list[Received]:
+        return self.received
 
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/webhooks/shopify", self._receive, methods=["POST"])])
-
-    def of_topic(self, topic: str) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if d.headers.get("x-shopify-topic") == topic]
+    def of_topic(self, topic: str) -> list[Received]:
+        return self.with_header("x-shopify-topic", topic)
 
 
 @pytest.fixture
