@@ -18,6 +18,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from shopbridge.domain.tiktok_order import TikTokStatus
+
 
 def _id_to_str(value: Any) -> Any:
     if isinstance(value, bool | float):
@@ -68,16 +70,8 @@ UnixTime = Annotated[
 Money = Annotated[Decimal | None, BeforeValidator(_to_decimal)]
 
 
-class OrderStatus(StrEnum):
-    UNPAID = "UNPAID"
-    ON_HOLD = "ON_HOLD"
-    AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
-    PARTIALLY_SHIPPING = "PARTIALLY_SHIPPING"
-    AWAITING_COLLECTION = "AWAITING_COLLECTION"
-    IN_TRANSIT = "IN_TRANSIT"
-    DELIVERED = "DELIVERED"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
+# The order statuses are the domain's (§3.1), CANCEL spelling included.
+OrderStatus = TikTokStatus
 
 
 class CancelStatus(StrEnum):
@@ -87,17 +81,13 @@ class CancelStatus(StrEnum):
     COMPLETE = "CANCELLATION_REQUEST_COMPLETE"
 
 
-# The type 1 webhook documents `CANCEL` where the order APIs say `CANCELLED`, and the
-# cancellation search request side says `..._CANCEL` where responses say `..._CANCELLED`
+# The cancellation search request side says `..._CANCEL` where responses say `..._CANCELLED`
 # (tiktok_shop_api.md §2.5, §4.2): both spellings mean the same state.
-_ORDER_STATUS_ALIASES = {"CANCEL": OrderStatus.CANCELLED}
 _CANCEL_STATUS_ALIASES = {"CANCELLATION_REQUEST_CANCEL": CancelStatus.CANCELLED}
 
 
 def _order_status(value: str) -> str:
-    if value in _ORDER_STATUS_ALIASES:
-        return _ORDER_STATUS_ALIASES[value]
-    return OrderStatus(value) if value in OrderStatus._value2member_map_ else value
+    return TikTokStatus.parse(value) or value
 
 
 def _cancel_status(value: str) -> str:
