@@ -82,7 +82,7 @@ class CancelStatus(StrEnum):
 
 
 # The cancellation search request side says `..._CANCEL` where responses say `..._CANCELLED`
-# (tiktok_shop_api.md §2.5, §4.2): both spellings mean the same state.
+# (tiktok_shop_api.md §4.2): both spellings mean the same state.
 _CANCEL_STATUS_ALIASES = {"CANCELLATION_REQUEST_CANCEL": CancelStatus.CANCELLED}
 
 
