@@ -88,10 +88,6 @@ class Scenario:
     def finished(self) -> bool:
         return not self._acts
 
-    @property
-    def last_act_at(self) -> datetime | None:
-        return self._acts[-1].due if self._acts else None
-
     # -- the script --------------------------------------------------------------------------
 
     def _at(self, n: int, when: datetime, name: str, run: Callable[[], None]) -> None:

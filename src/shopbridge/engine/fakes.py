@@ -69,7 +69,6 @@ class FakeShopify(_Faulty):
             fulfilled=bool(o.fulfilments),
             paid=o.paid,
             our_hold_ids=tuple(o.holds),
-            open_fulfillment_orders=0 if o.holds or o.fulfilments or o.cancelled else 1,
             fulfilments=tuple(o.fulfilments),
         )
 

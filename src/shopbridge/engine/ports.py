@@ -48,7 +48,6 @@ class ShopifyOrderView:
     fulfilled: bool  # fully or partly fulfilled: a cancel would not stop a parcel
     paid: bool
     our_hold_ids: tuple[str, ...]
-    open_fulfillment_orders: int
     fulfilments: tuple[ShopifyFulfilment, ...] = ()
 
 

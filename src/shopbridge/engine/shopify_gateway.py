@@ -71,9 +71,6 @@ class ShopifyGateway:
                 for h in fo.holds
                 if h.handle == self.hold_handle
             ),
-            open_fulfillment_orders=sum(
-                1 for fo in order.fulfillment_orders if fo.status == "OPEN"
-            ),
             fulfilments=fulfilments,
         )
 
@@ -125,9 +122,6 @@ class ShopifyGateway:
             fulfilled=False,
             paid=created.display_financial_status == "PAID",
             our_hold_ids=(),
-            open_fulfillment_orders=sum(
-                1 for fo in created.fulfillment_orders if fo.status == "OPEN"
-            ),
         )
         return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
 
