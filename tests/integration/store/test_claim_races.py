@@ -37,9 +37,7 @@ def claim_until_empty(store: Store, worker_id: str, start: threading.Barrier | N
     return claimed
 
 
-def test_two_threads_claim_every_item_exactly_once(
-    store: Store, connection_id: int, db_backend: str
-) -> None:
+def test_two_threads_claim_every_item_exactly_once(store: Store, connection_id: int) -> None:
     """Two worker threads racing over 200 actions claim each one once and only once."""
     enqueue_actions(store, connection_id)
     start = threading.Barrier(2)
@@ -49,10 +47,10 @@ def test_two_threads_claim_every_item_exactly_once(
     everything = [item_id for claimed in per_worker for item_id in claimed]
     assert len(everything) == ITEMS
     assert len(set(everything)) == ITEMS
-    if db_backend == "postgresql":
-        # SQLite's busy handler is not fair (a waiting writer sleeps and may lose every round),
-        # so only PostgreSQL's row locks promise that both threads get work.
-        assert all(per_worker), "both workers should have won some claims"
+    # Whether both threads win claims is up to the scheduler (on a loaded machine one thread can
+    # drain all 200 before the other runs), so it is not asserted; that a claim never waits on
+    # rows another worker holds is shown deterministically by
+    # test_claim_skips_rows_locked_by_another_transaction.
 
 
 def _claim_in_process(url: str, worker_id: str, now: datetime, start: Any, results: Any) -> None:
