@@ -94,7 +94,6 @@ def test_two_processes_claim_every_item_exactly_once(
         everything = [item_id for claimed in per_worker.values() for item_id in claimed]
         assert len(everything) == ITEMS
         assert len(set(everything)) == ITEMS
-        assert all(per_worker.values()), "both processes should have won some claims"
     finally:
         engine.dispose()
 
