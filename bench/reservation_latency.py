@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from shopbridge.clock import SystemClock
-from shopbridge.loopback import Loopback, loopback
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
+from shopbridge_sandbox.loopback import Loopback, loopback
 
 TARGET_SECONDS = 1.0
 

@@ -29,12 +29,12 @@ import os
 import sys
 import time
 
-from shopbridge.sandbox.shopify import ShopifySandbox, VariantSpec
-from shopbridge.serving import BackgroundServer
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyError
 from shopbridge.shopify.models import InventoryDelta
 from shopbridge.shopify.throttle import ShopBucket
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, VariantSpec
 
 SKU = "BENCH-TEE"
 

@@ -1,7 +1,7 @@
 """Worker throughput: orders per second through the whole lifecycle, with zero-latency platforms.
 
 Each order goes the whole way, as in production but with in-memory TikTok and Shopify
-(`shopbridge.engine.fakes`) that answer instantly, so what is measured is shopbridge itself:
+(`shopbridge_sandbox.fakes`) that answer instantly, so what is measured is shopbridge itself:
 the domain decisions, the units of work, the claim queries and the database.
 
 1. TikTok reports the order UNPAID (bridge.apply of TikTokOrderObserved); a worker reserves the
@@ -68,11 +68,11 @@ from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ConnectionContext
-from shopbridge.engine.fakes import FakeShopify, FakeShopifyOrder, FakeTikTok
 from shopbridge.engine.inbox import PlatformInboxHandler
 from shopbridge.engine.worker import Worker
 from shopbridge.store import Store, create_db_engine, normalize_url, upgrade_database
 from shopbridge.store.tables import order_mirrors, outbox
+from shopbridge_sandbox.fakes import FakeShopify, FakeShopifyOrder, FakeTikTok
 
 PG_URL_VARIABLES = ("SHOPBRIDGE_BENCH_PG_URL", "SHOPBRIDGE_TEST_PG_URL")
 

@@ -275,8 +275,8 @@ def demo(
     orders: int, hour_seconds: float, faults: bool, database_url: str | None, verbose: bool
 ) -> None:
     """Both sandboxes and the bridge on loopback: a scripted day of orders through every path."""
-    from shopbridge.demo import run_demo
     from shopbridge.logs import configure_logging
+    from shopbridge_sandbox.demo import run_demo
 
     # The demo shows its own progress; the bridge's per-webhook log lines would drown it.
     configure_logging("debug" if verbose else "warning")
@@ -301,7 +301,7 @@ def sandbox() -> None:
 )
 def sandbox_tiktok(port: int, host: str, clock_factor: float) -> None:
     """A TikTok Shop Open API (202309) sandbox with a seeded demo shop."""
-    from shopbridge.sandbox.tiktok.cli import serve as serve_tiktok
+    from shopbridge_sandbox.tiktok.cli import serve as serve_tiktok
 
     serve_tiktok(port, host=host, clock_factor=clock_factor)
 
@@ -311,7 +311,7 @@ def sandbox_tiktok(port: int, host: str, clock_factor: float) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def sandbox_shopify(port: int, host: str) -> None:
     """A Shopify Admin GraphQL (2026-07) sandbox with a seeded demo store."""
-    from shopbridge.sandbox.shopify.cli import serve as serve_shopify
+    from shopbridge_sandbox.shopify.cli import serve as serve_shopify
 
     serve_shopify(port, host=host)
 

@@ -16,9 +16,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from browser.live import LiveStack
-from shopbridge.serving import BackgroundServer
 from shopbridge.store import SecretBox
 from shopbridge.web.app import create_app
+from shopbridge_sandbox.serving import BackgroundServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page

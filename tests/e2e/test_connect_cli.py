@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from shopbridge.cli import main
 from shopbridge.clock import SystemClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.shopify import ShopifySandbox
-from shopbridge.sandbox.tiktok import TikTokSandbox
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox
+from shopbridge_sandbox.tiktok import TikTokSandbox
 
 
 @dataclass

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults, FaultSettings
-from shopbridge.scenario import PATHS, Scenario
 from shopbridge.store import Store
+from shopbridge_sandbox.faults import Faults, FaultSettings
+from shopbridge_sandbox.scenario import PATHS, Scenario
 from support.stack import SHOP, running_stack
 
 # At least 300 (issue 5); SHOPBRIDGE_MIXED_ORDERS raises it for a longer local soak.

@@ -16,8 +16,8 @@ import pytest
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.domain.transition import Decision
-from shopbridge.sandbox.tiktok import SkuSpec
 from shopbridge.store import Store
+from shopbridge_sandbox.tiktok import SkuSpec
 from support.stack import SHOP, Stack, running_stack
 
 HOLDBACK = timedelta(minutes=60)

@@ -14,8 +14,8 @@ import pytest
 from shopbridge.clock import ManualClock
 from shopbridge.engine.inbox import PlatformInboxHandler
 from shopbridge.engine.worker import RetryPolicy, Worker
-from shopbridge.sandbox.faults import Faults, FaultSettings
 from shopbridge.store import Store
+from shopbridge_sandbox.faults import Faults, FaultSettings
 from support.stack import SHOP, Stack, running_stack
 
 RECONCILE_EVERY = timedelta(minutes=5)

@@ -1,6 +1,7 @@
 """The whole product on loopback for end-to-end tests, on a manual clock.
 
-`shopbridge.loopback` starts both sandboxes and the bridge; `Stack` adds what tests need: settling
+`shopbridge_sandbox.loopback` starts both sandboxes and the bridge; `Stack` adds what tests
+need: settling
 until nothing moves, advancing time, and reading mirrors and Shopify orders.
 """
 
@@ -17,9 +18,9 @@ import httpx
 
 from shopbridge.clock import ManualClock
 from shopbridge.engine.worker import RetryPolicy
-from shopbridge.loopback import DEFAULT_CATALOG, SHOP, Loopback, loopback
-from shopbridge.sandbox.faults import Faults
 from shopbridge.store import MirrorRow, Store
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.loopback import DEFAULT_CATALOG, SHOP, Loopback, loopback
 
 CATALOG = DEFAULT_CATALOG
 __all__ = ["CATALOG", "SHOP", "Stack", "running_stack"]

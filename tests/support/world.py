@@ -9,10 +9,10 @@ from shopbridge.domain import events as ev
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import TikTokOrder
 from shopbridge.engine.executors import ConnectionContext
-from shopbridge.engine.fakes import FakeShopify, FakeTikTok
 from shopbridge.engine.inbox import PlatformInboxHandler
 from shopbridge.engine.worker import RetryPolicy, Worker
 from shopbridge.store import Store
+from shopbridge_sandbox.fakes import FakeShopify, FakeTikTok
 
 
 @dataclass

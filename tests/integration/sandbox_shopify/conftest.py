@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 
 from .shopify_http import Admin, SandboxHost, WebhookSink
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from shopbridge.sandbox.shopify import ShopifySandbox
+from shopbridge_sandbox.shopify import ShopifySandbox
 from support.webhook_sink import Received
 from support.webhook_sink import WebhookSink as BaseSink
 

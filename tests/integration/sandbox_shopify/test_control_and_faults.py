@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
-from shopbridge.sandbox.shopify.cli import demo_sandbox
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge_sandbox.shopify.cli import demo_sandbox
 
 from .operations import ORDER_CREATE, decrement, order_input
 from .shopify_http import Admin

@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 from .operations import FULFILL, HOLD, ORDER_CREATE, RELEASE, decrement, order_input
 from .shopify_http import Admin, WebhookSink

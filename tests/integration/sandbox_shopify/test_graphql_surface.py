@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 
 from .shopify_http import GRAPHQL_PATH, Admin
 

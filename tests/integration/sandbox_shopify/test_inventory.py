@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 from .shopify_http import Admin
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 from .operations import (
     CANCEL,

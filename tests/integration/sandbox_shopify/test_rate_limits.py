@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 from .conftest import StoppedMonotonic
 from .shopify_http import Admin

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 from .tiktok_http import SandboxHost, SignedClient, WebhookReceiver
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from shopbridge.clock import ManualClock, SystemClock
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
-from shopbridge.sandbox.tiktok.cli import seeded_sandbox
-from shopbridge.serving import BackgroundServer
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
+from shopbridge_sandbox.tiktok.cli import seeded_sandbox
 
 from .tiktok_http import SignedClient, WebhookReceiver, loopback_client
 

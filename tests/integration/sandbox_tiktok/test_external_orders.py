@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
 
 from .tiktok_http import SignedClient
 

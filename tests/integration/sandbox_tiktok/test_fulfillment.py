@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
 
 from .tiktok_http import SignedClient
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
-from shopbridge.serving import BackgroundServer
 from shopbridge.tiktok.signing import sign
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
 
 from .tiktok_http import SignedClient, loopback_client
 

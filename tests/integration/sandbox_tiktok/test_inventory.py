@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.tiktok import SandboxError, ShopCredentials, SkuSpec, TikTokSandbox
+from shopbridge_sandbox.tiktok import SandboxError, ShopCredentials, SkuSpec, TikTokSandbox
 
 from .tiktok_http import SignedClient
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import NotFound, SandboxError, SkuSpec, TikTokSandbox
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.tiktok import NotFound, SandboxError, SkuSpec, TikTokSandbox
 
 ALLOWED = {
     "UNPAID": {"ON_HOLD", "AWAITING_SHIPMENT", "CANCEL"},

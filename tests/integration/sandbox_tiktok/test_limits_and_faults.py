@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 from .tiktok_http import SignedClient
 

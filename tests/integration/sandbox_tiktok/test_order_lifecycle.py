@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.tiktok import SandboxError, ShopCredentials, TikTokSandbox
+from shopbridge_sandbox.tiktok import SandboxError, ShopCredentials, TikTokSandbox
 
 from .tiktok_http import SignedClient
 

@@ -6,10 +6,10 @@ import time
 from datetime import timedelta
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
-from shopbridge.serving import BackgroundServer
 from shopbridge.tiktok.signing import verify_webhook
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 from .tiktok_http import WebhookReceiver
 

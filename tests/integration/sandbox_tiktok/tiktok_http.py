@@ -17,8 +17,8 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from shopbridge.clock import Clock
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
 from shopbridge.tiktok.signing import sign
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
 from support.webhook_sink import WebhookSink
 
 _UNSET: Any = object()

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
-from shopbridge.serving import BackgroundServer
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.throttle import ShopBucket
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 from support.webhook_sink import Received
 from support.webhook_sink import WebhookSink as BaseSink
 

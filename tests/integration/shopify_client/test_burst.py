@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.models import InventoryDelta
 from shopbridge.shopify.throttle import ShopBucket
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 BURST = 500
 

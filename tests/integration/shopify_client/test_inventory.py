@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyUserError
 from shopbridge.shopify.models import InventoryDelta, InventoryTarget, OrderLine
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials, VariantSpec
 
 
 async def test_variants_by_sku_returns_exact_matches_only(

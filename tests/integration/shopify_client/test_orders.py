@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyUserError
 from shopbridge.shopify.models import (
@@ -15,6 +14,7 @@ from shopbridge.shopify.models import (
     InventoryBehaviour,
     OrderLine,
 )
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 TIKTOK_ID = "577000111222333"
 ADDRESS = Address(

@@ -8,8 +8,6 @@ import asyncio
 import httpx
 import pytest
 
-from shopbridge.sandbox.shopify import ShopifySandbox, StoreCredentials
-from shopbridge.serving import BackgroundServer
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyAuthError, ShopifyRetryable
 from shopbridge.shopify.models import OrderLine
@@ -20,6 +18,8 @@ from shopbridge.shopify.webhooks import (
     parse_webhook,
     verify_shopify_hmac,
 )
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 from .conftest import Delivery, WebhookSink
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults, FaultSettings
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
-from shopbridge.serving import BackgroundServer
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.models import TokenSet
 from shopbridge.tiktok.pacing import Pacer
+from shopbridge_sandbox.faults import Faults, FaultSettings
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import TikTokPermanent
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 
 async def test_warehouses_include_the_default_one(

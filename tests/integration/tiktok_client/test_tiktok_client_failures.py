@@ -15,15 +15,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.faults import Faults
-from shopbridge.sandbox.tiktok import ShopCredentials, TikTokSandbox
-from shopbridge.serving import BackgroundServer
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import TikTokPermanent, TikTokRetryable
 from shopbridge.tiktok.models import OrderStatus
 from shopbridge.tiktok.pacing import Pacer
 from shopbridge.tiktok.signing import verify_webhook
 from shopbridge.tiktok.webhooks import delivery_key, parse_notification
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.tiktok import ShopCredentials, TikTokSandbox
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import TikTokPermanent
 from shopbridge.tiktok.models import CancelStatus, OrderStatus
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
 UPS = "7117858858072016686"
 UPS_TRACKING = "1Z999AA10123456784"

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shopbridge.serving import BackgroundServer
 from shopbridge.store import Store
 from shopbridge.tiktok.signing import webhook_signature
 from shopbridge.web.app import create_app
+from shopbridge_sandbox.serving import BackgroundServer
 
 APP_KEY, APP_SECRET = "6a1b2c3d4e5f", "tiktok-app-secret"
 SHOP_ID = "7494049642642441621"

@@ -23,11 +23,11 @@ from starlette.applications import Starlette
 
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
-from shopbridge.serving import BackgroundServer
 from shopbridge.store import MirrorRow, Store
 from shopbridge.web import accounts
 from shopbridge.web.accounts import User, create_user
 from shopbridge.web.app import create_app
+from shopbridge_sandbox.serving import BackgroundServer
 from support.orders import T0, snapshot
 from support.world import World
 

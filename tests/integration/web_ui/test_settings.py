@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 from starlette.applications import Starlette
 
-from shopbridge.serving import BackgroundServer
 from shopbridge.store import Store
 from shopbridge.web.accounts import User
 from shopbridge.web.app import create_app
+from shopbridge_sandbox.serving import BackgroundServer
 
 from .conftest import Shop, login, post
 

@@ -31,7 +31,7 @@ from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus
 from shopbridge.domain.transition import transition
 from shopbridge.engine.executors import ConnectionContext, execute
-from shopbridge.engine.fakes import FakeShopify, FakeTikTok
+from shopbridge_sandbox.fakes import FakeShopify, FakeTikTok
 from support.orders import T0, snapshot
 
 ORDERS = ("1001", "1002")

@@ -1,0 +1,153 @@
+"""Both sandboxes and the bridge on loopback ports, sharing one clock.
+
+One place that wires the whole product together the way an operator would run it next to the
+real platforms: a TikTok shop and a Shopify store (sandboxes, seeded with a catalog), a stored
+connection between them, the bridge's web app receiving both platforms' webhooks, and a worker
+talking to both over HTTP through the real clients. The demo, the end-to-end tests and the
+benchmarks all start from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from shopbridge.clock import Clock
+from shopbridge.engine.inbox import PlatformInboxHandler
+from shopbridge.engine.runtime import Runtime
+from shopbridge.engine.worker import Worker
+from shopbridge.store import Store
+from shopbridge.web.app import create_app
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.invariants import Breach, check_invariants
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify import ShopifySandbox, VariantSpec
+from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
+
+# seller SKU -> (price, units in stock on both platforms)
+Catalog = Mapping[str, tuple[str, int]]
+DEFAULT_CATALOG: Catalog = {"TEE-RED-L": ("19.99", 20), "MUG-BLUE": ("12.50", 20)}
+SHOP = "demo"
+SHOPIFY_TOPICS = ("fulfillments/create", "orders/cancelled")
+
+
+@dataclass
+class Loopback:
+    store: Store
+    clock: Clock
+    tiktok: TikTokSandbox
+    shopify: ShopifySandbox
+    shop: ShopCredentials
+    shop_name: str
+    connection_id: int
+    tiktok_url: str
+    shopify_url: str
+    bridge_url: str
+    runtime: Runtime
+    worker: Worker
+    catalog: Catalog
+
+    @property
+    def shop_id(self) -> str:
+        return self.shop.shop_id
+
+    def breaches(self, settled: bool = True) -> list[Breach]:
+        """What the invariant checker finds wrong across both sandboxes and the store."""
+        return check_invariants(
+            self.tiktok,
+            self.shop_id,
+            self.shopify,
+            self.shop_name,
+            self.runtime.context(self.connection_id).policy,
+            settled=settled,
+            skus=tuple(self.catalog),
+        )
+
+
+@asynccontextmanager
+async def loopback(
+    store: Store,
+    clock: Clock,
+    *,
+    catalog: Catalog = DEFAULT_CATALOG,
+    tiktok_faults: Faults | None = None,
+    shopify_faults: Faults | None = None,
+    region: str = "US",
+    plan: str = "standard",
+    holdback_minutes: int = 60,
+    carrier_mapping: Mapping[str, str] | None = None,
+    worker_options: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Loopback]:
+    tiktok = TikTokSandbox(clock=clock, faults=tiktok_faults or Faults(seed=1))
+    shopify = ShopifySandbox(clock=clock, faults=shopify_faults or Faults(seed=2))
+    shop = tiktok.add_shop(name="Demo TikTok Shop", region=region)
+    credentials = shopify.add_shop(SHOP, plan=plan)
+    tiktok.add_product(shop.shop_id, "Catalog", [SkuSpec(s, p, q) for s, (p, q) in catalog.items()])
+    shopify.add_product(
+        SHOP, "Catalog", [VariantSpec(sku=s, price=p, available=q) for s, (p, q) in catalog.items()]
+    )
+    runtime = Runtime(store, clock)
+    loop = asyncio.get_running_loop()
+    with ExitStack() as servers:
+        tiktok_url = servers.enter_context(BackgroundServer(tiktok.app)).base_url
+        shopify_url = servers.enter_context(BackgroundServer(shopify.app)).base_url
+        connection_id = store.add_connection(
+            name="Demo",
+            tiktok_app_key=shop.app_key,
+            tiktok_app_secret=shop.app_secret,
+            tiktok_access_token=shop.access_token,
+            tiktok_refresh_token=shop.refresh_token,
+            tiktok_shop_id=shop.shop_id,
+            tiktok_shop_cipher=shop.shop_cipher,
+            tiktok_region=shop.region,
+            tiktok_api_base_url=tiktok_url,
+            tiktok_auth_base_url=tiktok_url,
+            shopify_domain=credentials.domain,
+            shopify_api_base_url=shopify_url,
+            shopify_access_token=credentials.access_token,
+            shopify_client_secret=credentials.client_secret,
+            shopify_location_id=credentials.location_ids[0],
+            holdback_minutes=holdback_minutes,
+            carrier_mapping=dict(carrier_mapping or {}),
+        )
+        contexts = runtime.context
+        worker = Worker(
+            store, clock, contexts, PlatformInboxHandler(store, contexts), **(worker_options or {})
+        )
+
+        def wake() -> None:  # webhooks arrive on the server's thread; the worker runs on ours
+            loop.call_soon_threadsafe(worker.wake.set)
+
+        # Sessions live as long as this loopback run, so a fresh random key is the right one.
+        app = create_app(
+            store,
+            wake=wake,
+            secret_key=secrets.token_urlsafe(32),
+            on_connection_changed=runtime.forget,
+        )
+        bridge_url = servers.enter_context(BackgroundServer(app)).base_url
+        tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
+        for topic in SHOPIFY_TOPICS:
+            shopify.subscribe_webhook(SHOP, topic, f"{bridge_url}/webhooks/shopify")
+        try:
+            yield Loopback(
+                store,
+                clock,
+                tiktok,
+                shopify,
+                shop,
+                SHOP,
+                connection_id,
+                tiktok_url,
+                shopify_url,
+                bridge_url,
+                runtime,
+                worker,
+                catalog,
+            )
+        finally:
+            await runtime.aclose()

@@ -1,0 +1,373 @@
+"""`ShopifySandbox`: the stores, their HTTP app, and the merchant-side Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from shopbridge.clock import Clock, SystemClock
+from shopbridge_sandbox.faults import Faults
+from shopbridge_sandbox.shopify import fulfillment, inventory, orders, rest
+from shopbridge_sandbox.shopify.app import build_app
+from shopbridge_sandbox.shopify.cost import PLANS, LeakyBucket
+from shopbridge_sandbox.shopify.model import (
+    InventoryItem,
+    Location,
+    Order,
+    Product,
+    Shop,
+    Variant,
+    iso,
+    money,
+)
+from shopbridge_sandbox.shopify.schema import admin_schema
+from shopbridge_sandbox.shopify.specs import StoreCredentials, VariantSpec
+from shopbridge_sandbox.shopify.webhooks import ShopifyWebhooks, subscribe
+from shopbridge_sandbox.shopify.world import SandboxError, World
+
+
+class ShopifySandbox:
+    """Shopify stores behind the Admin GraphQL API 2026-07, for tests and the demo.
+
+    `app` is the ASGI app; serve it with `shopbridge_sandbox.serving.BackgroundServer`. While it is
+    served, `run_in_background` finishes due jobs and delivers due webhooks every 50 ms
+    (`auto_deliver=False` leaves that to `await tick()`).
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        auto_deliver: bool = True,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.faults = faults or Faults()
+        self.webhooks = ShopifyWebhooks(self.clock, self.faults)
+        self.world = World(self.clock, self.webhooks.emit)
+        self.throttle_status_code = 200  # Shopify answers THROTTLED with 200 or 429 (§8)
+        self.auto_deliver = auto_deliver
+        self._monotonic = monotonic
+        self._buckets: dict[str, LeakyBucket] = {}
+        self._server_loop: asyncio.AbstractEventLoop | None = None
+        admin_schema()  # pay the ~3 s schema build now, not on the first request
+        self.app = build_app(self)
+
+    # --- shops and catalogue -------------------------------------------------------
+
+    def add_shop(
+        self,
+        name: str,
+        plan: str = "standard",
+        locations: Sequence[str] = ("Main warehouse",),
+        access_token: str | None = None,
+        client_secret: str | None = None,
+    ) -> StoreCredentials:
+        if plan not in PLANS:
+            raise SandboxError(f"unknown plan {plan!r}; known: {', '.join(PLANS)}")
+        if not locations:
+            raise SandboxError("a shop needs at least one location")
+        with self.world.lock:
+            if name in self.world.shops:
+                raise SandboxError(f"shop {name!r} already exists")
+            ids = self.world.ids
+            shop = Shop(
+                name=name,
+                plan=plan,
+                access_token=access_token or f"shpat_{secrets.token_hex(16)}",
+                client_secret=client_secret or secrets.token_hex(16),
+                locations=[Location(ids.next("Location"), n) for n in locations],
+                id=ids.next("Shop"),
+            )
+            self.world.shops[name] = shop
+            maximum, rate = PLANS[plan]
+            self._buckets[name] = LeakyBucket(maximum, rate, self._monotonic)
+            return self.credentials(name)
+
+    def credentials(self, shop_name: str) -> StoreCredentials:
+        shop = self.world.shop(shop_name)
+        return StoreCredentials(
+            shop.name,
+            shop.domain,
+            shop.access_token,
+            shop.client_secret,
+            shop.plan,
+            tuple(loc.gid for loc in shop.locations),
+        )
+
+    def add_product(
+        self, shop_name: str, title: str, variants: Sequence[VariantSpec]
+    ) -> dict[str, Any]:
+        """Create a product; returns its id and, per SKU, variant and inventory item ids."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            taken = [v.sku for v in variants if shop.variant_by_sku(v.sku)]
+            if taken:
+                raise SandboxError(f"SKU already in {shop_name}: {', '.join(taken)}")
+            ids, now = self.world.ids, self.world.now()
+            product = Product(ids.next("Product"), title, now)
+            for spec in variants:
+                item = InventoryItem(ids.next("InventoryItem"), spec.sku, now, tracked=spec.tracked)
+                variant = Variant(
+                    ids.next("ProductVariant"),
+                    product,
+                    spec.title or spec.sku,
+                    spec.sku,
+                    Decimal(str(spec.price)),
+                    spec.inventory_policy,
+                    item,
+                    now,
+                )
+                item.variant = variant
+                product.variants.append(variant)
+                level = inventory.level_for(self.world, shop, item, shop.locations[0])
+                level.quantities["available"] = spec.available
+            shop.products.append(product)
+            return {
+                "id": product.gid,
+                "variants": {
+                    v.sku: {"id": v.gid, "inventory_item_id": v.inventory_item.gid}
+                    for v in product.variants
+                },
+            }
+
+    def subscribe_webhook(self, shop_name: str, topic: str, url: str) -> str:
+        """Subscribe `url` to `topic` (`orders/create` or `ORDERS_CREATE`); returns its id."""
+        with self.world.lock:
+            return subscribe(self.world, self.world.shop(shop_name), topic, url).gid
+
+    def uninstall_app(self, shop_name: str) -> None:
+        """The merchant uninstalls the app: the token stops working, app/uninstalled is sent."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            shop.installed = False
+            self.world.emit(shop, "app/uninstalled", rest.shop(shop))
+
+    # --- merchant actions in the admin -----------------------------------------------
+
+    def _order(self, shop: Shop, order_id: str) -> Order:
+        order = shop.order_by_gid(order_id)
+        if order is None:
+            raise SandboxError(f"no order {order_id} in {shop.name}")
+        return order
+
+    def fulfill_order(
+        self,
+        shop_name: str,
+        order_id: str,
+        company: str | None = None,
+        number: str | None = None,
+        url: str | None = None,
+    ) -> str:
+        """Fulfil every open fulfillment order of the order with tracking; returns its id."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            order = self._order(shop, order_id)
+            entries = [
+                (fo, None)
+                for fo in order.fulfillment_orders
+                if any(li.remaining_quantity for li in fo.line_items)
+            ]
+            if not entries:
+                raise SandboxError(f"order {order.name} has nothing left to fulfil")
+            tracking = (
+                {"company": company, "number": number, "url": url}
+                if (company or number or url)
+                else None
+            )
+            created, errors = fulfillment.create_fulfillment(self.world, shop, entries, tracking)
+            if created is None:
+                raise SandboxError("; ".join(e.message for e in errors))
+            return created.gid
+
+    def cancel_order_as_merchant(
+        self, shop_name: str, order_id: str, reason: str = "OTHER", restock: bool = True
+    ) -> None:
+        """Cancel at once, as from the admin (no job); emits orders/cancelled."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            order = self._order(shop, order_id)
+            refusal = orders.cancel_refusal(order)
+            if refusal is not None:
+                raise SandboxError(refusal.message)
+            orders.cancel_order(self.world, shop, order, reason, restock)
+
+    def adjust_stock(
+        self, shop_name: str, sku: str, delta: int, location_id: str | None = None
+    ) -> dict[str, int]:
+        """Change `available` (and so on_hand) by `delta`; emits inventory_levels/update."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            variant = self._variant(shop, sku)
+            location = shop.location_by_gid(location_id) if location_id else shop.locations[0]
+            if location is None:
+                raise SandboxError(f"no location {location_id} in {shop_name}")
+            level = inventory.level_for(self.world, shop, variant.inventory_item, location)
+            inventory.move(self.world, shop, level, available=delta)
+            return self.inventory(shop_name, sku, location.gid)
+
+    def _variant(self, shop: Shop, sku: str) -> Variant:
+        variant = shop.variant_by_sku(sku)
+        if variant is None:
+            raise SandboxError(f"no variant with SKU {sku!r} in {shop.name}")
+        return variant
+
+    # --- reading state ---------------------------------------------------------------
+
+    def inventory(self, shop_name: str, sku: str, location_id: str | None = None) -> dict[str, int]:
+        """available / committed / on_hand (+ the other states) of a SKU, summed over
+        locations unless one is given."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            item = self._variant(shop, sku).inventory_item
+            levels = [
+                lv
+                for lv in shop.levels
+                if lv.item is item and (location_id is None or lv.location.gid == location_id)
+            ]
+            names = sorted(inventory.READABLE_NAMES)
+            return {n: sum(lv.quantity(n) for lv in levels) for n in names}
+
+    def order(self, shop_name: str, order_id: str) -> dict[str, Any]:
+        with self.world.lock:
+            return _snapshot(self._order(self.world.shop(shop_name), order_id))
+
+    def orders(self, shop_name: str) -> list[dict[str, Any]]:
+        with self.world.lock:
+            return [_snapshot(o) for o in self.world.shop(shop_name).orders]
+
+    # --- rate limits, time, delivery -------------------------------------------------
+
+    def bucket(self, shop_name: str) -> LeakyBucket:
+        self.world.shop(shop_name)
+        return self._buckets[shop_name]
+
+    def set_bucket(self, shop_name: str, available: float) -> dict[str, float]:
+        """Set the points left in the shop's bucket (to provoke or end throttling)."""
+        bucket = self.bucket(shop_name)
+        bucket.set_available(available)
+        return bucket.status()
+
+    def finish_due_jobs(self) -> int:
+        with self.world.lock:
+            now = self.world.now()
+            due = [
+                job
+                for shop in self.world.shops.values()
+                for job in shop.jobs.values()
+                if not job.done and job.due_at <= now
+            ]
+            for job in due:
+                job.complete()
+            return len(due)
+
+    async def run_in_background(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
+        """Until `stop`: every `poll_seconds`, finish due jobs and deliver due webhooks
+        (unless `auto_deliver` is off). The app's lifespan runs this on the serving loop."""
+        self._server_loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                if self.auto_deliver:
+                    # One failing job or delivery must not stop the sandbox; the delivery
+                    # log keeps each attempt's result.
+                    with contextlib.suppress(Exception):
+                        self.finish_due_jobs()
+                        await self.webhooks.dispatcher.pump()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        finally:
+            self._server_loop = None
+
+    async def tick(self) -> int:
+        """Finish due jobs and deliver due webhooks; returns the deliveries attempted."""
+        self.finish_due_jobs()
+        loop = self._server_loop
+        pump = self.webhooks.dispatcher.pump
+        if loop is not None and loop.is_running() and loop is not asyncio.get_running_loop():
+            # The dispatcher's lock belongs to the serving loop; pump there.
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(pump(), loop))
+        return await pump()
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": d.id,
+                "url": d.url,
+                "topic": d.headers.get("X-Shopify-Topic"),
+                "event_id": d.headers.get("X-Shopify-Event-Id"),
+                "status": d.status,
+                "attempts": d.attempts,
+                "due_at": iso(d.due_at),
+                "last_result": d.last_result,
+            }
+            for d in self.webhooks.dispatcher.deliveries
+        ]
+
+
+def _snapshot(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.gid,
+        "name": order.name,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+        "source_identifier": order.source_identifier,
+        "tags": list(order.tags),
+        "note": order.note,
+        "financial_status": order.financial_status,
+        "fulfillment_status": orders.display_fulfillment_status(order),
+        "cancelled_at": iso(order.cancelled_at),
+        "cancel_reason": order.cancel_reason,
+        "cancelling": order.cancelling,
+        "closed": order.closed_at is not None,
+        "total": money(order.total),
+        "outstanding": money(order.outstanding),
+        "shipping_address": order.shipping_address,
+        "line_items": [
+            {
+                "id": li.gid,
+                "sku": li.sku,
+                "quantity": li.quantity,
+                "fulfilled": li.fulfilled_quantity,
+                "committed": li.committed_quantity,
+            }
+            for li in order.line_items
+        ],
+        "fulfillment_orders": [
+            {
+                "id": fo.gid,
+                "status": fo.status,
+                "holds": [
+                    {"id": h.gid, "handle": h.handle, "reason": h.reason, "notes": h.reason_notes}
+                    for h in fo.holds
+                ],
+            }
+            for fo in order.fulfillment_orders
+        ],
+        "fulfillments": [
+            {
+                "id": f.gid,
+                "status": f.status,
+                "created_at": iso(f.created_at),
+                "tracking": [
+                    {"company": t.company, "number": t.number, "url": t.url} for t in f.tracking
+                ],
+            }
+            for f in order.fulfillments
+        ],
+        "transactions": [
+            {
+                "id": t.gid,
+                "kind": t.kind,
+                "status": t.status,
+                "amount": money(t.amount),
+                "created_at": iso(t.created_at),
+            }
+            for t in order.transactions
+        ],
+    }

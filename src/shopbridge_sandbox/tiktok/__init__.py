@@ -1,0 +1,95 @@
+"""A faithful TikTok Shop Open API (version 202309) on loopback, for tests and demos.
+
+The real platform is unreachable from here, so this sandbox speaks its wire format
+(/work/shared/spec/tiktok_shop_api.md, cited below as §n): signed requests, the
+`{code, message, request_id, data}` envelope, TikTok's error codes, the 50 QPS limit,
+signed webhooks with TikTok's retry schedule, and the order lifecycle of §3.1.
+
+Python API::
+
+    sandbox = TikTokSandbox(clock=ManualClock(), faults=Faults(seed=1))
+    shop = sandbox.add_shop(name="Demo US", region="US", webhook_url=None)  # ShopCredentials
+    sandbox.add_product(shop.shop_id, title="Tee", skus=[SkuSpec("TEE-RED-L", "19.99", 10)])
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 2}, paid=False)
+    sandbox.pay(order_id); sandbox.fail_payment(order_id); sandbox.buyer_cancel(order_id)
+    sandbox.fraud_cancel(order_id); cancel_id = sandbox.request_cancellation(order_id)
+    sandbox.carrier_collect(order_id); sandbox.deliver(order_id)   # after the seller shipped
+    await sandbox.tick()                 # timers due at clock.now(), then due webhooks
+    sandbox.order(order_id)              # as Get Order Detail returns it
+    sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
+    with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
+    # also: credentials(shop_id), shop_ids(), order_ids(shop_id?), warehouse_ids(shop_id),
+    # sku_id(shop_id, seller_sku), delivery_option_id(shop_id), issue_auth_code(shop_id),
+    # cancellation(cancel_id), apply_timers(), pump_webhooks(), deliveries(), notifications,
+    # webhook_cancel_spelling
+
+Behaviour worth knowing:
+- Timers (ON_HOLD release 1 h after paid_time, unpaid cancel 24 h after create_time, request
+  auto-approval 48 h after it opened) fire in clock time, earliest first, before every API
+  call, every Python/control call, on `tick()` and every 50 ms in the app's lifespan.
+- Rate limit: 50 requests per real second per endpoint per app+shop, then HTTP 429 / 36009002.
+- Fault knobs (`Faults.api_fault()`) apply to every API call but not to the token routes nor
+  the control API: 5xx and 429 answer at once without effect; a timeout applies the call,
+  then answers `api_timeout_seconds` real seconds late.
+- Webhooks go through `WebhookDispatcher` with retries 2 min, 30 min, 3 h and 12 h apart
+  (§2.1), `Authorization` = hex HMAC-SHA256(app_secret, app_key + body) (§2.2).
+
+API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher` where scoped):
+    GET  /authorization/202309/shops
+    POST /order/202309/orders/search            GET /order/202309/orders?ids= (also 202507)
+    POST /return_refund/202309/cancellations/search
+    POST /return_refund/202309/cancellations/{cancel_id}/approve|reject   (idempotency_key)
+    POST /return_refund/202309/cancellations    (seller cancel, idempotency_key)
+    POST /fulfillment/202309/orders/{order_id}/packages
+    POST /fulfillment/202309/orders/{order_id}/shipping_info/update   (once, within 72 h)
+    GET  /logistics/202309/delivery_options/{id}/shipping_providers
+    GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
+    POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update
+    POST /product/202502/products/search (and 202309)   GET /product/202309/products/{id}
+    POST /order/202406/orders/external_orders   GET /order/202406/orders/{id}/external_orders
+    POST /order/202406/orders/external_order_search?platform=&external_order_id=
+    PUT|GET|DELETE /event/202309/webhooks   (per-topic webhook addresses)
+    GET  /seller/202309/shops
+    GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)
+
+Sandbox choices where the docs are silent (UNCONFIRMED upstream):
+- The sign covers the body bytes exactly as sent, a literal `{}` included (§1.3 leaves open
+  whether TikTok drops an empty object; send no bytes when there is nothing to say).
+- HTTP status of errors: gateway refusals 401 (403 for a token/shop mismatch 101000), bad
+  parameters 400 (36009004), business refusals HTTP 200 with the code, 429 for throttling,
+  500/503 for injected internal errors (see `errors.py`).
+- Reject Cancellation on a US shop answers 25001060 ("ship the package instead", §4.2).
+- Shipping an UNPAID or CANCELLED order answers 21011001; an unknown provider 21011021.
+- Type 1 webhooks spell a cancelled order `CANCEL` (settable to `CANCELLED`); the API says
+  `CANCELLED`. Every cancellation, direct ones included, gets a cancellation record and a
+  type 11 webhook; a rejected or ship-rejected request becomes CANCELLATION_REQUEST_CANCELLED.
+- Unpaid auto-cancel after 24 h; inventory updates accept quantity 0; US tax is a flat 8%.
+- Item-level (partial) seller cancels are refused with 25005010. A seller may cancel an UNPAID
+  order with a `seller_cancel_unpaid_reason_*` key (the docs conflict, §4.2).
+- Refreshing a token issues a new access token and keeps the refresh token; the old access
+  token works until its own expiry. Refresh tokens live 365 days.
+
+Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
+    POST /_sandbox/shops {name, region, webhook_url?, warehouses?[names]} -> credentials
+    POST /_sandbox/shops/{shop_id}/products {title, skus:[{seller_sku, price, quantity}]}
+    PUT  /_sandbox/shops/{shop_id}/webhook {url}
+    POST /_sandbox/shops/{shop_id}/auth_code -> {auth_code} for /api/v2/token/get
+    GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {available}
+    POST /_sandbox/orders {shop_id, items:{seller_sku: units}, paid?, on_hold_flow?} -> order
+    GET  /_sandbox/orders/{order_id}
+    POST /_sandbox/orders/{order_id}/pay | fail_payment | buyer_cancel | fraud_cancel
+    POST /_sandbox/orders/{order_id}/collect | deliver   (carrier: IN_TRANSIT, DELIVERED)
+    POST /_sandbox/orders/{order_id}/request_cancellation -> the cancellation
+    GET  /_sandbox/cancellations/{cancel_id}
+    GET  /_sandbox/clock        POST /_sandbox/clock/advance {seconds}  (ManualClock only, else 409)
+    POST /_sandbox/tick
+    GET|PUT /_sandbox/faults    (FaultSettings knobs)
+    GET|PUT /_sandbox/settings  {webhook_cancel_spelling: CANCEL|CANCELLED}
+    GET  /_sandbox/webhooks     (every delivery, with its attempts)
+"""
+
+from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
+from shopbridge_sandbox.tiktok.models import ShopCredentials, SkuSpec
+from shopbridge_sandbox.tiktok.sandbox import TikTokSandbox
+
+__all__ = ["NotFound", "SandboxError", "ShopCredentials", "SkuSpec", "TikTokSandbox"]

@@ -1,0 +1,180 @@
+"""The control API under /_sandbox/: JSON in and out, no signature (see the package docstring).
+
+Errors answer `{"error": "..."}` with 404 (unknown shop, order, ...), 409 (the order's state
+forbids it) or 400 (malformed input).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shopbridge.clock import ManualClock
+from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
+from shopbridge_sandbox.tiktok.models import SkuSpec
+
+if TYPE_CHECKING:
+    from shopbridge_sandbox.tiktok.sandbox import TikTokSandbox
+
+Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def control_routes(sandbox: TikTokSandbox) -> list[Route]:
+    def guarded(action: Callable[[Request, dict[str, Any]], Any]) -> Endpoint:
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                body = await request.json() if await request.body() else {}
+                result = action(request, body)
+                if hasattr(result, "__await__"):
+                    result = await result
+            except NotFound as exc:
+                return JSONResponse({"error": str(exc)}, status_code=404)
+            except SandboxError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            except (ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+            return JSONResponse(result)
+
+        return endpoint
+
+    def path(request: Request, name: str) -> str:
+        return str(request.path_params[name])
+
+    def create_shop(request: Request, body: dict[str, Any]) -> Any:
+        creds = sandbox.add_shop(
+            name=body.get("name", "Demo US"),
+            region=body.get("region", "US"),
+            webhook_url=body.get("webhook_url"),
+            warehouses=body.get("warehouses", ()),
+        )
+        return {
+            **dataclasses.asdict(creds),
+            "warehouse_ids": sandbox.warehouse_ids(creds.shop_id),
+            "delivery_option_id": sandbox.delivery_option_id(creds.shop_id),
+        }
+
+    def add_product(request: Request, body: dict[str, Any]) -> Any:
+        shop_id = path(request, "shop_id")
+        specs = [SkuSpec(**sku) for sku in body["skus"]]
+        product_id = sandbox.add_product(shop_id, body["title"], specs)
+        skus = {s.seller_sku: sandbox.sku_id(shop_id, s.seller_sku) for s in specs}
+        return {"product_id": product_id, "sku_ids": skus}
+
+    def set_webhook(request: Request, body: dict[str, Any]) -> Any:
+        sandbox.set_webhook_url(path(request, "shop_id"), body.get("url"))
+        return {"url": body.get("url")}
+
+    def auth_code(request: Request, body: dict[str, Any]) -> Any:
+        return {"auth_code": sandbox.issue_auth_code(path(request, "shop_id"))}
+
+    def inventory(request: Request, body: dict[str, Any]) -> Any:
+        shop_id, seller_sku = path(request, "shop_id"), path(request, "seller_sku")
+        return {"seller_sku": seller_sku, "available": sandbox.inventory(shop_id, seller_sku)}
+
+    def create_order(request: Request, body: dict[str, Any]) -> Any:
+        order_id = sandbox.create_order(
+            body["shop_id"],
+            {str(k): int(v) for k, v in body["items"].items()},
+            paid=bool(body.get("paid", False)),
+            on_hold_flow=body.get("on_hold_flow"),
+        )
+        return sandbox.order(order_id)
+
+    def order_action(act: Callable[[str], Any]) -> Callable[[Request, dict[str, Any]], Any]:
+        def action(request: Request, body: dict[str, Any]) -> Any:
+            order_id = path(request, "order_id")
+            act(order_id)
+            return sandbox.order(order_id)
+
+        return action
+
+    def request_cancellation(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.cancellation(sandbox.request_cancellation(path(request, "order_id")))
+
+    def get_order(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.order(path(request, "order_id"))
+
+    def get_cancellation(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.cancellation(path(request, "cancel_id"))
+
+    def get_clock(request: Request, body: dict[str, Any]) -> Any:
+        now = sandbox.clock.now()
+        return {"now": now.isoformat(), "timestamp": int(now.timestamp())}
+
+    async def advance_clock(request: Request, body: dict[str, Any]) -> Any:
+        if not isinstance(sandbox.clock, ManualClock):
+            raise SandboxError("the clock can only be advanced when it is a ManualClock")
+        sandbox.clock.advance(timedelta(seconds=float(body["seconds"])))
+        attempted = await sandbox.tick()
+        return {**get_clock(request, body), "webhooks_attempted": attempted}
+
+    async def tick(request: Request, body: dict[str, Any]) -> Any:
+        return {"webhooks_attempted": await sandbox.tick()}
+
+    def get_faults(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.faults.settings.as_dict()
+
+    def set_faults(request: Request, body: dict[str, Any]) -> Any:
+        sandbox.faults.settings.update(body)
+        return sandbox.faults.settings.as_dict()
+
+    def get_settings(request: Request, body: dict[str, Any]) -> Any:
+        return {"webhook_cancel_spelling": sandbox.webhook_cancel_spelling}
+
+    def set_settings(request: Request, body: dict[str, Any]) -> Any:
+        spelling = body.get("webhook_cancel_spelling", sandbox.webhook_cancel_spelling)
+        if spelling not in ("CANCEL", "CANCELLED"):
+            raise ValueError("webhook_cancel_spelling is CANCEL or CANCELLED")
+        sandbox.webhook_cancel_spelling = spelling
+        return get_settings(request, body)
+
+    def webhooks(request: Request, body: dict[str, Any]) -> Any:
+        return {
+            "deliveries": [
+                {
+                    "id": d.id,
+                    "url": d.url,
+                    "body": d.body.decode(),
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "due_at": d.due_at.isoformat(),
+                    "history": [[at.isoformat(), result] for at, result in d.history],
+                }
+                for d in sandbox.deliveries()
+            ]
+        }
+
+    def r(path: str, action: Callable[[Request, dict[str, Any]], Any], method: str) -> Route:
+        return Route(path, guarded(action), methods=[method])
+
+    return [
+        r("/shops", create_shop, "POST"),
+        r("/shops/{shop_id}/products", add_product, "POST"),
+        r("/shops/{shop_id}/webhook", set_webhook, "PUT"),
+        r("/shops/{shop_id}/auth_code", auth_code, "POST"),
+        r("/shops/{shop_id}/inventory/{seller_sku}", inventory, "GET"),
+        r("/orders", create_order, "POST"),
+        r("/orders/{order_id}", get_order, "GET"),
+        r("/orders/{order_id}/pay", order_action(sandbox.pay), "POST"),
+        r("/orders/{order_id}/fail_payment", order_action(sandbox.fail_payment), "POST"),
+        r("/orders/{order_id}/buyer_cancel", order_action(sandbox.buyer_cancel), "POST"),
+        r("/orders/{order_id}/fraud_cancel", order_action(sandbox.fraud_cancel), "POST"),
+        r("/orders/{order_id}/request_cancellation", request_cancellation, "POST"),
+        r("/orders/{order_id}/collect", order_action(sandbox.carrier_collect), "POST"),
+        r("/orders/{order_id}/deliver", order_action(sandbox.deliver), "POST"),
+        r("/cancellations/{cancel_id}", get_cancellation, "GET"),
+        r("/clock", get_clock, "GET"),
+        r("/clock/advance", advance_clock, "POST"),
+        r("/tick", tick, "POST"),
+        r("/faults", get_faults, "GET"),
+        r("/faults", set_faults, "PUT"),
+        r("/settings", get_settings, "GET"),
+        r("/settings", set_settings, "PUT"),
+        r("/webhooks", webhooks, "GET"),
+    ]
