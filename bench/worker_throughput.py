@@ -61,18 +61,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from shopbridge.bootstrap import bootstrap
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.domain.money import Money
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
-from shopbridge.engine.bridge import Bridge
-from shopbridge.engine.executors import ConnectionContext
-from shopbridge.engine.inbox import PlatformInboxHandler
-from shopbridge.engine.worker import Worker
 from shopbridge.store import Store, create_db_engine, normalize_url, upgrade_database
 from shopbridge.store.tables import order_mirrors, outbox
-from shopbridge_sandbox.fakes import FakeShopify, FakeShopifyOrder, FakeTikTok
+from shopbridge_sandbox.fakes import FakeContexts, FakeShopify, FakeShopifyOrder, FakeTikTok
 
 PG_URL_VARIABLES = ("SHOPBRIDGE_BENCH_PG_URL", "SHOPBRIDGE_TEST_PG_URL")
 
@@ -155,15 +152,9 @@ def worker_process(pipe: Connection, url: str, connection_id: int, index: int) -
         store = Store(engine, clock)
         tiktok = FakeTikTok()
         shopify = NumberedShopify({SKU: 1_000_000}, first_number=1001 + 1_000_000 * index)
-        context = ConnectionContext(connection_id, tiktok, shopify, Policy(), clock)
-        worker = Worker(
-            store,
-            clock,
-            lambda _id: context,
-            PlatformInboxHandler(store, lambda _id: context),
-            worker_id=f"bench-{index}",
-            seed=index,
-        )
+        contexts = FakeContexts(tiktok, shopify, Policy(), clock)
+        service = bootstrap(store=store, clock=clock, contexts=contexts)
+        worker = service.worker(worker_id=f"bench-{index}", seed=index, reconcile_every=None)
         pipe.send("ready")
         while (request := pipe.recv()) is not None:
             clock.set(request.now)
@@ -300,7 +291,8 @@ class Lifecycle:
             name="Bench", tiktok_shop_id="7494049642642441621", shopify_domain="bench.myshopify.com"
         )
         self.policy = Policy()
-        self.bridge = Bridge(self.store, self.clock, lambda _id: self.policy)
+        contexts = FakeContexts(FakeTikTok(), FakeShopify(), self.policy, self.clock)
+        self.bridge = bootstrap(store=self.store, clock=self.clock, contexts=contexts).bridge
         self.order_ids = [tiktok_order_id(n) for n in range(orders)]
         self.platforms = Platforms()
         self.timings = Timings()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from shopbridge import __version__
+from shopbridge.clock import ClockSpec
 from shopbridge.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -56,23 +56,47 @@ def db_upgrade(ctx: click.Context, database_url: str | None) -> None:
     click.echo(f"database at {_safe(url)} is up to date")
 
 
+clock_option = click.option(
+    "--clock",
+    help="system (default), or scaled:FACTOR to run time FACTOR times faster, shared by every "
+    "process on the database (rehearsals).",
+)
+
+
 @main.command()
 @database_option
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option(
+    "--worker/--web-only",
+    "serve_worker",
+    default=None,
+    help="Also run a worker in this process (default), or only the web app.",
+)
+@clock_option
 @click.pass_context
-def serve(ctx: click.Context, database_url: str | None, host: str | None, port: int | None) -> None:
-    """Run the web app (health, webhooks) and a worker in one process."""
-    settings = _settings(ctx, database_url=database_url, host=host, port=port)
+def serve(
+    ctx: click.Context,
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    serve_worker: bool | None,
+    clock: str | None,
+) -> None:
+    """Run the web app (merchant UI, health, webhooks) and a worker in one process."""
+    settings = _settings(
+        ctx, database_url=database_url, host=host, port=port, serve_worker=serve_worker, clock=clock
+    )
     asyncio.run(_serve(settings, with_web=True))
 
 
 @main.command()
 @database_option
+@clock_option
 @click.pass_context
-def worker(ctx: click.Context, database_url: str | None) -> None:
+def worker(ctx: click.Context, database_url: str | None, clock: str | None) -> None:
     """Run a worker only (start several, on PostgreSQL, to scale out)."""
-    settings = _settings(ctx, database_url=database_url)
+    settings = _settings(ctx, database_url=database_url, clock=clock)
     asyncio.run(_serve(settings, with_web=False))
 
 
@@ -83,52 +107,49 @@ async def _serve(settings: Settings, with_web: bool) -> None:
 
     configure_logging(settings.log_level)
 
-    from shopbridge.clock import SystemClock
-    from shopbridge.engine.inbox import PlatformInboxHandler
-    from shopbridge.engine.runtime import Runtime
-    from shopbridge.engine.worker import RetryPolicy, Worker
-    from shopbridge.store import Store, create_db_engine, upgrade_database
-    from shopbridge.store.secrets import SecretBox
-    from shopbridge.web.app import create_app
+    from shopbridge.bootstrap import bootstrap
+    from shopbridge.store.anchor import ClockMismatch
 
     url = settings.resolved_database_url()
-    upgrade_database(url)
-    clock = SystemClock()
-    store = Store(create_db_engine(url), clock, SecretBox.from_environment())
-    runtime = Runtime(store, clock)
-    contexts = runtime.context
-    the_worker = Worker(
-        store,
-        clock,
-        contexts,
-        PlatformInboxHandler(store, contexts),
-        batch_size=settings.worker_batch_size,
-        lease=timedelta(seconds=settings.worker_lease_seconds),
-        retry=RetryPolicy(max_attempts=settings.max_attempts),
-        reconcile_every=timedelta(minutes=settings.reconcile_minutes),
-    )
+    try:
+        service = bootstrap(settings)
+    except ClockMismatch as error:
+        raise click.ClickException(str(error)) from None
     stop = asyncio.Event()
-    worker_task = asyncio.create_task(the_worker.run(stop, settings.worker_idle_seconds))
-    if with_web:
-        # Settings changed in the UI reach this worker's cached connection at once.
-        app = create_app(store, wake=the_worker.wake.set, on_connection_changed=runtime.forget)
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level
-        )
-        click.echo(
-            f"shopbridge {__version__} on http://{settings.host}:{settings.port} ({_safe(url)})"
-        )
-        # uvicorn owns SIGINT/SIGTERM here; when it has shut down, the worker stops too.
-        await uvicorn.Server(config).serve()
-    else:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        click.echo(f"shopbridge worker {the_worker.worker_id} on {_safe(url)}")
-        await stop.wait()
-    stop.set()
-    await worker_task
-    await runtime.aclose()
+    run_worker = not with_web or settings.serve_worker
+    the_worker = service.worker() if run_worker else None
+    worker_task = (
+        asyncio.create_task(the_worker.run(stop, settings.worker_idle_seconds))
+        if the_worker is not None
+        else None
+    )
+    try:
+        if with_web:
+            wake = the_worker.wake.set if the_worker is not None else (lambda: None)
+            config = uvicorn.Config(
+                service.web(wake=wake),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+            )
+            click.echo(
+                f"shopbridge {__version__} on http://{settings.host}:{settings.port} "
+                f"({_safe(url)}{'' if run_worker else ', web only'})"
+            )
+            # uvicorn owns SIGINT/SIGTERM here; when it has shut down, the worker stops too.
+            await uvicorn.Server(config).serve()
+        else:
+            assert the_worker is not None
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            click.echo(f"shopbridge worker {the_worker.worker_id} on {_safe(url)}")
+            await stop.wait()
+    finally:
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        await service.aclose()
 
 
 def _open_store(settings: Settings) -> Store:
@@ -293,27 +314,43 @@ def sandbox() -> None:
     """Run a platform sandbox on loopback."""
 
 
+sandbox_clock_option = click.option(
+    "--clock",
+    default="system",
+    show_default=True,
+    help="system, scaled:FACTOR, or scaled:FACTOR@EPOCH to share a rehearsal's clock.",
+)
+
+
+def _clock_spec(text: str) -> ClockSpec:
+    try:
+        return ClockSpec.parse(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--clock") from None
+
+
 @sandbox.command("tiktok")
 @click.option("--port", default=9001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--clock-factor", default=1.0, show_default=True, help="Simulated seconds per second."
-)
-def sandbox_tiktok(port: int, host: str, clock_factor: float) -> None:
+@sandbox_clock_option
+@click.option("--empty", is_flag=True, help="Start with no shop (a rehearsal adds its own).")
+def sandbox_tiktok(port: int, host: str, clock: str, empty: bool) -> None:
     """A TikTok Shop Open API (202309) sandbox with a seeded demo shop."""
     from shopbridge_sandbox.tiktok.cli import serve as serve_tiktok
 
-    serve_tiktok(port, host=host, clock_factor=clock_factor)
+    serve_tiktok(port, host=host, clock=_clock_spec(clock).clock(), seeded=not empty)
 
 
 @sandbox.command("shopify")
 @click.option("--port", default=9002, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-def sandbox_shopify(port: int, host: str) -> None:
+@sandbox_clock_option
+@click.option("--empty", is_flag=True, help="Start with no store (a rehearsal adds its own).")
+def sandbox_shopify(port: int, host: str, clock: str, empty: bool) -> None:
     """A Shopify Admin GraphQL (2026-07) sandbox with a seeded demo store."""
     from shopbridge_sandbox.shopify.cli import serve as serve_shopify
 
-    serve_shopify(port, host=host)
+    serve_shopify(port, host=host, clock=_clock_spec(clock).clock(), seeded=not empty)
 
 
 @main.group()

@@ -10,8 +10,12 @@ default below.
 | host | SHOPBRIDGE_HOST | 127.0.0.1 |
 | port | SHOPBRIDGE_PORT | 8000 |
 | log_level | SHOPBRIDGE_LOG_LEVEL | info |
+| clock | SHOPBRIDGE_CLOCK | system (or scaled:FACTOR for rehearsals; see `clock.py`) |
+| serve_worker | SHOPBRIDGE_SERVE_WORKER | true (`serve` runs a worker too; false: web only) |
 | worker_batch_size | SHOPBRIDGE_WORKER_BATCH_SIZE | 10 |
-| worker_lease_seconds | SHOPBRIDGE_WORKER_LEASE_SECONDS | 120 |
+| worker_concurrency | SHOPBRIDGE_WORKER_CONCURRENCY | 4 (items a worker runs at once) |
+| worker_heartbeat_seconds | SHOPBRIDGE_WORKER_HEARTBEAT_SECONDS | 2 (real seconds) |
+| worker_lease_seconds | SHOPBRIDGE_WORKER_LEASE_SECONDS | 10 (real s, renewed by heartbeats) |
 | worker_idle_seconds | SHOPBRIDGE_WORKER_IDLE_SECONDS | 0.2 |
 | max_attempts | SHOPBRIDGE_MAX_ATTEMPTS | 8 |
 | reconcile_minutes | SHOPBRIDGE_RECONCILE_MINUTES | 5 |
@@ -39,8 +43,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    clock: str = "system"
+    serve_worker: bool = True
     worker_batch_size: int = 10
-    worker_lease_seconds: float = 120.0
+    worker_concurrency: int = 4
+    worker_heartbeat_seconds: float = 2.0
+    worker_lease_seconds: float = 10.0
     worker_idle_seconds: float = 0.2
     max_attempts: int = 8
     reconcile_minutes: float = 5.0
@@ -92,9 +100,50 @@ def _merge(settings: Settings, values: dict[str, Any], source: str) -> Settings:
         kind = types[name]
         try:
             changes[name] = (
-                int(raw) if kind == "int" else float(raw) if kind == "float" else str(raw)
+                int(raw)
+                if kind == "int"
+                else float(raw)
+                if kind == "float"
+                else _boolean(raw)
+                if kind == "bool"
+                else str(raw)
             )
         except ValueError:
-            wanted = {"int": "a whole number", "float": "a number"}.get(str(kind), "text")
+            wanted = {"int": "a whole number", "float": "a number", "bool": "true or false"}.get(
+                str(kind), "text"
+            )
             raise ConfigError(f"setting {name} in {source} must be {wanted}, got {raw!r}") from None
-    return replace(settings, **changes)
+    merged = replace(settings, **changes)
+    _check(merged, source)
+    return merged
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _check(settings: Settings, source: str) -> None:
+    from shopbridge.clock import ClockSpec
+
+    try:
+        ClockSpec.parse(settings.clock)
+    except ValueError as error:
+        raise ConfigError(f"setting clock in {source}: {error}") from None
+    if settings.worker_heartbeat_seconds <= 0 or settings.worker_concurrency < 1:
+        raise ConfigError(
+            f"in {source}: worker_heartbeat_seconds must be positive and worker_concurrency "
+            "at least 1"
+        )
+    if settings.worker_lease_seconds < 2 * settings.worker_heartbeat_seconds:
+        raise ConfigError(
+            f"in {source}: worker_lease_seconds ({settings.worker_lease_seconds:g}) must be at "
+            f"least twice worker_heartbeat_seconds ({settings.worker_heartbeat_seconds:g}), or "
+            "a live worker could lose its leases between two heartbeats"
+        )

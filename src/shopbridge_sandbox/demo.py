@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -38,7 +38,7 @@ async def run_demo(
     order_count: int, database_url: str | None, hour_seconds: float, faults: bool
 ) -> int:
     started = time.monotonic()
-    clock = ScaledClock(3600 / hour_seconds, start=datetime.now(UTC).replace(microsecond=0))
+    clock = ScaledClock(3600 / hour_seconds)
     if database_url is None:
         folder = Path(tempfile.mkdtemp(prefix="shopbridge-demo-"))
         database_url = f"sqlite:///{folder / 'demo.sqlite3'}"
@@ -62,8 +62,7 @@ async def run_demo(
         carrier_mapping={"Royal Mail": "USPS"},
         worker_options={
             "worker_id": "demo",
-            # Leases and backoff are in clock time: a minute of real time, whatever the scale.
-            "lease": timedelta(seconds=60 * clock.factor),
+            # Backoff is in clock time: two real seconds at first, whatever the scale.
             "retry": RetryPolicy(base=timedelta(seconds=2 * clock.factor), cap=timedelta(hours=1)),
             "reconcile_every": timedelta(minutes=30),
         },

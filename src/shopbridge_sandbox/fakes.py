@@ -9,10 +9,13 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+from shopbridge.clock import Clock
 from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
+from shopbridge.engine.executors import ConnectionContext
 from shopbridge.engine.ports import (
     CreatedOrder,
     OrderCancellation,
@@ -20,6 +23,7 @@ from shopbridge.engine.ports import (
     PlatformError,
     ShippingProvider,
     ShopifyFulfilment,
+    ShopifyOrderRef,
     ShopifyOrderView,
 )
 
@@ -50,6 +54,7 @@ class FakeShopifyOrder:
     fulfilments: list[ShopifyFulfilment] = field(default_factory=list)
     address: Address | None = None
     marked_paid_at_holds: int = -1  # how many holds were left when it was marked paid
+    created_at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class FakeShopify(_Faulty):
@@ -75,10 +80,18 @@ class FakeShopify(_Faulty):
     def orders_for(self, tiktok_order_id: str) -> list[FakeShopifyOrder]:
         return [o for o in self.orders.values() if o.tiktok_order_id == tiktok_order_id]
 
-    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None:
-        self._enter("find_order")
-        found = self.orders_for(tiktok_order_id)
-        return self.view(found[0].order_id) if found else None
+    def ref(self, order_id: str) -> ShopifyOrderRef:
+        o = self.orders[order_id]
+        return ShopifyOrderRef(o.order_id, o.name, o.cancelled, o.created_at)
+
+    async def find_orders(self, tiktok_order_id: str) -> tuple[ShopifyOrderRef, ...]:
+        self._enter("find_orders")
+        found = [self.ref(o.order_id) for o in self.orders_for(tiktok_order_id)]
+        return tuple(sorted(found, key=lambda r: r.sort_key))
+
+    async def order_ref(self, order_id: str) -> ShopifyOrderRef:
+        self._enter("order_ref")
+        return self.ref(order_id)
 
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
         self._enter("create_pending_order")
@@ -232,3 +245,24 @@ class FakeTikTok(_Faulty):
             for c in items
             if since <= c.update_time < until
         ]
+
+
+class FakeContexts:
+    """A context source for `bootstrap(contexts=...)`: every connection talks to these fakes."""
+
+    def __init__(
+        self, tiktok: FakeTikTok, shopify: FakeShopify, policy: Policy, clock: Clock
+    ) -> None:
+        self.tiktok, self.shopify, self._policy, self.clock = tiktok, shopify, policy, clock
+
+    async def context(self, connection_id: int) -> ConnectionContext:
+        return ConnectionContext(connection_id, self.tiktok, self.shopify, self._policy, self.clock)
+
+    def policy(self, connection_id: int) -> Policy:
+        return self._policy
+
+    def forget(self, connection_id: int) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

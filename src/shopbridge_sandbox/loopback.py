@@ -16,12 +16,11 @@ from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from shopbridge.bootstrap import Shopbridge, bootstrap
 from shopbridge.clock import Clock
-from shopbridge.engine.inbox import PlatformInboxHandler
-from shopbridge.engine.runtime import Runtime
+from shopbridge.config import Settings
 from shopbridge.engine.worker import Worker
 from shopbridge.store import Store
-from shopbridge.web.app import create_app
 from shopbridge_sandbox.faults import Faults
 from shopbridge_sandbox.invariants import Breach, check_invariants
 from shopbridge_sandbox.serving import BackgroundServer
@@ -47,7 +46,7 @@ class Loopback:
     tiktok_url: str
     shopify_url: str
     bridge_url: str
-    runtime: Runtime
+    service: Shopbridge
     worker: Worker
     catalog: Catalog
 
@@ -62,7 +61,7 @@ class Loopback:
             self.shop_id,
             self.shopify,
             self.shop_name,
-            self.runtime.context(self.connection_id).policy,
+            self.service.contexts.policy(self.connection_id),
             settled=settled,
             skus=tuple(self.catalog),
         )
@@ -90,7 +89,6 @@ async def loopback(
     shopify.add_product(
         SHOP, "Catalog", [VariantSpec(sku=s, price=p, available=q) for s, (p, q) in catalog.items()]
     )
-    runtime = Runtime(store, clock)
     loop = asyncio.get_running_loop()
     with ExitStack() as servers:
         tiktok_url = servers.enter_context(BackgroundServer(tiktok.app)).base_url
@@ -114,21 +112,14 @@ async def loopback(
             holdback_minutes=holdback_minutes,
             carrier_mapping=dict(carrier_mapping or {}),
         )
-        contexts = runtime.context
-        worker = Worker(
-            store, clock, contexts, PlatformInboxHandler(store, contexts), **(worker_options or {})
-        )
+        service = bootstrap(Settings(), store=store, clock=clock)
+        worker = service.worker(**(worker_options or {}))
 
         def wake() -> None:  # webhooks arrive on the server's thread; the worker runs on ours
             loop.call_soon_threadsafe(worker.wake.set)
 
         # Sessions live as long as this loopback run, so a fresh random key is the right one.
-        app = create_app(
-            store,
-            wake=wake,
-            secret_key=secrets.token_urlsafe(32),
-            on_connection_changed=runtime.forget,
-        )
+        app = service.web(wake=wake, secret_key=secrets.token_urlsafe(32))
         bridge_url = servers.enter_context(BackgroundServer(app)).base_url
         tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
         for topic in SHOPIFY_TOPICS:
@@ -145,9 +136,9 @@ async def loopback(
                 tiktok_url,
                 shopify_url,
                 bridge_url,
-                runtime,
+                service,
                 worker,
                 catalog,
             )
         finally:
-            await runtime.aclose()
+            await service.aclose()

@@ -16,16 +16,32 @@ from typing import Any
 import uvicorn
 
 
+def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A bound TCP socket (port 0 = any free port) with TCP_NODELAY, listening."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Small responses on a reused connection would otherwise wait ~40 ms on the peer's delayed
+    # ACK (Nagle); accepted sockets inherit this option on Linux.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def serve_on(app: Callable[..., Any], sock: socket.socket) -> None:
+    """Serve `app` on an already listening socket until Ctrl-C or SIGTERM (a sandbox process)."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
 class BackgroundServer:
     """Serves `app` on 127.0.0.1 (port 0 = any free port) until `stop()`."""
 
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Small responses on a reused connection would otherwise wait ~40 ms on the peer's
-        # delayed ACK (Nagle); accepted sockets inherit this option on Linux.
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.bind((host, port))
+        self._sock = listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         self._server = uvicorn.Server(config)

@@ -118,12 +118,6 @@ class LiveStack:
         if loop is not None and woken is not None and not loop.is_closed():
             loop.call_soon_threadsafe(woken.set)
 
-    def connection_changed(self, connection_id: int) -> None:
-        """Drop the worker's cached settings of a connection (a merchant changed them)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.stack.runtime.forget, connection_id)
-
     def run(self, action: Callable[[Stack], Awaitable[T]]) -> T:
         """Await `action(stack)` on the stack's loop, exclusive of the worker."""
         assert self._loop is not None and self._lock is not None

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from browser.live import LiveStack
 from shopbridge.store import SecretBox
-from shopbridge.web.app import create_app
 from shopbridge_sandbox.serving import BackgroundServer
 
 if TYPE_CHECKING:
@@ -37,15 +36,9 @@ def served_ui(live: LiveStack) -> Iterator[str]:
     """The merchant web app on the live stack's store and clock; yields its base URL.
 
     The app's `wake` runs the live worker at once (as `shopbridge serve` wires it), and a
-    settings change drops the worker's cached copy of the connection.
+    settings change makes the worker check the connection's settings at once.
     """
-    app = create_app(
-        live.stack.store,
-        live.wake,
-        clock=live.stack.clock,
-        secret_key="browser-tests",
-        on_connection_changed=live.connection_changed,
-    )
+    app = live.stack.service.web(wake=live.wake, secret_key="browser-tests")
     with BackgroundServer(app) as server:
         yield server.base_url
 

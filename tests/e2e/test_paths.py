@@ -16,6 +16,7 @@ import pytest
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.domain.transition import Decision
+from shopbridge.engine.runtime import VERSION_CHECK_SECONDS
 from shopbridge.store import Store
 from shopbridge_sandbox.tiktok import SkuSpec
 from support.stack import SHOP, Stack, running_stack
@@ -289,8 +290,9 @@ async def test_unsupported_carrier_is_flagged_then_shipped_after_mapping_and_ret
     assert "Bonshaw" in row.attention_reason
     assert "UPS" in row.attention_reason and "USPS" in row.attention_reason
     assert stack.tiktok.order(order_id)["status"] == "AWAITING_SHIPMENT"
+    # Saved as another process would: the worker notices the settings version on its next use.
     stack.store.update_connection(stack.connection_id, carrier_mapping={"Bonshaw": "UPS"})
-    stack.runtime.forget(stack.connection_id)
+    await asyncio.sleep(VERSION_CHECK_SECONDS)
     assert merchant(stack, order_id, ev.MerchantRetried("ship_on_tiktok")).refusal is None
     await stack.settle()
     tiktok_order = stack.tiktok.order(order_id)

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.engine.inbox import PlatformInboxHandler
 from shopbridge.engine.worker import RetryPolicy, Worker
 from shopbridge.store import Store
 from shopbridge_sandbox.faults import Faults, FaultSettings
@@ -35,12 +34,7 @@ async def stack(store: Store, manual_clock: ManualClock) -> AsyncIterator[Stack]
 
 def reconciling_worker(stack: Stack) -> Worker:
     """The stack's worker, reconciling each connection every `RECONCILE_EVERY`."""
-    context = stack.runtime.context
-    return Worker(
-        stack.store,
-        stack.clock,
-        context,
-        PlatformInboxHandler(stack.store, context),
+    return stack.service.worker(
         worker_id="e2e-reconciling",
         retry=RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=10)),
         seed=3,

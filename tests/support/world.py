@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from shopbridge.bootstrap import Shopbridge, bootstrap
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import TikTokOrder
 from shopbridge.engine.executors import ConnectionContext
-from shopbridge.engine.inbox import PlatformInboxHandler
+from shopbridge.engine.runtime import policy_for
 from shopbridge.engine.worker import RetryPolicy, Worker
 from shopbridge.store import Store
 from shopbridge_sandbox.fakes import FakeShopify, FakeTikTok
@@ -21,8 +23,9 @@ class World:
     clock: ManualClock
     tiktok: FakeTikTok = field(default_factory=FakeTikTok)
     shopify: FakeShopify = field(default_factory=lambda: FakeShopify({"TEE-RED-L": 10, "MUG": 5}))
-    policy: Policy = field(default_factory=Policy)
     connection_id: int = 0
+    forgotten: list[int] = field(default_factory=list)
+    _service: Shopbridge | None = None
 
     def __post_init__(self) -> None:
         if not self.connection_id:
@@ -32,20 +35,32 @@ class World:
                 shopify_domain="demo.myshopify.com",
             )
 
-    def context(self, connection_id: int) -> ConnectionContext:
-        return ConnectionContext(connection_id, self.tiktok, self.shopify, self.policy, self.clock)
+    # The ContextSource the service is bootstrapped with: every connection talks to the fakes.
 
-    def worker(self, name: str = "w1", **kw: object) -> Worker:
+    async def context(self, connection_id: int) -> ConnectionContext:
+        policy = self.policy(connection_id)
+        return ConnectionContext(connection_id, self.tiktok, self.shopify, policy, self.clock)
+
+    def policy(self, connection_id: int) -> Policy:
+        """Read per call, like a worker's runtime after a settings change."""
+        return policy_for(self.store.get_connection(connection_id))
+
+    def forget(self, connection_id: int) -> None:
+        self.forgotten.append(connection_id)
+
+    async def aclose(self) -> None:
+        return None
+
+    @property
+    def service(self) -> Shopbridge:
+        if self._service is None:
+            self._service = bootstrap(store=self.store, clock=self.clock, contexts=self)
+        return self._service
+
+    def worker(self, name: str = "w1", **kw: Any) -> Worker:
         kw.setdefault("retry", RetryPolicy(max_attempts=3))
-        return Worker(
-            self.store,
-            self.clock,
-            self.context,
-            PlatformInboxHandler(self.store, self.context),
-            worker_id=name,
-            seed=1,
-            **kw,  # type: ignore[arg-type]
-        )
+        kw.setdefault("reconcile_every", None)
+        return self.service.worker(worker_id=name, seed=1, **kw)
 
     def observe(self, order: TikTokOrder) -> None:
         """TikTok's order changed and shopbridge heard of it (webhook then re-read)."""
@@ -53,7 +68,7 @@ class World:
         self.apply(order.order_id, ev.TikTokOrderObserved(order))
 
     def apply(self, order_id: str, event: ev.Event) -> None:
-        self.worker("observer").bridge.apply(self.connection_id, order_id, event)
+        self.service.bridge.apply(self.connection_id, order_id, event)
 
     def mirror(self, order_id: str):  # type: ignore[no-untyped-def]
         row = self.store.get_mirror(self.connection_id, order_id)

@@ -79,6 +79,8 @@ class ShopifyOrderCreated:
     hold_ids: tuple[str, ...]
     unknown_skus: tuple[str, ...] = ()
     already_existed: bool = False
+    # Names of extra Shopify orders for this TikTok order that were found and cancelled.
+    duplicates_cancelled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class FlagCode(StrEnum):
     FULFILLED_BEFORE_RELEASE = "fulfilled_before_release"
     CANCELLED_IN_SHOPIFY_ONLY = "cancelled_in_shopify_only"
     ACTION_FAILED = "action_failed"
+    DUPLICATE_ORDER = "duplicate_order"
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,17 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
                 f"{len(event.hold_ids)} fulfilment hold(s), stock committed."
             )
             flags = m.flags
+            if event.duplicates_cancelled:
+                names = ", ".join(event.duplicates_cancelled)
+                notes.append(f"Cancelled duplicate Shopify order(s) {names} with restock.")
+                flags += (
+                    Flag(
+                        FlagCode.DUPLICATE_ORDER,
+                        f"Shopify had more than one order for this TikTok order; shopbridge kept "
+                        f"{event.shopify_order_name} and cancelled {names} with restock. Nothing "
+                        "to do, unless one of them was already being picked.",
+                    ),
+                )
             if event.unknown_skus:
                 skus = ", ".join(event.unknown_skus)
                 flags += (

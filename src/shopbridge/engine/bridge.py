@@ -43,32 +43,33 @@ class Bridge:
         event: ev.Event,
         finish: Callable[[OrderUnit], None] | None = None,
     ) -> Decision:
-        policy = self.policy_of(connection_id)
+        """Decide about one event in a unit of work of its own (a merchant's answer, a test)."""
         with self.store.order_unit(connection_id, tiktok_order_id) as unit:
-            state = unit.state
-            mirror = OrderMirror(tiktok_order_id) if state is None else decode_mirror(state)
-            now = self.clock.now()
-            decision = transition(mirror, event, now, policy)
-            kind = "result" if isinstance(event, OUTCOMES) else "event"
-            unit.add_timeline(kind, describe(event), encode_event(event))
-            for note in decision.notes:
-                unit.add_timeline("decision", note)
-            if decision.refusal:
-                unit.add_timeline("note", decision.refusal)
-            unit.save(encode_mirror(decision.mirror), **projection(decision.mirror, policy))
-            for command in decision.commands:
-                unit.enqueue(
-                    command.kind,
-                    encode_command(command),
-                    command.key,
-                    command.priority,
-                )
-            for deadline, due_at in decision.set_deadlines:
-                unit.set_deadline(deadline, due_at)
-            for deadline in decision.cleared_deadlines:
-                unit.clear_deadline(deadline)
+            decision = self.decide(unit, event)
             if finish is not None:
                 finish(unit)
+        return decision
+
+    def decide(self, unit: OrderUnit, event: ev.Event) -> Decision:
+        """Decide about one event inside the caller's unit of work: load, transition, save."""
+        assert unit.connection_id is not None, "an order unit always has its connection"
+        policy = self.policy_of(unit.connection_id)
+        state = unit.state
+        mirror = OrderMirror(unit.tiktok_order_id) if state is None else decode_mirror(state)
+        decision = transition(mirror, event, self.clock.now(), policy)
+        kind = "result" if isinstance(event, OUTCOMES) else "event"
+        unit.add_timeline(kind, describe(event), encode_event(event))
+        for note in decision.notes:
+            unit.add_timeline("decision", note)
+        if decision.refusal:
+            unit.add_timeline("note", decision.refusal)
+        unit.save(encode_mirror(decision.mirror), **projection(decision.mirror, policy))
+        for command in decision.commands:
+            unit.enqueue(command.kind, encode_command(command), command.key, command.priority)
+        for deadline, due_at in decision.set_deadlines:
+            unit.set_deadline(deadline, due_at)
+        for deadline in decision.cleared_deadlines:
+            unit.clear_deadline(deadline)
         return decision
 
 

@@ -8,14 +8,15 @@ events. Unknown topics are stored and ignored; unknown shops and orders are note
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_event
-from shopbridge.engine.executors import ConnectionContext
+from shopbridge.engine.executors import ContextSource
+from shopbridge.engine.failures import MalformedInput
 from shopbridge.engine.ports import PermanentError
 from shopbridge.store import InboxItem, Store
 from shopbridge.tiktok.webhooks import (
@@ -43,7 +44,7 @@ class InboxHandler(Protocol):
 
 
 class PlatformInboxHandler:
-    def __init__(self, store: Store, contexts: Callable[[int], ConnectionContext]) -> None:
+    def __init__(self, store: Store, contexts: ContextSource) -> None:
         self.store = store
         self.contexts = contexts
 
@@ -55,9 +56,15 @@ class PlatformInboxHandler:
         if item.source == "shopify":
             return await self._shopify(item, item.connection_id)
         if item.source in ("merchant", "reconcile"):
-            document = json.loads(item.body)
-            event = decode_event(document["event"])
-            return InboxOutcome([(item.connection_id, str(document["order_id"]), event)])
+            try:
+                document = json.loads(item.body)
+                event = decode_event(document["event"])
+                order_id = str(document["order_id"])
+            except (ValueError, KeyError, TypeError) as error:
+                raise MalformedInput(
+                    f"{item.source} item is not an encoded event: {error}"
+                ) from None
+            return InboxOutcome([(item.connection_id, order_id, event)])
         return InboxOutcome(status="ignored", note=f"unknown source {item.source}")
 
     async def _tiktok(self, item: InboxItem, connection_id: int) -> InboxOutcome:
@@ -74,7 +81,7 @@ class PlatformInboxHandler:
             return InboxOutcome(status="ignored", note=f"topic {notification.topic} is not used")
         if order_id is None:
             return InboxOutcome(status="malformed", note="the notification names no order")
-        ctx = self.contexts(connection_id)
+        ctx = await self.contexts.context(connection_id)
         events: list[OrderEvent] = []
         if notification.type == CANCELLATION_STATUS_CHANGE:
             for cancellation in await ctx.tiktok.get_cancellations(order_id):
@@ -101,11 +108,11 @@ class PlatformInboxHandler:
                 payload.get("tracking_company"),
                 payload.get("tracking_number") or _first(payload.get("tracking_numbers")),
             )
-            return self._about_shopify_order(connection_id, order_gid, [fulfilment])
+            return await self._about_shopify_order(connection_id, order_gid, [fulfilment])
         if topic == "orders/cancelled":
             order_gid = str(payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id")))
             cancelled = ev.ShopifyCancellationObserved(payload.get("cancel_reason"))
-            return self._about_shopify_order(connection_id, order_gid, [cancelled])
+            return await self._about_shopify_order(connection_id, order_gid, [cancelled])
         if topic == "orders/fulfilled":
             order_gid = str(payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id")))
             found: list[ev.Event] = [
@@ -117,13 +124,15 @@ class PlatformInboxHandler:
                 for f in payload.get("fulfillments") or []
                 if isinstance(f, dict)
             ]
-            return self._about_shopify_order(connection_id, order_gid, found)
+            return await self._about_shopify_order(connection_id, order_gid, found)
         return InboxOutcome(status="ignored", note=f"topic {topic} is not used")
 
-    def _about_shopify_order(
+    async def _about_shopify_order(
         self, connection_id: int, order_gid: str, events: list[ev.Event]
     ) -> InboxOutcome:
-        mirror = self.store.mirror_by_shopify_order(connection_id, order_gid)
+        mirror = await asyncio.to_thread(
+            self.store.mirror_by_shopify_order, connection_id, order_gid
+        )
         if mirror is None:
             return InboxOutcome(
                 status="ignored", note=f"Shopify order {order_gid} is not a mirrored TikTok order"

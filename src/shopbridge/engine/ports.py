@@ -52,6 +52,22 @@ class ShopifyOrderView:
 
 
 @dataclass(frozen=True)
+class ShopifyOrderRef:
+    """A Shopify order found by its source identifier (the TikTok order id)."""
+
+    order_id: str
+    name: str
+    cancelled: bool
+    created_at: datetime
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str]:
+        """Oldest first; Shopify's ids grow with time and break ties of the same second."""
+        tail = self.order_id.rsplit("/", 1)[-1]
+        return (self.created_at, int(tail) if tail.isdigit() else 0, self.order_id)
+
+
+@dataclass(frozen=True)
 class CreatedOrder:
     view: ShopifyOrderView
     unknown_skus: tuple[str, ...]
@@ -70,7 +86,10 @@ class OrderCancellation:
 
 
 class ShopifyPort(Protocol):
-    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None: ...
+    async def find_orders(self, tiktok_order_id: str) -> tuple[ShopifyOrderRef, ...]:
+        """Every Shopify order whose source identifier is this TikTok order, oldest first."""
+
+    async def order_ref(self, order_id: str) -> ShopifyOrderRef: ...
 
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder: ...
 

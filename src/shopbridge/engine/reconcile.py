@@ -3,25 +3,34 @@
 Each pass reads the TikTok orders and cancellations updated since the previous pass (with an
 overlap, because TikTok's `update_time` has one-second resolution and clocks drift), and the
 Shopify orders updated in the same window that are still held or released here, to catch
-fulfilments and cancels whose webhooks never came. It also re-aligns TikTok's stock of the SKUs
-whose orders were cancelled in the window with Shopify's available quantity. Everything found
-is applied through the same bridge as webhooks; stale and duplicate findings change nothing, so a
-pass may run any number of times.
+fulfilments and cancels whose webhooks never came. It also asks for TikTok's stock of the SKUs
+whose orders were cancelled in the window to be re-aligned with Shopify's available quantity.
+
+A pass only reads the platforms; what it finds is written in one unit of work, like a webhook:
+each finding becomes an inbox delivery (keyed, so a finding seen by two passes is applied once),
+the stock correction an outbox action (an effect like every other, fenced and retried), and the
+cursor moves on. The worker then applies each finding in its own boundary, through the same
+bridge as webhooks; stale and duplicate findings change nothing, so a pass may run any number of
+times, and a pass that dies half-way leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
 from shopbridge.domain import events as ev
+from shopbridge.domain.codec import encode_command, encode_event
+from shopbridge.domain.commands import SyncTikTokInventory
 from shopbridge.domain.mirror import Phase
 from shopbridge.domain.tiktok_order import TikTokStatus
-from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.store import Store
+from shopbridge.store.store import Finding, QueuedAction
 
 log = structlog.get_logger("shopbridge.reconcile")
 
@@ -38,33 +47,49 @@ class ReconcileReport:
     cancellations: int
     shopify_orders: int
     skus_realigned: int
+    new_findings: int
 
 
 async def reconcile(
-    store: Store, bridge: Bridge, ctx: ConnectionContext, since: datetime | None, now: datetime
+    store: Store, ctx: ConnectionContext, since: datetime | None, now: datetime
 ) -> ReconcileReport:
-    """One pass over one connection; returns what it read."""
+    """One pass over one connection; returns what it read and how much of it was new."""
     start = (since - OVERLAP) if since is not None else now - FIRST_LOOKBACK
     cid = ctx.connection_id
+    findings: list[Finding] = []
+
     orders = await ctx.tiktok.orders_updated(start, now)
     for order in orders:
-        bridge.apply(cid, order.order_id, ev.TikTokOrderObserved(order, "reconcile"))
+        key = f"{cid}:order:{order.order_id}:{order.update_time.isoformat()}:{order.status}"
+        findings.append(_finding(key, order.order_id, ev.TikTokOrderObserved(order, "reconcile")))
+
     cancellations = await ctx.tiktok.cancellations_updated(start, now)
+    mirrored = await asyncio.to_thread(
+        store.mirrored_order_ids, cid, {c.order_id for c in cancellations}
+    )
     for found in cancellations:
-        if store.get_mirror(cid, found.order_id) is not None:
-            bridge.apply(cid, found.order_id, found.cancellation)
+        if found.order_id in mirrored:
+            c = found.cancellation
+            key = f"{cid}:cancellation:{c.cancel_id}:{c.status}:{c.update_time.isoformat()}"
+            findings.append(_finding(key, found.order_id, c))
+
+    updated = await ctx.shopify.orders_updated(start)
+    rows = await asyncio.to_thread(store.mirrors_by_shopify_orders, cid, updated)
     checked = 0
-    for shopify_id in await ctx.shopify.orders_updated(start):
-        row = store.mirror_by_shopify_order(cid, shopify_id)
-        if row is None or row.phase not in (Phase.HELD.value, Phase.RELEASED.value):
+    for row in rows:
+        if row.phase not in (Phase.HELD.value, Phase.RELEASED.value) or not row.shopify_order_id:
             continue
-        view = await ctx.shopify.get_order(shopify_id)
+        view = await ctx.shopify.get_order(row.shopify_order_id)
         checked += 1
         for f in view.fulfilments:
             event = ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
-            bridge.apply(cid, row.tiktok_order_id, event)
+            findings.append(
+                _finding(f"{cid}:fulfilment:{f.fulfillment_id}", row.tiktok_order_id, event)
+            )
         if view.cancelled:
-            bridge.apply(cid, row.tiktok_order_id, ev.ShopifyCancellationObserved())
+            key = f"{cid}:shopify-cancelled:{view.order_id}"
+            findings.append(_finding(key, row.tiktok_order_id, ev.ShopifyCancellationObserved()))
+
     # Each cancellation already brought its SKUs in line, but an order placed while that sync ran
     # can leave TikTok one reservation off; re-align the SKUs of this window's cancellations.
     skus = tuple(
@@ -77,9 +102,20 @@ async def reconcile(
             }
         )
     )
+    stock = None
     if skus:
-        for sku, quantity in (await ctx.shopify.available(skus)).items():
-            await ctx.tiktok.set_inventory(sku, max(0, quantity))
-    report = ReconcileReport(cid, start, now, len(orders), len(cancellations), checked, len(skus))
+        command = SyncTikTokInventory(f"reconcile/{cid}/{now.isoformat()}/stock", skus)
+        stock = QueuedAction(command.kind, encode_command(command), command.key, command.priority)
+    new = await asyncio.to_thread(
+        store.record_reconciliation, cid, findings, stock, now.isoformat()
+    )
+    report = ReconcileReport(
+        cid, start, now, len(orders), len(cancellations), checked, len(skus), new
+    )
     log.info("reconciled", **report.__dict__)
     return report
+
+
+def _finding(key: str, order_id: str, event: ev.Event) -> Finding:
+    body = json.dumps({"order_id": order_id, "event": encode_event(event)}).encode()
+    return Finding(key, type(event).__name__, body)

@@ -1,8 +1,16 @@
-"""Build what the worker needs for each stored connection: platform gateways and its policy."""
+"""Build what the worker needs for each stored connection: platform gateways and its policy.
+
+Workers cache each connection's context (its HTTP clients keep their connections and pacing),
+and check the connection's settings version on use, at most once a second: a change saved by
+the UI or the CLI in any process reaches every worker within seconds.
+"""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
 
 from shopbridge.clock import Clock
 from shopbridge.domain.policy import Policy
@@ -15,6 +23,8 @@ from shopbridge.store import ConnectionRecord, Store
 from shopbridge.tiktok.client import DEFAULT_API_BASE_URL, DEFAULT_AUTH_BASE_URL, TikTokClient
 from shopbridge.tiktok.models import TokenSet
 
+VERSION_CHECK_SECONDS = 1.0  # real seconds between checks of one connection's settings version
+
 
 def policy_for(record: ConnectionRecord) -> Policy:
     return Policy.from_minutes(
@@ -24,24 +34,42 @@ def policy_for(record: ConnectionRecord) -> Policy:
     )
 
 
-class Runtime:
-    """Connection contexts built on first use and kept, with their HTTP clients, until closed."""
+@dataclass
+class _Cached:
+    version: int
+    context: ConnectionContext
+    checked_at: float  # time.monotonic() of the last version check
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+
+class Runtime:
+    """Connection contexts built on first use, rebuilt when their settings version moves."""
+
+    def __init__(
+        self, store: Store, clock: Clock, *, check_every: float = VERSION_CHECK_SECONDS
+    ) -> None:
         self.store = store
         self.clock = clock
-        self._contexts: dict[int, ConnectionContext] = {}
+        self.check_every = check_every
+        self._cached: dict[int, _Cached] = {}
         self._clients: dict[int, tuple[TikTokClient, ShopifyClient]] = {}
         self._retired: list[TikTokClient | ShopifyClient] = []
+        self._refreshing = threading.Lock()
 
-    def context(self, connection_id: int) -> ConnectionContext:
-        if connection_id not in self._contexts:
-            self._contexts[connection_id] = self._build(self.store.get_connection(connection_id))
-        return self._contexts[connection_id]
+    async def context(self, connection_id: int) -> ConnectionContext:
+        if self._stale(connection_id):
+            await asyncio.to_thread(self._refresh, connection_id)
+        return self._cached[connection_id].context
+
+    def policy(self, connection_id: int) -> Policy:
+        if self._stale(connection_id):
+            self._refresh(connection_id)
+        return self._cached[connection_id].context.policy
 
     def forget(self, connection_id: int) -> None:
-        """Drop a cached context (after its settings changed); its clients close on `aclose`."""
-        self._contexts.pop(connection_id, None)
+        """Check the settings version on next use (this process just changed them)."""
+        cached = self._cached.get(connection_id)
+        if cached is not None:
+            cached.checked_at = float("-inf")
 
     async def aclose(self) -> None:
         for tiktok, shopify in self._clients.values():
@@ -51,7 +79,24 @@ class Runtime:
             await client.aclose()
         self._clients.clear()
         self._retired.clear()
-        self._contexts.clear()
+        self._cached.clear()
+
+    def _stale(self, connection_id: int) -> bool:
+        cached = self._cached.get(connection_id)
+        return cached is None or time.monotonic() - cached.checked_at >= self.check_every
+
+    def _refresh(self, connection_id: int) -> None:
+        """Sync (runs in a thread from `context`): one small read, a rebuild only on change."""
+        with self._refreshing:
+            version = self.store.connection_version(connection_id)
+            cached = self._cached.get(connection_id)
+            if cached is not None and cached.version == version:
+                cached.checked_at = time.monotonic()
+                return
+            record = self.store.get_connection(connection_id)
+            self._cached[connection_id] = _Cached(
+                record.settings_version, self._build(record), time.monotonic()
+            )
 
     def _build(self, record: ConnectionRecord) -> ConnectionContext:
         missing = [
@@ -74,7 +119,7 @@ class Runtime:
         connection_id = record.id
 
         async def save_tokens(tokens: TokenSet) -> None:
-            await run_in_threadpool(
+            await asyncio.to_thread(
                 self.store.update_connection,
                 connection_id,
                 tiktok_access_token=tokens.access_token,
@@ -100,6 +145,7 @@ class Runtime:
         )
         old = self._clients.pop(connection_id, None)
         if old is not None:
+            # An item may still be using them; they are closed when the runtime is.
             self._retired.extend(old)
         self._clients[connection_id] = (tiktok, shopify)
         return ConnectionContext(

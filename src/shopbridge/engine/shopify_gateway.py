@@ -12,6 +12,7 @@ from shopbridge.engine.ports import (
     PermanentError,
     RetryableError,
     ShopifyFulfilment,
+    ShopifyOrderRef,
     ShopifyOrderView,
 )
 from shopbridge.shopify import models as shopify
@@ -80,10 +81,17 @@ class ShopifyGateway:
             raise PermanentError(f"Shopify has no order {order_id} (deleted in the admin?)")
         return order
 
-    async def find_order(self, tiktok_order_id: str) -> ShopifyOrderView | None:
+    async def find_orders(self, tiktok_order_id: str) -> tuple[ShopifyOrderRef, ...]:
         async with translated():
-            summary = await self.client.find_order_by_source_identifier(tiktok_order_id)
-            return None if summary is None else self._view(await self._order(summary.id))
+            found = await self.client.orders_by_source_identifier(tiktok_order_id)
+        return tuple(
+            ShopifyOrderRef(o.id, o.name, o.cancelled_at is not None, o.created_at) for o in found
+        )
+
+    async def order_ref(self, order_id: str) -> ShopifyOrderRef:
+        async with translated():
+            order = await self._order(order_id)
+        return ShopifyOrderRef(order.id, order.name, order.is_cancelled, order.created_at)
 
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
         currency = order.total.currency if order.total else "USD"
@@ -170,6 +178,10 @@ class ShopifyGateway:
                 ),
             )
 
+    # Each effect below reads Shopify first and skips what is done; and if Shopify refuses it,
+    # reads again: a refusal because our own earlier attempt already did it ("already paid",
+    # "hold not found", "already cancelled": its answer was lost) is success, not a failure.
+
     async def mark_paid(self, order_id: str) -> None:
         async with translated():
             order = await self._order(order_id)
@@ -180,20 +192,40 @@ class ShopifyGateway:
                     f"Shopify will not mark {order.name} as paid "
                     f"(financial status {order.display_financial_status})"
                 )
-            await self.client.mark_as_paid(order_id)
+            try:
+                await self.client.mark_as_paid(order_id)
+            except ShopifyUserError:
+                if (await self._order(order_id)).display_financial_status != "PAID":
+                    raise
 
     async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None:
         async with translated():
             for fo in await self.client.fulfillment_orders(order_id):
                 ours = [h.id for h in fo.holds if h.id in hold_ids]
-                if ours:
+                if not ours:
+                    continue
+                try:
                     await self.client.release_holds(fo.id, ours)
+                except ShopifyUserError:
+                    if await self._still_held(order_id, fo.id, hold_ids):
+                        raise
+
+    async def _still_held(self, order_id: str, fo_id: str, hold_ids: tuple[str, ...]) -> bool:
+        for fo in await self.client.fulfillment_orders(order_id):
+            if fo.id == fo_id:
+                return any(h.id in hold_ids for h in fo.holds)
+        return False
 
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None:
         async with translated():
-            job = await self.client.cancel_order(
-                order_id, shopify.CancelReason(reason), restock=True, staff_note=staff_note
-            )
+            try:
+                job = await self.client.cancel_order(
+                    order_id, shopify.CancelReason(reason), restock=True, staff_note=staff_note
+                )
+            except ShopifyUserError:
+                if not (await self._order(order_id)).is_cancelled:
+                    raise
+                return
             await self.client.wait_for_job(job)
 
     async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:

@@ -1,40 +1,78 @@
-"""The worker loop: claim due work, run it, record what happened.
+"""The worker: claim due work, run each item inside one boundary, record what happened.
 
-Three kinds of work, each claimed with a lease so a crashed worker's items come back:
-inbox deliveries (webhooks and reconciliation findings), deadlines (the holdback's end, the
-unpaid window), and outbox commands (in priority order: stock reservations first). Several
-workers may run at once, in one process or many; the store's claims never hand one item to two.
+Three kinds of work, each claimed with a lease: inbox deliveries (webhooks, reconciliation
+findings, merchant actions), deadlines (the holdback's end, the unpaid window) and outbox
+commands (in priority order: stock reservations first). Several workers may run at once, in one
+process or many; the store's claims never hand one item to two of them at once.
+
+Every claimed item goes through one function, `handle`, its boundary:
+1. *run* the item: the remote part (re-read TikTok, act on Shopify), fenced by its lease — each
+   remote effect first checks that the claim is still ours (`ClaimLease.check`);
+2. *record* what happened and finish the claim in **one unit of work**: the events applied to
+   their orders, the decided actions, deadlines and timeline, and the claim's finish commit
+   together or not at all. Every store call runs in a thread, off the event loop that also
+   answers webhooks;
+3. a failure is classified once (`failures.classify`) and, for every kind of item alike, retried
+   with backoff until the attempt cap, or surfaced on its order or its connection with a Retry,
+   or (a malformed delivery) recorded at once. One bad item never stops the others.
+
+Leases live and die with their worker: its heartbeat renews the lease of every item it holds,
+queued or running, and releases at once the items of any sibling on the same host whose process
+is gone (so a `kill -9`ed worker's items come back within a heartbeat, not a lease). A worker that
+stops gracefully gives back the items it has not started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import random
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from pathlib import Path
+from typing import Any
 
 import structlog
 
-from shopbridge.clock import Clock
+from shopbridge.clock import Clock, clock_span
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_command
 from shopbridge.engine.bridge import Bridge
-from shopbridge.engine.executors import ConnectionContext, execute
-from shopbridge.engine.inbox import InboxHandler
-from shopbridge.engine.ports import PermanentError, PlatformError, RetryableError
+from shopbridge.engine.executors import ContextSource, execute
+from shopbridge.engine.failures import Failure, FailureKind, classify, is_database_unavailable
+from shopbridge.engine.inbox import InboxHandler, InboxOutcome
 from shopbridge.engine.reconcile import reconcile
-from shopbridge.store import InboxItem, LeaseLost, OrderUnit, OutboxItem, Store
+from shopbridge.store import (
+    ConnectionUnit,
+    DeadlineItem,
+    Fence,
+    InboxItem,
+    LeaseLost,
+    OutboxItem,
+    Store,
+    WorkKind,
+)
 
 log = structlog.get_logger("shopbridge.worker")
+
+# Inbox deliveries run right after reservations (they are how new orders become known);
+# deadlines with releases. Outbox items carry their command's priority.
+INBOX_PRIORITY = 5
+DEADLINE_PRIORITY = 20
+# Recording an outcome is retried this often when the database is briefly unavailable; after
+# that the item's lease runs out and it runs again (its executor recognises what it did).
+RECORD_ATTEMPTS = 4
+
+Finish = Callable[[ConnectionUnit], None]
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, in clock time; after `max_attempts` an action is failed."""
+    """Exponential backoff with jitter, in clock time; after `max_attempts` an item is failed."""
 
     base: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(minutes=30)
@@ -45,8 +83,90 @@ class RetryPolicy:
         return exponential * rng.uniform(0.5, 1.5)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """One item this worker holds: what it is, and the fence its writes must name."""
+
+    kind: WorkKind
+    item: InboxItem | DeadlineItem | OutboxItem
+    fence: Fence
+
+    @property
+    def priority(self) -> int:
+        if isinstance(self.item, OutboxItem):
+            return self.item.priority
+        return INBOX_PRIORITY if self.kind is WorkKind.INBOX else DEADLINE_PRIORITY
+
+    @property
+    def attempts(self) -> int:
+        return self.fence.attempt
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 16):04x}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError, IndexError):
+        # The state follows the parenthesised command name: "Z" is a zombie, "X" dead.
+        return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return True
+
+
+class ClaimLease:
+    """The executor's view of one outbox claim: check it before effects, save progress."""
+
+    def __init__(self, worker: Worker, item: OutboxItem, fence: Fence) -> None:
+        self._worker = worker
+        self._item = item
+        self._fence = fence
+        self._progress: dict[str, Any] = dict(item.progress or {})
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        return self._progress
+
+    async def check(self) -> None:
+        store, lease = self._worker.store, self._worker.lease
+        held = await asyncio.to_thread(
+            store.hold, WorkKind.OUTBOX, self._item.id, self._fence, lease
+        )
+        if not held:
+            raise LeaseLost(
+                f"outbox item {self._item.id} ({self._item.kind}) is no longer held by "
+                f"{self._fence.worker_id}: not acting on it"
+            )
+
+    async def save(self, **progress: Any) -> None:
+        self._progress.update(progress)
+        store, lease = self._worker.store, self._worker.lease
+        await asyncio.to_thread(
+            store.save_progress, self._item.id, self._fence, self._progress, lease
+        )
+
+
+@dataclass
+class _Held:
+    """The items this worker holds, by kind: its heartbeat renews their leases."""
+
+    ids: dict[WorkKind, set[int]] = field(default_factory=lambda: {k: set() for k in WorkKind})
+
+    def add(self, claimed: Claimed) -> None:
+        self.ids[claimed.kind].add(claimed.item.id)
+
+    def discard(self, claimed: Claimed) -> None:
+        self.ids[claimed.kind].discard(claimed.item.id)
+
+    def snapshot(self) -> dict[WorkKind, set[int]]:
+        return {kind: set(ids) for kind, ids in self.ids.items()}
 
 
 class Worker:
@@ -54,12 +174,15 @@ class Worker:
         self,
         store: Store,
         clock: Clock,
-        contexts: Callable[[int], ConnectionContext],
+        contexts: ContextSource,
         inbox_handler: InboxHandler,
+        bridge: Bridge,
         *,
         worker_id: str | None = None,
         batch_size: int = 10,
-        lease: timedelta = timedelta(minutes=2),
+        concurrency: int = 4,
+        lease: timedelta | None = None,
+        heartbeat_seconds: float = 2.0,
         retry: RetryPolicy | None = None,
         seed: int | None = None,
         reconcile_every: timedelta | None = None,
@@ -68,20 +191,30 @@ class Worker:
         self.clock = clock
         self.contexts = contexts
         self.inbox_handler = inbox_handler
+        self.bridge = bridge
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
-        self.lease = lease
+        self.concurrency = max(1, concurrency)
+        # A lease outlives a few missed heartbeats, no more: a worker that died on another host
+        # loses its items after it; one on this host is reaped at the next heartbeat.
+        self.lease = lease or clock_span(clock, 5 * heartbeat_seconds)
+        self.heartbeat_seconds = heartbeat_seconds
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
-        self.bridge = Bridge(store, clock, lambda cid: contexts(cid).policy)
         self.wake = asyncio.Event()
         self.reconcile_every = reconcile_every
         self._next_reconcile_check: datetime | None = None
+        self._held = _Held()
+        self._running = 0
+        self._slot_freed = asyncio.Event()
+        self._database_trouble: str | None = None
+
+    # -- passes, for tests and the demo's steps ----------------------------------------------
 
     async def run_once(self) -> int:
-        """One pass over all three queues; returns how many items were handled."""
+        """One pass over all three queues, each item in turn; returns how many were handled."""
         done = await self.process_inbox()
-        done += self.process_deadlines()
+        done += await self.process_deadlines()
         done += await self.process_outbox()
         done += await self.reconcile_due()
         return done
@@ -96,156 +229,392 @@ class Worker:
             total += handled
         raise RuntimeError(f"still busy after {max_passes} passes")
 
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 0.1) -> None:
-        """Work until `stop` is set; when idle, wait `idle_seconds` (real time) or until woken."""
-        log.info("worker started", worker_id=self.worker_id)
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:  # one bad pass must not stop the worker; the item's lease expires
-                log.exception("worker pass failed", worker_id=self.worker_id)
-                handled = 0
-            if handled == 0:
-                self.wake.clear()
-                waiters = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self.wake.wait()),
-                ]
-                await asyncio.wait(
-                    waiters, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+    async def process_inbox(self) -> int:
+        return await self._drain(WorkKind.INBOX)
+
+    async def process_deadlines(self) -> int:
+        return await self._drain(WorkKind.DEADLINE)
+
+    async def process_outbox(self) -> int:
+        return await self._drain(WorkKind.OUTBOX)
+
+    async def _drain(self, kind: WorkKind) -> int:
+        claimed = await self._claim(kind, self.batch_size)
+        for item in claimed:
+            await self.handle(item)
+        return len(claimed)
+
+    # -- the long-running worker -------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 0.2) -> None:
+        """Work until `stop` is set: `concurrency` items at a time, claimed as slots free up."""
+        host, pid = socket.gethostname(), os.getpid()
+        await asyncio.to_thread(self.store.register_worker, self.worker_id, host, pid)
+        log.info("worker started", worker_id=self.worker_id, concurrency=self.concurrency)
+        queue: asyncio.PriorityQueue[tuple[int, int, Claimed]] = asyncio.PriorityQueue()
+        order = itertools.count()
+        runners = [asyncio.create_task(self._runner(queue)) for _ in range(self.concurrency)]
+        heartbeat = asyncio.create_task(self._heartbeat(host))
+        reconciler: asyncio.Task[int] | None = None
+        try:
+            await self._reap(host)
+            while not stop.is_set():
+                free = self.concurrency - self._running - queue.qsize()
+                claimed = 0
+                if free > 0:
+                    try:
+                        for kind in WorkKind:
+                            for item in await self._claim(kind, min(free, self.batch_size)):
+                                queue.put_nowait((item.priority, next(order), item))
+                                claimed += 1
+                    except Exception as error:
+                        if not is_database_unavailable(error):
+                            log.exception("claiming work failed", worker_id=self.worker_id)
+                        self._trouble(error)
+                        await _wait_any(stop.wait(), seconds=min(5.0, 10 * idle_seconds))
+                        continue
+                    self._healthy()
+                if self._reconcile_may_be_due() and (reconciler is None or reconciler.done()):
+                    reconciler = asyncio.create_task(self.reconcile_due())
+                if claimed == 0 or claimed >= free:
+                    self.wake.clear()
+                    self._slot_freed.clear()
+                    waits = [stop.wait(), self._slot_freed.wait()]
+                    if claimed == 0:
+                        waits.append(self.wake.wait())
+                    await _wait_any(*waits, seconds=idle_seconds)
+        finally:
+            await self._shut_down(queue, runners, heartbeat, reconciler)
         log.info("worker stopped", worker_id=self.worker_id)
 
-    # -- inbox -----------------------------------------------------------------------------------
-
-    async def process_inbox(self) -> int:
-        items = self.store.claim_inbox(self.worker_id, self.batch_size, self.lease)
-        for item in items:
-            await self._handle_delivery(item)
-        return len(items)
-
-    async def _handle_delivery(self, item: InboxItem) -> None:
-        try:
-            outcome = await self.inbox_handler.handle(item)
-        except PermanentError as error:
-            self.store.finish_inbox(item.id, self.worker_id, "failed", error.message)
-            return
-        except Exception as error:  # anything else may pass: retry it, then surface it
-            retryable = error if isinstance(error, RetryableError) else _unexpected(error)
-            if item.attempts >= self.retry.max_attempts:
-                self.store.finish_inbox(item.id, self.worker_id, "failed", retryable.message)
-            else:
-                due = self.clock.now() + self.retry.delay(item.attempts, self._rng)
-                self.store.retry_inbox(item.id, self.worker_id, retryable.message, due)
-            return
-        try:
-            for connection_id, order_id, event in outcome.events:
-                self.bridge.apply(connection_id, order_id, event)
-            self.store.finish_inbox(item.id, self.worker_id, outcome.status, outcome.note)
-        except LeaseLost:
-            log.warning("inbox lease lost", item=item.id, worker_id=self.worker_id)
-
-    # -- deadlines -------------------------------------------------------------------------------
-
-    def process_deadlines(self) -> int:
-        items = self.store.claim_deadlines(self.worker_id, self.batch_size, self.lease)
-        for item in items:
+    async def _runner(self, queue: asyncio.PriorityQueue[tuple[int, int, Claimed]]) -> None:
+        while True:
+            _, _, claimed = await queue.get()
+            self._running += 1
             try:
-                self.bridge.apply(
-                    item.connection_id,
-                    item.tiktok_order_id,
-                    ev.DeadlineReached(item.kind),
-                    finish=partial(_finish_deadline, deadline_id=item.id, worker_id=self.worker_id),
-                )
-            except LeaseLost:
-                log.warning("deadline lease lost", deadline=item.id, worker_id=self.worker_id)
-        return len(items)
+                await self.handle(claimed)
+            finally:
+                self._running -= 1
+                self._slot_freed.set()
 
-    # -- reconciliation --------------------------------------------------------------------------
+    async def _shut_down(
+        self,
+        queue: asyncio.PriorityQueue[tuple[int, int, Claimed]],
+        runners: list[asyncio.Task[None]],
+        heartbeat: asyncio.Task[None],
+        reconciler: asyncio.Task[int] | None,
+    ) -> None:
+        # Give back what was claimed but not started, so another worker takes it at once.
+        unstarted: dict[WorkKind, set[int]] = {kind: set() for kind in WorkKind}
+        while not queue.empty():
+            _, _, claimed = queue.get_nowait()
+            unstarted[claimed.kind].add(claimed.item.id)
+            self._held.discard(claimed)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.release, self.worker_id, unstarted)
+        # Let running items finish (their effects and records are short), then stop.
+        for _ in range(100):
+            if self._running == 0:
+                break
+            await asyncio.sleep(0.05)
+        tasks = [*runners, heartbeat, *([reconciler] if reconciler else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.release, self.worker_id, self._held.snapshot())
+            await asyncio.to_thread(self.store.stop_worker, self.worker_id, "stopped")
+
+    async def _heartbeat(self, host: str) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await asyncio.to_thread(
+                    self.store.beat, self.worker_id, self._held.snapshot(), self.lease
+                )
+                await self._reap(host)
+            except Exception as error:
+                self._trouble(error)
+
+    async def _reap(self, host: str) -> None:
+        dead = await asyncio.to_thread(
+            self.store.reap_dead_workers, host, process_alive, self.worker_id
+        )
+        if dead:
+            log.info(
+                "released the work of stopped workers",
+                workers=[w.id for w in dead],
+                worker_id=self.worker_id,
+            )
+            self.wake.set()
+
+    def _trouble(self, error: BaseException) -> None:
+        message = classify(error).message
+        if self._database_trouble != message:
+            log.warning("worker cannot reach the database", error=message, worker_id=self.worker_id)
+        self._database_trouble = message
+
+    def _healthy(self) -> None:
+        if self._database_trouble is not None:
+            log.info("worker reaches the database again", worker_id=self.worker_id)
+            self._database_trouble = None
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    async def _claim(self, kind: WorkKind, limit: int) -> list[Claimed]:
+        items: list[InboxItem] | list[DeadlineItem] | list[OutboxItem]
+        if kind is WorkKind.INBOX:
+            items = await asyncio.to_thread(
+                self.store.claim_inbox, self.worker_id, limit, self.lease
+            )
+        elif kind is WorkKind.DEADLINE:
+            items = await asyncio.to_thread(
+                self.store.claim_deadlines, self.worker_id, limit, self.lease
+            )
+        else:
+            items = await asyncio.to_thread(
+                self.store.claim_outbox, self.worker_id, limit, self.lease
+            )
+        claimed = [Claimed(kind, item, Fence(self.worker_id, item.attempts)) for item in items]
+        for item in claimed:
+            self._held.add(item)
+        return claimed
+
+    # -- one item: the boundary --------------------------------------------------------------
+
+    async def handle(self, claimed: Claimed) -> None:
+        """Run one claimed item, then record its outcome and finish its claim in one unit."""
+        try:
+            try:
+                finish = await self._perform(claimed)
+            except LeaseLost as lost:
+                log.warning("claim lost; not acting on it", reason=str(lost))
+                return
+            except Exception as error:
+                failure = classify(error)
+                if failure.kind is FailureKind.BUG:
+                    log.exception("unexpected failure", item=_describe(claimed))
+                finish = self._after_failure(claimed, failure)
+            await self._record(claimed, finish)
+        except Exception:  # never let one item take the worker down
+            log.exception("could not handle an item", item=_describe(claimed))
+        finally:
+            self._held.discard(claimed)
+
+    async def _perform(self, claimed: Claimed) -> Finish:
+        item, fence = claimed.item, claimed.fence
+        if isinstance(item, InboxItem):
+            delivered = await self.inbox_handler.handle(item)
+            return self._delivered(item, fence, delivered)
+        if isinstance(item, DeadlineItem):
+            return self._deadline_reached(item, fence)
+        command = decode_command(dict(item.payload))
+        ctx = await self.contexts.context(item.connection_id)
+        outcome = await execute(command, ctx, ClaimLease(self, item, fence))
+        return self._executed(item, fence, outcome)
+
+    async def _record(self, claimed: Claimed, finish: Finish) -> None:
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await asyncio.to_thread(self._commit, claimed, finish)
+                return
+            except LeaseLost as lost:
+                log.warning("claim lost; its outcome is not recorded", reason=str(lost))
+                return
+            except Exception as error:
+                if is_database_unavailable(error):
+                    if attempt + 1 < RECORD_ATTEMPTS:
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    self._trouble(error)
+                    log.warning(
+                        "could not record an outcome; the item runs again when its lease ends",
+                        item=_describe(claimed),
+                    )
+                    return
+                # Deciding or recording raised: record the failure without the domain.
+                log.exception("recording an outcome failed", item=_describe(claimed))
+                failure = classify(error)
+                try:
+                    await asyncio.to_thread(self._commit, claimed, self._bare(claimed, failure))
+                except LeaseLost:
+                    return
+                return
+
+    def _commit(self, claimed: Claimed, finish: Finish) -> None:
+        with self.store.unit(claimed.item.connection_id) as unit:
+            finish(unit)
+
+    # -- what each kind of item records ------------------------------------------------------
+
+    def _delivered(self, item: InboxItem, fence: Fence, outcome: InboxOutcome) -> Finish:
+        def finish(unit: ConnectionUnit) -> None:
+            for (connection_id, order_id), events in _by_order(outcome.events):
+                order = unit.order(connection_id, order_id)
+                for event in events:
+                    self.bridge.decide(order, event)
+            unit.finish_inbox(item.id, fence, outcome.status, outcome.note)
+
+        return finish
+
+    def _deadline_reached(self, item: DeadlineItem, fence: Fence) -> Finish:
+        def finish(unit: ConnectionUnit) -> None:
+            order = unit.order(item.connection_id, item.tiktok_order_id)
+            self.bridge.decide(order, ev.DeadlineReached(item.kind))
+            order.finish_deadline(item.id, fence)
+
+        return finish
+
+    def _executed(self, item: OutboxItem, fence: Fence, outcome: ev.Event) -> Finish:
+        failed = outcome.message if isinstance(outcome, ev.ActionFailed) else None
+
+        def finish(unit: ConnectionUnit) -> None:
+            target = unit
+            if item.tiktok_order_id is not None:
+                target = unit.order(item.connection_id, item.tiktok_order_id)
+                self.bridge.decide(target, outcome)
+            if failed is None:
+                target.complete_outbox(item.id, fence)
+            else:
+                target.fail_outbox(item.id, fence, failed)
+
+        return finish
+
+    def _after_failure(self, claimed: Claimed, failure: Failure) -> Finish:
+        """What a failed run records: a retry, or the failure for the merchant to see."""
+        item = claimed.item
+        if isinstance(item, OutboxItem) and not self._retries(claimed, failure):
+            command = decode_command(dict(item.payload))
+            message = failure.message
+            if failure.retried:
+                message = f"{message} (gave up after {claimed.attempts} attempts)"
+            return self._executed(
+                item,
+                claimed.fence,
+                ev.ActionFailed(command.key, command.kind, message, failure.code),
+            )
+        return self._bare(claimed, failure)
+
+    def _bare(self, claimed: Claimed, failure: Failure) -> Finish:
+        """A failure recorded without the domain: retry, or fail and show it with a Retry."""
+        item, fence = claimed.item, claimed.fence
+        retry = self._retries(claimed, failure)
+        due = self.clock.now() + self.retry.delay(claimed.attempts, self._rng)
+        final = failure.message
+        if failure.retried:
+            final = f"{final} (gave up after {claimed.attempts} attempts)"
+
+        def finish(unit: ConnectionUnit) -> None:
+            if isinstance(item, InboxItem):
+                if failure.kind is FailureKind.MALFORMED:
+                    unit.finish_inbox(item.id, fence, "malformed", failure.message)
+                elif retry:
+                    unit.retry_inbox(item.id, fence, failure.message, due)
+                else:
+                    unit.finish_inbox(item.id, fence, "failed", final)
+            elif isinstance(item, DeadlineItem):
+                if retry:
+                    unit.retry_deadline(item.id, fence, failure.message, due)
+                else:
+                    unit.fail_deadline(item.id, fence, final)
+                    unit.mark_stuck(
+                        item.order_mirror_id,
+                        f"Could not process the {item.kind.replace('_', ' ')} deadline: {final}. "
+                        "Retry it on this page once the cause is fixed.",
+                    )
+            elif retry:
+                unit.retry_outbox(item.id, fence, failure.message, due)
+                if item.order_mirror_id is not None:
+                    unit.add_timeline_to(
+                        item.order_mirror_id,
+                        "action",
+                        f"{_words(item.kind)} failed (attempt {claimed.attempts}), "
+                        f"retrying at {due:%H:%M:%S} UTC: {failure.message}",
+                    )
+            else:
+                unit.fail_outbox(item.id, fence, final)
+                if item.order_mirror_id is not None:
+                    unit.mark_stuck(
+                        item.order_mirror_id, f"{_words(item.kind)} failed: {final}. Retry it."
+                    )
+
+        return finish
+
+    def _retries(self, claimed: Claimed, failure: Failure) -> bool:
+        return failure.retried and claimed.attempts < self.retry.max_attempts
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    def _reconcile_may_be_due(self) -> bool:
+        return self.reconcile_every is not None and (
+            self._next_reconcile_check is None or self.clock.now() >= self._next_reconcile_check
+        )
 
     async def reconcile_due(self) -> int:
         """Run the reconciliation pass of each connection whose pass is due (one worker each)."""
-        if self.reconcile_every is None:
+        if self.reconcile_every is None or not self._reconcile_may_be_due():
             return 0
         now = self.clock.now()
-        if self._next_reconcile_check is not None and now < self._next_reconcile_check:
-            return 0
         self._next_reconcile_check = now + min(self.reconcile_every, timedelta(minutes=1))
         passes = 0
-        for record in self.store.list_connections():
-            if not self.store.start_reconciliation(record.id, now - self.reconcile_every):
+        for record in await asyncio.to_thread(self.store.list_connections):
+            claimed = await asyncio.to_thread(
+                self.store.start_reconciliation, record.id, now - self.reconcile_every
+            )
+            if not claimed:
                 continue
             since = _parse_time(record.reconcile_cursor)
             try:
-                await reconcile(self.store, self.bridge, self.contexts(record.id), since, now)
-            except PlatformError as error:
-                log.warning("reconciliation failed", connection=record.id, error=error.message)
+                ctx = await self.contexts.context(record.id)
+                await reconcile(self.store, ctx, since, now)
+            except Exception as error:
+                failure = classify(error)
+                if failure.kind is FailureKind.BUG:
+                    log.exception("reconciliation failed", connection=record.id)
+                else:
+                    log.warning(
+                        "reconciliation failed", connection=record.id, error=failure.message
+                    )
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        self.store.update_connection,
+                        record.id,
+                        last_reconcile_error=f"{now:%Y-%m-%d %H:%M} UTC: {failure.message}",
+                    )
                 continue
-            self.store.update_connection(record.id, reconcile_cursor=now.isoformat())
             passes += 1
         return passes
 
-    # -- outbox ----------------------------------------------------------------------------------
 
-    async def process_outbox(self) -> int:
-        items = self.store.claim_outbox(self.worker_id, self.batch_size, self.lease)
-        for item in items:
-            await self._run_command(item)
-        return len(items)
-
-    async def _run_command(self, item: OutboxItem) -> None:
-        command = decode_command(dict(item.payload))
-        assert item.tiktok_order_id is not None, "every command belongs to an order"
-        try:
-            outcome = await execute(command, self.contexts(item.connection_id))
-        except PermanentError as error:
-            outcome = ev.ActionFailed(command.key, command.kind, error.message, error.code)
-        except Exception as error:  # anything else may pass: retry it, then surface it
-            retryable = error if isinstance(error, RetryableError) else _unexpected(error)
-            if item.attempts < self.retry.max_attempts:
-                due = self.clock.now() + self.retry.delay(item.attempts, self._rng)
-                self.store.retry_outbox(item.id, self.worker_id, retryable.message, due)
-                if item.order_mirror_id is not None:
-                    self.store.add_timeline(
-                        item.order_mirror_id,
-                        "action",
-                        f"{_words(command.kind)} failed (attempt {item.attempts}), "
-                        f"retrying at {due:%H:%M:%S} UTC: {retryable.message}",
-                    )
-                return
-            outcome = ev.ActionFailed(
-                command.key,
-                command.kind,
-                f"{retryable.message} (gave up after {item.attempts} attempts)",
-                retryable.code,
-            )
-
-        def finish(unit: OrderUnit) -> None:
-            if isinstance(outcome, ev.ActionFailed):
-                unit.fail_outbox(item.id, self.worker_id, outcome.message)
-            else:
-                unit.complete_outbox(item.id, self.worker_id)
-
-        try:
-            self.bridge.apply(item.connection_id, item.tiktok_order_id, outcome, finish=finish)
-        except LeaseLost:
-            log.warning("outbox lease lost", item=item.id, worker_id=self.worker_id)
+async def _wait_any(*waits: Awaitable[Any], seconds: float) -> None:
+    """Until the first of `waits` completes, or `seconds` pass."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
-def _unexpected(error: Exception) -> RetryableError:
-    """A failure no platform classified (a bug, a surprise): retried like a 5xx, then surfaced."""
-    log.exception("unexpected failure", error=repr(error))
-    return RetryableError(f"unexpected {type(error).__name__}: {error}")
+def _by_order(
+    events: Iterable[tuple[int, str, ev.Event]],
+) -> list[tuple[tuple[int, str], list[ev.Event]]]:
+    """Events grouped by order (in arrival order within each), orders in a fixed order, so two
+    units that lock the same orders lock them in the same order."""
+    grouped: dict[tuple[int, str], list[ev.Event]] = {}
+    for connection_id, order_id, event in events:
+        grouped.setdefault((connection_id, str(order_id)), []).append(event)
+    return sorted(grouped.items(), key=lambda pair: pair[0])
+
+
+def _describe(claimed: Claimed) -> str:
+    item = claimed.item
+    name = item.kind if isinstance(item, OutboxItem | DeadlineItem) else item.topic
+    return f"{claimed.kind} {item.id} ({name}, attempt {claimed.attempts})"
 
 
 def _parse_time(text: str | None) -> datetime | None:
     return None if not text else datetime.fromisoformat(text)
-
-
-def _finish_deadline(unit: OrderUnit, deadline_id: int, worker_id: str) -> None:
-    unit.finish_deadline(deadline_id, worker_id)
 
 
 def _words(kind: str) -> str:

@@ -248,7 +248,12 @@ class ShopifyClient:
     # --- orders ---------------------------------------------------------------------------
 
     async def find_order_by_source_identifier(self, tiktok_order_id: str) -> OrderSummary | None:
-        """The Shopify order mirroring a TikTok order, found by its sourceIdentifier, if any.
+        """The oldest Shopify order mirroring a TikTok order, found by its sourceIdentifier."""
+        matches = await self.orders_by_source_identifier(tiktok_order_id)
+        return matches[0] if matches else None
+
+    async def orders_by_source_identifier(self, tiktok_order_id: str) -> list[OrderSummary]:
+        """Every Shopify order whose sourceIdentifier is this TikTok order id, oldest first.
 
         Search-index lag after orderCreate is UNCONFIRMED (§1): callers keep their own
         TikTok-id → Shopify-GID map as the primary guard and use this as the second one.
@@ -258,10 +263,11 @@ class ShopifyClient:
             "find_order_by_source_identifier", {"query": f"source_identifier:{term}"}
         )
         nodes = data["orders"]["nodes"]
-        # Search is token-based; keep only exact matches, the oldest first.
+        # Search is token-based; keep only exact matches. Shopify's ids grow with time, so they
+        # order orders created within the same second.
         matches = [OrderSummary.model_validate(n) for n in nodes]
         matches = [m for m in matches if m.source_identifier == tiktok_order_id]
-        return min(matches, key=lambda m: m.created_at) if matches else None
+        return sorted(matches, key=lambda m: (m.created_at, _numeric_id(m.id)))
 
     async def orders_updated_since(self, since: datetime) -> list[OrderSummary]:
         """Every order updated after `since`, page by page (for reconciliation)."""
@@ -590,6 +596,11 @@ class ShopifyClient:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _numeric_id(gid: str) -> int:
+    tail = gid.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _search_term(value: str, what: str) -> str:

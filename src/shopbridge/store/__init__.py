@@ -9,12 +9,15 @@ from shopbridge.store.db import (
 from shopbridge.store.records import (
     ConnectionRecord,
     DeadlineItem,
+    Fence,
     InboxItem,
     LeaseLost,
     MirrorRow,
     NotFound,
     OutboxItem,
     TimelineEntry,
+    WorkerRecord,
+    WorkKind,
 )
 from shopbridge.store.secrets import SecretBox
 from shopbridge.store.store import Store
@@ -24,6 +27,7 @@ __all__ = [
     "ConnectionRecord",
     "ConnectionUnit",
     "DeadlineItem",
+    "Fence",
     "InboxItem",
     "LeaseLost",
     "MirrorRow",
@@ -33,6 +37,8 @@ __all__ = [
     "SecretBox",
     "Store",
     "TimelineEntry",
+    "WorkKind",
+    "WorkerRecord",
     "create_db_engine",
     "default_database_url",
     "normalize_url",

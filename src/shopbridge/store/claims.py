@@ -1,18 +1,22 @@
-"""The SQL that decides who works on what: claims and lease-guarded finishes.
+"""The SQL that decides who works on what: claims, fences and lease-guarded finishes.
 
 Kept as plain, named SQL (the procrastinate habit) because correctness under concurrency lives
 here. One text serves both databases:
 
-- PostgreSQL: the inner SELECT takes row locks with `FOR UPDATE SKIP LOCKED`, so concurrent
-  workers (threads or processes) pick disjoint rows without waiting on each other.
+- PostgreSQL: the CTE takes row locks with `FOR UPDATE SKIP LOCKED`, so concurrent workers
+  (threads or processes) pick disjoint rows without waiting on each other. The CTE is
+  MATERIALIZED so it runs exactly once: written as `WHERE id IN (SELECT .. LIMIT n SKIP LOCKED)`
+  the planner may rescan the sub-select, and each rescan skips the rows the last one locked,
+  so one claim of n could lease more than n rows (seen in a test run, claim of 1 returning 2).
 - SQLite: `FOR UPDATE` does not exist; the caller runs the statement inside `BEGIN IMMEDIATE`
   (`db.write_transaction`), which makes whole claims mutually exclusive.
 
-A claim leases rows that are due and not leased (never leased, or the lease expired because the
-worker crashed), sets `locked_by`/`locked_until` and counts the attempt. Every finish checks that
-the row is still leased by the finishing worker (`locked_by`); a worker whose lease expired is
-still allowed to finish if nobody re-claimed the row in the meantime, because the work was then
-done exactly once.
+A claim leases rows that are due and not leased (never leased, or the lease ran out), sets
+`locked_by`/`locked_until` and counts the attempt. The pair (`locked_by`, `attempts`) is the
+claim's **fence**: every later write about the item (renewing the lease, saving progress,
+finishing) names both, so a worker that lost its claim (its lease ran out and another worker
+re-claimed the row, or a sibling reaped it as dead) can change nothing any more, while a worker
+whose lease ran out but that nobody re-claimed may still finish: the work was done exactly once.
 """
 
 from __future__ import annotations
@@ -24,54 +28,60 @@ from shopbridge.store.types import UTCDateTime
 _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
 
 CLAIM_INBOX = """
+WITH picked AS {materialized} (
+    SELECT id
+      FROM inbox
+     WHERE status = 'pending'
+       AND next_attempt_at <= :now
+       AND (locked_until IS NULL OR locked_until < :now)
+     ORDER BY next_attempt_at, id
+     LIMIT :limit
+     {row_lock}
+)
 UPDATE inbox
    SET locked_by = :worker_id,
        locked_until = :lease_until,
        attempts = attempts + 1
- WHERE id IN (
-        SELECT id
-          FROM inbox
-         WHERE status = 'pending'
-           AND next_attempt_at <= :now
-           AND (locked_until IS NULL OR locked_until < :now)
-         ORDER BY next_attempt_at, id
-         LIMIT :limit
-         {row_lock}
-       )
+ WHERE id IN (SELECT id FROM picked)
 RETURNING id
 """
 
 CLAIM_OUTBOX = """
+WITH picked AS {materialized} (
+    SELECT id
+      FROM outbox
+     WHERE status = 'pending'
+       AND next_attempt_at <= :now
+       AND (locked_until IS NULL OR locked_until < :now)
+     ORDER BY priority, next_attempt_at, id
+     LIMIT :limit
+     {row_lock}
+)
 UPDATE outbox
    SET locked_by = :worker_id,
        locked_until = :lease_until,
        attempts = attempts + 1
- WHERE id IN (
-        SELECT id
-          FROM outbox
-         WHERE status = 'pending'
-           AND next_attempt_at <= :now
-           AND (locked_until IS NULL OR locked_until < :now)
-         ORDER BY priority, next_attempt_at, id
-         LIMIT :limit
-         {row_lock}
-       )
+ WHERE id IN (SELECT id FROM picked)
 RETURNING id
 """
 
 CLAIM_DEADLINES = """
+WITH picked AS {materialized} (
+    SELECT id
+      FROM deadlines
+     WHERE due_at <= :now
+       AND failed_at IS NULL
+       AND (not_before IS NULL OR not_before <= :now)
+       AND (locked_until IS NULL OR locked_until < :now)
+     ORDER BY due_at, id
+     LIMIT :limit
+     {row_lock}
+)
 UPDATE deadlines
    SET locked_by = :worker_id,
-       locked_until = :lease_until
- WHERE id IN (
-        SELECT id
-          FROM deadlines
-         WHERE due_at <= :now
-           AND (locked_until IS NULL OR locked_until < :now)
-         ORDER BY due_at, id
-         LIMIT :limit
-         {row_lock}
-       )
+       locked_until = :lease_until,
+       attempts = attempts + 1
+ WHERE id IN (SELECT id FROM picked)
 RETURNING id
 """
 
@@ -79,7 +89,7 @@ FINISH_INBOX = """
 UPDATE inbox
    SET status = :status, last_error = :error, processed_at = :now,
        locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'pending' AND locked_by = :worker_id
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
@@ -87,14 +97,14 @@ RETRY_INBOX = """
 UPDATE inbox
    SET last_error = :error, next_attempt_at = :next_attempt_at,
        locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'pending' AND locked_by = :worker_id
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
 COMPLETE_OUTBOX = """
 UPDATE outbox
    SET status = 'done', finished_at = :now, locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'pending' AND locked_by = :worker_id
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
@@ -102,7 +112,7 @@ FAIL_OUTBOX = """
 UPDATE outbox
    SET status = 'failed', last_error = :error, finished_at = :now,
        locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'pending' AND locked_by = :worker_id
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
@@ -110,22 +120,61 @@ RETRY_OUTBOX = """
 UPDATE outbox
    SET last_error = :error, next_attempt_at = :next_attempt_at,
        locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'pending' AND locked_by = :worker_id
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
-# A merchant's Retry: the failed action runs again now; its attempts and last error are kept.
-REQUEUE_OUTBOX = """
+# What a resumable action did so far; saving it also renews the lease (the holder is alive).
+SAVE_PROGRESS = """
 UPDATE outbox
-   SET status = 'pending', next_attempt_at = :now, finished_at = NULL,
-       locked_by = NULL, locked_until = NULL
- WHERE id = :id AND status = 'failed'
+   SET progress = :progress, locked_until = :lease_until
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
 """
 
 FINISH_DEADLINE = """
 DELETE FROM deadlines
- WHERE id = :id AND locked_by = :worker_id
+ WHERE id = :id AND locked_by = :worker_id AND attempts = :fence
+RETURNING id
+"""
+
+RETRY_DEADLINE = """
+UPDATE deadlines
+   SET last_error = :error, not_before = :next_attempt_at,
+       locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND locked_by = :worker_id AND attempts = :fence
+RETURNING id
+"""
+
+FAIL_DEADLINE = """
+UPDATE deadlines
+   SET last_error = :error, failed_at = :now, locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND locked_by = :worker_id AND attempts = :fence
+RETURNING id
+"""
+
+# A merchant's Retry: a failed item runs again now with a fresh set of attempts. Resetting
+# `attempts` keeps the fence safe: a failed row has no holder, so no old claim can match it.
+REQUEUE_OUTBOX = """
+UPDATE outbox
+   SET status = 'pending', next_attempt_at = :now, finished_at = NULL, attempts = 0,
+       locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND status = 'failed'
+RETURNING id
+"""
+
+REQUEUE_INBOX = """
+UPDATE inbox
+   SET status = 'pending', next_attempt_at = :now, processed_at = NULL, attempts = 0,
+       locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND status = 'failed'
+RETURNING id
+"""
+
+REQUEUE_DEADLINE = """
+UPDATE deadlines
+   SET failed_at = NULL, not_before = NULL, attempts = 0, locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND failed_at IS NOT NULL
 RETURNING id
 """
 
@@ -134,7 +183,10 @@ _TIME_PARAMETERS = ("now", "lease_until", "next_attempt_at")
 
 def statement(sql: str, dialect_name: str) -> sa.TextClause:
     """`sql` ready to run on this dialect, with its time parameters bound as aware UTC."""
-    row_lock = _SKIP_LOCKED if dialect_name == "postgresql" else ""
-    text = sa.text(sql.replace("{row_lock}", row_lock))
+    postgres = dialect_name == "postgresql"
+    rendered = sql.replace("{row_lock}", _SKIP_LOCKED if postgres else "").replace(
+        "{materialized}", "MATERIALIZED" if postgres else ""
+    )
+    text = sa.text(rendered)
     present = [name for name in _TIME_PARAMETERS if f":{name}" in sql]
     return text.bindparams(*(sa.bindparam(name, type_=UTCDateTime()) for name in present))

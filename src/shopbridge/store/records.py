@@ -5,11 +5,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 
 class LeaseLost(RuntimeError):
     """The claimed item is no longer leased by this worker; the whole unit was rolled back."""
+
+
+class WorkKind(StrEnum):
+    """The three queues a worker claims from."""
+
+    INBOX = "inbox"  # deliveries: webhooks, reconciliation findings, merchant actions
+    DEADLINE = "deadline"  # moments an order must be looked at again
+    OUTBOX = "outbox"  # decided actions on the platforms
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Who holds a claim and which claim it is: every write about a claimed item names both.
+
+    `attempt` is the item's attempt count as the claim set it; a later claim of the same item
+    (after the lease ran out) has another, so the earlier holder's writes match no row.
+    """
+
+    worker_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """One worker process, as its heartbeat row says."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    stop_reason: str | None
 
 
 class NotFound(LookupError):
@@ -46,6 +80,8 @@ class ConnectionRecord:
     timezone: str
     last_reconciled_at: datetime | None
     reconcile_cursor: str | None
+    last_reconcile_error: str | None
+    settings_version: int
     created_at: datetime
 
 
@@ -90,6 +126,7 @@ class OutboxItem:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    progress: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +141,10 @@ class DeadlineItem:
     due_at: datetime
     locked_by: str | None
     locked_until: datetime | None
+    attempts: int = 0
+    not_before: datetime | None = None
+    last_error: str | None = None
+    failed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +168,7 @@ class MirrorRow:
     attention_reason: str | None
     created_at: datetime
     updated_at: datetime
+    stuck_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,11 +16,15 @@ from shopbridge.store.db import read_transaction, write_transaction
 from shopbridge.store.records import (
     ConnectionRecord,
     DeadlineItem,
+    Fence,
     InboxItem,
+    LeaseLost,
     MirrorRow,
     NotFound,
     OutboxItem,
     TimelineEntry,
+    WorkerRecord,
+    WorkKind,
 )
 from shopbridge.store.secrets import SecretBox
 from shopbridge.store.sql import insert_ignoring_conflict
@@ -33,10 +38,37 @@ from shopbridge.store.tables import (
     order_mirrors,
     outbox,
     timeline,
+    workers,
 )
-from shopbridge.store.unit import ConnectionUnit, OrderUnit, insert_timeline
+from shopbridge.store.unit import ConnectionUnit, OrderUnit, insert_timeline, open_order
 
-_CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at"}
+_CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at", "settings_version"}
+# Bookkeeping of the reconciliation schedule: changing it changes nothing a worker caches.
+_BOOKKEEPING_FIELDS = frozenset({"last_reconciled_at", "reconcile_cursor", "last_reconcile_error"})
+_QUEUES: dict[WorkKind, sa.Table] = {
+    WorkKind.INBOX: inbox,
+    WorkKind.DEADLINE: deadlines,
+    WorkKind.OUTBOX: outbox,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something reconciliation found, to be delivered through the inbox like a webhook."""
+
+    delivery_key: str
+    topic: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class QueuedAction:
+    """An action to put in the outbox that belongs to no order (e.g. a stock correction)."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    idempotency_key: str
+    priority: int
 
 
 class Store:
@@ -58,9 +90,13 @@ class Store:
             return int(created.scalar_one())
 
     def update_connection(self, connection_id: int, **fields: Any) -> None:
+        """Change a connection; anything but reconciliation bookkeeping bumps its settings
+        version, so every worker rebuilds its cached view of the connection within seconds."""
         values = self._connection_values(fields)
         if not values:
             return
+        if set(values) - _BOOKKEEPING_FIELDS:
+            values["settings_version"] = connections.c.settings_version + 1
         with write_transaction(self.engine) as db:
             updated = db.execute(
                 connections.update().where(connections.c.id == connection_id).values(**values)
@@ -90,6 +126,57 @@ class Store:
                 .values(last_reconciled_at=now)
             )
             return claimed.rowcount == 1
+
+    def connection_version(self, connection_id: int) -> int:
+        """The connection's settings version (see `update_connection`)."""
+        with read_transaction(self.engine) as db:
+            version = db.execute(
+                sa.select(connections.c.settings_version).where(connections.c.id == connection_id)
+            ).scalar()
+        if version is None:
+            raise NotFound(f"no connection {connection_id}")
+        return int(version)
+
+    def record_reconciliation(
+        self,
+        connection_id: int,
+        findings: list[Finding],
+        action: QueuedAction | None,
+        cursor: str,
+    ) -> int:
+        """What one reconciliation pass found, in one unit of work: its findings as inbox
+        deliveries (a key seen before is skipped), its action, and the cursor moved on.
+        Returns how many findings were new."""
+        now = self.clock.now()
+        new = 0
+        with self.unit(connection_id) as unit:
+            db = unit._db
+            for finding in findings:
+                inserted = db.execute(
+                    insert_ignoring_conflict(db, inbox, ["source", "delivery_key"])
+                    .values(
+                        source="reconcile",
+                        delivery_key=finding.delivery_key,
+                        topic=finding.topic,
+                        connection_id=connection_id,
+                        headers={},
+                        body=finding.body,
+                        received_at=now,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                    )
+                    .returning(inbox.c.id)
+                ).first()
+                new += inserted is not None
+            if action is not None:
+                unit.enqueue(action.kind, action.payload, action.idempotency_key, action.priority)
+            db.execute(
+                connections.update()
+                .where(connections.c.id == connection_id)
+                .values(reconcile_cursor=cursor, last_reconcile_error=None)
+            )
+        return new
 
     def get_connection(self, connection_id: int) -> ConnectionRecord:
         record = self._one_connection(connections.c.id == connection_id)
@@ -193,16 +280,31 @@ class Store:
             return [_inbox_item(row) for row in rows]
 
     def retry_inbox(
-        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+        self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
     ) -> None:
         with self.unit(None) as unit:
-            unit.retry_inbox(item_id, worker_id, error, next_attempt_at)
+            unit.retry_inbox(item_id, fence, error, next_attempt_at)
 
     def finish_inbox(
-        self, item_id: int, worker_id: str, status: str, error: str | None = None
+        self, item_id: int, fence: Fence, status: str, error: str | None = None
     ) -> None:
         with self.unit(None) as unit:
-            unit.finish_inbox(item_id, worker_id, status, error)
+            unit.finish_inbox(item_id, fence, status, error)
+
+    def requeue_inbox(self, item_id: int, connection_id: int) -> bool:
+        """A merchant's Retry of a failed delivery; False if it is not a failed one of theirs."""
+        return self._requeue(claims.REQUEUE_INBOX, item_id, inbox.c.connection_id, connection_id)
+
+    def failed_inbox(self, connection_id: int, limit: int = 20) -> list[InboxItem]:
+        """This connection's deliveries that could not be processed, newest first."""
+        query = (
+            sa.select(inbox)
+            .where(inbox.c.connection_id == connection_id, inbox.c.status == "failed")
+            .order_by(inbox.c.processed_at.desc(), inbox.c.id.desc())
+            .limit(limit)
+        )
+        with read_transaction(self.engine) as db:
+            return [_inbox_item(row) for row in db.execute(query).mappings()]
 
     def inbox_items(self, status: str | None = None) -> list[InboxItem]:
         query = sa.select(inbox).order_by(inbox.c.id)
@@ -224,24 +326,78 @@ class Store:
             return [_outbox_item(row) for row in rows]
 
     def retry_outbox(
-        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+        self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
     ) -> None:
         with self.unit(None) as unit:
-            unit.retry_outbox(item_id, worker_id, error, next_attempt_at)
+            unit.retry_outbox(item_id, fence, error, next_attempt_at)
 
-    def fail_outbox(self, item_id: int, worker_id: str, error: str) -> None:
+    def fail_outbox(self, item_id: int, fence: Fence, error: str) -> None:
         """Give up on an action for good (a 4xx, or retries exhausted); the merchant may Retry."""
         with self.unit(None) as unit:
-            unit.fail_outbox(item_id, worker_id, error)
+            unit.fail_outbox(item_id, fence, error)
 
-    def complete_outbox(self, item_id: int, worker_id: str) -> None:
+    def complete_outbox(self, item_id: int, fence: Fence) -> None:
         with self.unit(None) as unit:
-            unit.complete_outbox(item_id, worker_id)
+            unit.complete_outbox(item_id, fence)
 
-    def requeue_outbox(self, item_id: int) -> bool:
-        """A merchant's Retry: a failed action is due again now; False if it was not failed."""
+    def requeue_outbox(self, item_id: int, connection_id: int | None = None) -> bool:
+        """A merchant's Retry: a failed action is due again now; False if it was not failed
+        (or, with `connection_id`, not one of that connection's)."""
+        owner = None if connection_id is None else outbox.c.connection_id
+        return self._requeue(claims.REQUEUE_OUTBOX, item_id, owner, connection_id)
+
+    def connection_actions(
+        self, connection_id: int, status: str | None = None, limit: int = 20
+    ) -> list[OutboxItem]:
+        """Actions that belong to no order (e.g. reconciliation's stock corrections), newest
+        first; `status="failed"` lists those waiting for the merchant's Retry."""
+        query = _outbox_query().where(
+            outbox.c.connection_id == connection_id, outbox.c.order_mirror_id.is_(None)
+        )
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        query = query.order_by(outbox.c.created_at.desc(), outbox.c.id.desc()).limit(limit)
+        with read_transaction(self.engine) as db:
+            return [_outbox_item(row) for row in db.execute(query).mappings()]
+
+    def save_progress(
+        self, item_id: int, fence: Fence, progress: Mapping[str, Any], lease: timedelta
+    ) -> None:
+        """Record what a resumable action has done so far; raises LeaseLost if not the holder."""
+        now = self.clock.now()
         with write_transaction(self.engine) as db:
-            statement = claims.statement(claims.REQUEUE_OUTBOX, db.dialect.name)
+            statement = claims.statement(claims.SAVE_PROGRESS, db.dialect.name).bindparams(
+                sa.bindparam("progress", type_=outbox.c.progress.type)
+            )
+            row = db.execute(
+                statement,
+                {
+                    "id": item_id,
+                    "worker_id": fence.worker_id,
+                    "fence": fence.attempt,
+                    "progress": dict(progress),
+                    "lease_until": now + lease,
+                },
+            ).first()
+        if row is None:
+            raise LeaseLost(f"outbox item {item_id} is no longer leased by {fence.worker_id!r}")
+
+    def _requeue(
+        self,
+        sql: str,
+        item_id: int,
+        owner: sa.ColumnElement[Any] | None,
+        connection_id: int | None,
+    ) -> bool:
+        with write_transaction(self.engine) as db:
+            if owner is not None:
+                table = owner.table
+                mine = db.execute(
+                    sa.select(table.c.id).where(table.c.id == item_id, owner == connection_id)
+                ).first()
+                if mine is None:
+                    return False
+            statement = claims.statement(sql, db.dialect.name)
             return (
                 db.execute(statement, {"id": item_id, "now": self.clock.now()}).first() is not None
             )
@@ -268,6 +424,26 @@ class Store:
             ).mappings()
             return [DeadlineItem(**row) for row in rows]
 
+    def requeue_deadline(self, deadline_id: int, mirror_id: int) -> bool:
+        """A merchant's Retry of a deadline that kept failing; its order is no longer stuck."""
+        with write_transaction(self.engine) as db:
+            mine = db.execute(
+                sa.select(deadlines.c.id).where(
+                    deadlines.c.id == deadline_id, deadlines.c.order_mirror_id == mirror_id
+                )
+            ).first()
+            if mine is None:
+                return False
+            statement = claims.statement(claims.REQUEUE_DEADLINE, db.dialect.name)
+            if db.execute(statement, {"id": deadline_id}).first() is None:
+                return False
+            db.execute(
+                order_mirrors.update()
+                .where(order_mirrors.c.id == mirror_id)
+                .values(stuck_reason=None)
+            )
+            return True
+
     def deadlines_for_mirror(self, mirror_id: int) -> list[DeadlineItem]:
         query = (
             sa.select(deadlines, order_mirrors.c.connection_id, order_mirrors.c.tiktok_order_id)
@@ -283,42 +459,8 @@ class Store:
     @contextmanager
     def order_unit(self, connection_id: int, tiktok_order_id: str) -> Iterator[OrderUnit]:
         """One transaction about one order, holding its mirror row locked (created if new)."""
-        tiktok_order_id = str(tiktok_order_id)
-        now = self.clock.now()
         with write_transaction(self.engine) as db:
-            created = db.execute(
-                insert_ignoring_conflict(db, order_mirrors, ["connection_id", "tiktok_order_id"])
-                .values(
-                    connection_id=connection_id,
-                    tiktok_order_id=tiktok_order_id,
-                    state=None,
-                    version=0,
-                    needs_attention=False,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(order_mirrors.c.id)
-            ).first()
-            # On PostgreSQL this waits for a concurrent unit of the same order to commit; on
-            # SQLite, BEGIN IMMEDIATE already made this transaction the only writer. NO KEY
-            # UPDATE (key_share) still lets other transactions insert rows that reference the
-            # mirror (a timeline entry, an action), which FOR UPDATE would block.
-            mirror = db.execute(
-                sa.select(order_mirrors.c.id, order_mirrors.c.state)
-                .where(
-                    order_mirrors.c.connection_id == connection_id,
-                    order_mirrors.c.tiktok_order_id == tiktok_order_id,
-                )
-                .with_for_update(key_share=True)
-            ).one()
-            unit = OrderUnit(
-                db,
-                self.clock,
-                connection_id,
-                mirror.id,
-                None if mirror.state is None else dict(mirror.state),
-                is_new=created is not None,
-            )
+            unit = open_order(db, self.clock, connection_id, tiktok_order_id)
             yield unit
             unit._check_before_commit()
 
@@ -350,6 +492,30 @@ class Store:
                 order_mirrors.c.shopify_order_id == shopify_order_id,
             )
         )
+
+    def mirrors_by_shopify_orders(
+        self, connection_id: int, shopify_order_ids: Collection[str]
+    ) -> list[MirrorRow]:
+        """The mirrors of these Shopify orders (those that are mirrors), in one query."""
+        if not shopify_order_ids:
+            return []
+        query = sa.select(order_mirrors).where(
+            order_mirrors.c.connection_id == connection_id,
+            order_mirrors.c.shopify_order_id.in_(list(shopify_order_ids)),
+        )
+        with read_transaction(self.engine) as db:
+            return [_mirror_row(row) for row in db.execute(query).mappings()]
+
+    def mirrored_order_ids(self, connection_id: int, tiktok_order_ids: Collection[str]) -> set[str]:
+        """Which of these TikTok orders have a mirror here."""
+        if not tiktok_order_ids:
+            return set()
+        query = sa.select(order_mirrors.c.tiktok_order_id).where(
+            order_mirrors.c.connection_id == connection_id,
+            order_mirrors.c.tiktok_order_id.in_([str(i) for i in tiktok_order_ids]),
+        )
+        with read_transaction(self.engine) as db:
+            return set(db.execute(query).scalars())
 
     def get_mirror_by_id(self, mirror_id: int) -> MirrorRow | None:
         return self._one_mirror(order_mirrors.c.id == mirror_id)
@@ -414,6 +580,109 @@ class Store:
         with read_transaction(self.engine) as db:
             row = db.execute(sa.select(order_mirrors).where(condition)).mappings().first()
         return None if row is None else _mirror_row(row)
+
+    # -- leases and workers ----------------------------------------------------------------
+
+    def hold(self, kind: WorkKind, item_id: int, fence: Fence, lease: timedelta) -> bool:
+        """Renew one claim if it is still this fence's; False when it was lost.
+
+        Called right before every remote effect: a worker that lost its claim must not act.
+        """
+        table = _QUEUES[kind]
+        with write_transaction(self.engine) as db:
+            renewed = db.execute(
+                table.update()
+                .where(
+                    table.c.id == item_id,
+                    table.c.locked_by == fence.worker_id,
+                    table.c.attempts == fence.attempt,
+                )
+                .values(locked_until=self.clock.now() + lease)
+            )
+            return renewed.rowcount == 1
+
+    def register_worker(self, worker_id: str, host: str, pid: int) -> None:
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            db.execute(
+                workers.insert().values(
+                    id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now
+                )
+            )
+
+    def beat(
+        self, worker_id: str, held: Mapping[WorkKind, Collection[int]], lease: timedelta
+    ) -> None:
+        """A worker's heartbeat: it is alive, and so are the leases of the items it holds."""
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            db.execute(workers.update().where(workers.c.id == worker_id).values(heartbeat_at=now))
+            for kind, ids in held.items():
+                if ids:
+                    table = _QUEUES[kind]
+                    db.execute(
+                        table.update()
+                        .where(table.c.id.in_(list(ids)), table.c.locked_by == worker_id)
+                        .values(locked_until=now + lease)
+                    )
+
+    def release(self, worker_id: str, held: Mapping[WorkKind, Collection[int]]) -> None:
+        """Give back claimed items this worker will not start (it is stopping): due at once."""
+        with write_transaction(self.engine) as db:
+            for kind, ids in held.items():
+                if ids:
+                    table = _QUEUES[kind]
+                    db.execute(
+                        table.update()
+                        .where(table.c.id.in_(list(ids)), table.c.locked_by == worker_id)
+                        .values(locked_by=None, locked_until=None)
+                    )
+
+    def stop_worker(self, worker_id: str, reason: str) -> None:
+        with write_transaction(self.engine) as db:
+            db.execute(
+                workers.update()
+                .where(workers.c.id == worker_id, workers.c.stopped_at.is_(None))
+                .values(stopped_at=self.clock.now(), stop_reason=reason[:200])
+            )
+
+    def reap_dead_workers(
+        self, host: str, alive: Callable[[int], bool], exclude: str
+    ) -> list[WorkerRecord]:
+        """Release at once every lease held by a worker of this host whose process is gone.
+
+        A worker on the same host can ask the operating system whether a sibling's process
+        still exists, so a crashed sibling's items come back now instead of after its lease.
+        """
+        with read_transaction(self.engine) as db:
+            rows = db.execute(
+                sa.select(workers).where(
+                    workers.c.host == host, workers.c.stopped_at.is_(None), workers.c.id != exclude
+                )
+            ).mappings()
+            candidates = [WorkerRecord(**row) for row in rows]
+        dead = [w for w in candidates if not alive(w.pid)]
+        for worker in dead:
+            with write_transaction(self.engine) as db:
+                for table in _QUEUES.values():
+                    db.execute(
+                        table.update()
+                        .where(table.c.locked_by == worker.id)
+                        .values(locked_by=None, locked_until=None)
+                    )
+                db.execute(
+                    workers.update()
+                    .where(workers.c.id == worker.id)
+                    .values(stopped_at=self.clock.now(), stop_reason="process gone")
+                )
+        return dead
+
+    def list_workers(self, include_stopped: bool = False) -> list[WorkerRecord]:
+        query = sa.select(workers).order_by(workers.c.started_at, workers.c.id)
+        if not include_stopped:
+            query = query.where(workers.c.stopped_at.is_(None))
+        with read_transaction(self.engine) as db:
+            return [WorkerRecord(**row) for row in db.execute(query).mappings()]
 
     # -- claims --------------------------------------------------------------------------------
 

@@ -94,6 +94,11 @@ connections = sa.Table(
     sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
     sa.Column("last_reconciled_at", UTCDateTime),
     sa.Column("reconcile_cursor", sa.Text),
+    # Why the last reconciliation pass failed, NULL once one succeeds (shown in Settings).
+    sa.Column("last_reconcile_error", sa.Text),
+    # Bumped on every change of what workers cache (credentials, policy, mapping): each worker
+    # compares it on use, so a change reaches every process within seconds.
+    sa.Column("settings_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(_in("status", CONNECTION_STATUSES), name="status"),
     sa.CheckConstraint("holdback_minutes >= 60", name="holdback_minutes"),
@@ -141,6 +146,9 @@ order_mirrors = sa.Table(
     sa.Column("cancel_request_deadline", UTCDateTime),
     sa.Column("needs_attention", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("attention_reason", sa.Text),
+    # Work about this order that failed outside the domain's reach (a deadline that could not
+    # be processed): shown with a Retry until the merchant presses it.
+    sa.Column("stuck_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("connection_id", "tiktok_order_id"),
@@ -195,6 +203,9 @@ outbox = sa.Table(
     sa.Column("locked_by", sa.String(200)),
     sa.Column("locked_until", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    # What a resumable action has already done (e.g. the Shopify order it created), saved by
+    # the lease holder between steps so that the next holder carries on instead of redoing.
+    sa.Column("progress", Json),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime),
     sa.CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
@@ -211,6 +222,12 @@ deadlines = sa.Table(
     sa.Column("due_at", UTCDateTime, nullable=False),
     sa.Column("locked_by", sa.String(200)),
     sa.Column("locked_until", UTCDateTime),
+    # Claims count attempts (the lease's fence); a failed run waits until `not_before`; after
+    # the last attempt `failed_at` is set and the deadline waits for the merchant's Retry.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("failed_at", UTCDateTime),
     sa.UniqueConstraint("order_mirror_id", "kind"),
     sa.Index("ix_deadlines_due_at", "due_at"),
 )
@@ -226,4 +243,32 @@ timeline = sa.Table(
     sa.Column("detail", Json),
     sa.CheckConstraint(_in("kind", TIMELINE_KINDS), name="kind"),
     sa.Index("ix_timeline_order_mirror_at", "order_mirror_id", "at"),
+)
+
+# One row per worker process: its heartbeat says it is alive. A worker that finds a sibling on
+# its own host whose process is gone releases that sibling's leases at once (no lease wait).
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("stopped_at", UTCDateTime),
+    sa.Column("stop_reason", sa.String(200)),
+    sa.Index("ix_workers_host_stopped", "host", "stopped_at"),
+)
+
+# A scaled clock shared by every process on this database (rehearsals, demos): simulated time is
+# `epoch + (wall time - epoch) * factor`, so processes started at different moments agree.
+clock_anchor = sa.Table(
+    "clock_anchor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("factor", sa.Float, nullable=False),
+    sa.Column("epoch", sa.Float, nullable=False),  # wall-clock Unix seconds at the anchor
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+    sa.CheckConstraint("factor > 0", name="factor"),
 )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from shopbridge.clock import Clock
 from shopbridge.store import claims
-from shopbridge.store.records import LeaseLost
+from shopbridge.store.records import Fence, LeaseLost
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
 from shopbridge.store.tables import (
     INBOX_STATUSES,
@@ -53,9 +53,10 @@ class ConnectionUnit:
         self.connection_id = connection_id
         self._order_mirror_id: int | None = None
         self._lease_lost: LeaseLost | None = None
-        # Lock holder of deadlines this unit rescheduled or cleared, by deadline id: their
+        # Claim (fence) of deadlines this unit rescheduled or cleared, by deadline id: their
         # claim may be finished afterwards in the same unit.
-        self._replaced_deadline_locks: dict[int, str | None] = {}
+        self._replaced_deadline_locks: dict[int, Fence | None] = {}
+        self._orders: list[OrderUnit] = []
 
     # -- new work ----------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class ConnectionUnit:
     # -- finishing claimed items, in this same transaction ------------------------------------
 
     def finish_inbox(
-        self, item_id: int, worker_id: str, status: str, error: str | None = None
+        self, item_id: int, fence: Fence, status: str, error: str | None = None
     ) -> None:
         if status == "pending" or status not in INBOX_STATUSES:
             raise ValueError(
@@ -101,7 +102,7 @@ class ConnectionUnit:
         self._guarded(
             claims.FINISH_INBOX,
             f"inbox item {item_id}",
-            worker_id,
+            fence,
             id=item_id,
             status=status,
             error=error,
@@ -109,71 +110,126 @@ class ConnectionUnit:
         )
 
     def retry_inbox(
-        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+        self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
     ) -> None:
         self._guarded(
             claims.RETRY_INBOX,
             f"inbox item {item_id}",
-            worker_id,
+            fence,
             id=item_id,
             error=error,
             next_attempt_at=next_attempt_at,
         )
 
     def retry_outbox(
-        self, item_id: int, worker_id: str, error: str, next_attempt_at: datetime
+        self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
     ) -> None:
         self._guarded(
             claims.RETRY_OUTBOX,
             f"outbox item {item_id}",
-            worker_id,
+            fence,
             id=item_id,
             error=error,
             next_attempt_at=next_attempt_at,
         )
 
-    def complete_outbox(self, item_id: int, worker_id: str) -> None:
+    def complete_outbox(self, item_id: int, fence: Fence) -> None:
         self._guarded(
             claims.COMPLETE_OUTBOX,
             f"outbox item {item_id}",
-            worker_id,
+            fence,
             id=item_id,
             now=self._clock.now(),
         )
 
-    def fail_outbox(self, item_id: int, worker_id: str, error: str) -> None:
+    def fail_outbox(self, item_id: int, fence: Fence, error: str) -> None:
         self._guarded(
             claims.FAIL_OUTBOX,
             f"outbox item {item_id}",
-            worker_id,
+            fence,
             id=item_id,
             error=error,
             now=self._clock.now(),
         )
 
-    def finish_deadline(self, deadline_id: int, worker_id: str) -> None:
+    def finish_deadline(self, deadline_id: int, fence: Fence) -> None:
         if deadline_id in self._replaced_deadline_locks:
             # This unit already rescheduled or cleared the claimed deadline: nothing to delete,
             # but the claim must still have been ours.
-            if self._replaced_deadline_locks[deadline_id] != worker_id:
-                self._lose(f"deadline {deadline_id}", worker_id)
+            if self._replaced_deadline_locks[deadline_id] != fence:
+                self._lose(f"deadline {deadline_id}", fence)
             return
-        self._guarded(claims.FINISH_DEADLINE, f"deadline {deadline_id}", worker_id, id=deadline_id)
+        self._guarded(claims.FINISH_DEADLINE, f"deadline {deadline_id}", fence, id=deadline_id)
 
-    def _guarded(self, sql: str, what: str, worker_id: str, **parameters: Any) -> None:
+    def retry_deadline(
+        self, deadline_id: int, fence: Fence, error: str, next_attempt_at: datetime
+    ) -> None:
+        self._guarded(
+            claims.RETRY_DEADLINE,
+            f"deadline {deadline_id}",
+            fence,
+            id=deadline_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def fail_deadline(self, deadline_id: int, fence: Fence, error: str) -> None:
+        self._guarded(
+            claims.FAIL_DEADLINE,
+            f"deadline {deadline_id}",
+            fence,
+            id=deadline_id,
+            error=error,
+            now=self._clock.now(),
+        )
+
+    # -- work about an order that failed outside the domain --------------------------------
+
+    def add_timeline_to(self, mirror_id: int, kind: str, summary: str) -> None:
+        """A line on an order's timeline written outside a decision (e.g. a retry notice)."""
+        insert_timeline(self._db, self._clock.now(), mirror_id, kind, summary, None)
+
+    def mark_stuck(self, mirror_id: int, reason: str) -> None:
+        """Show a failure the domain could not record (e.g. a deadline that kept failing)."""
+        self._db.execute(
+            order_mirrors.update()
+            .where(order_mirrors.c.id == mirror_id)
+            .values(stuck_reason=reason, needs_attention=True)
+        )
+        insert_timeline(self._db, self._clock.now(), mirror_id, "flag", reason, None)
+
+    # -- orders, in this same transaction --------------------------------------------------
+
+    def order(self, connection_id: int, tiktok_order_id: str) -> OrderUnit:
+        """This transaction's unit for one order, holding its mirror row locked (created if new).
+
+        Several orders may be opened in one unit (a delivery that concerns several); each is
+        checked before the whole transaction commits.
+        """
+        unit = open_order(self._db, self._clock, connection_id, tiktok_order_id)
+        self._orders.append(unit)
+        return unit
+
+    def _guarded(self, sql: str, what: str, fence: Fence, **parameters: Any) -> None:
         statement = claims.statement(sql, self._db.dialect.name)
-        row = self._db.execute(statement, {"worker_id": worker_id, **parameters}).first()
+        row = self._db.execute(
+            statement, {"worker_id": fence.worker_id, "fence": fence.attempt, **parameters}
+        ).first()
         if row is None:
-            self._lose(what, worker_id)
+            self._lose(what, fence)
 
-    def _lose(self, what: str, worker_id: str) -> None:
-        self._lease_lost = LeaseLost(f"{what} is no longer leased by worker {worker_id!r}")
+    def _lose(self, what: str, fence: Fence) -> None:
+        self._lease_lost = LeaseLost(
+            f"{what} is no longer leased by worker {fence.worker_id!r} (claim {fence.attempt})"
+        )
         raise self._lease_lost
 
     def _check_before_commit(self) -> None:
         # A caller that caught LeaseLost inside the block must not commit half a unit.
         if self._lease_lost is not None:
             raise self._lease_lost
+        for unit in self._orders:
+            unit._check_before_commit()
 
 
 class OrderUnit(ConnectionUnit):
@@ -185,13 +241,17 @@ class OrderUnit(ConnectionUnit):
         clock: Clock,
         connection_id: int,
         mirror_id: int,
+        tiktok_order_id: str,
         state: dict[str, Any] | None,
         is_new: bool,
+        stuck_reason: str | None = None,
     ) -> None:
         super().__init__(connection, clock, connection_id)
         self._order_mirror_id = mirror_id
         self.mirror_id = mirror_id
+        self.tiktok_order_id = tiktok_order_id
         self.is_new = is_new
+        self.stuck_reason = stuck_reason
         self._state = state
         self._touched = False
 
@@ -204,6 +264,11 @@ class OrderUnit(ConnectionUnit):
         unknown = set(projection) - PROJECTION_COLUMNS
         if unknown:
             raise TypeError(f"not projection columns of order_mirrors: {sorted(unknown)}")
+        if self.stuck_reason is not None:
+            # Failed work outside the domain stays visible until the merchant retries it.
+            reasons = [projection.get("attention_reason"), self.stuck_reason]
+            projection["needs_attention"] = True
+            projection["attention_reason"] = "; ".join(r for r in reasons if r)
         self._db.execute(
             order_mirrors.update()
             .where(order_mirrors.c.id == self.mirror_id)
@@ -237,7 +302,15 @@ class OrderUnit(ConnectionUnit):
                 deadlines,
                 ["order_mirror_id", "kind"],
                 {"order_mirror_id": self.mirror_id, "kind": kind, "due_at": due_at},
-                update={"due_at": due_at, "locked_by": None, "locked_until": None},
+                update={
+                    "due_at": due_at,
+                    "locked_by": None,
+                    "locked_until": None,
+                    "attempts": 0,
+                    "not_before": None,
+                    "last_error": None,
+                    "failed_at": None,
+                },
             )
         )
         self._touched = True
@@ -285,12 +358,13 @@ class OrderUnit(ConnectionUnit):
 
     def _remember_deadline_lock(self, kind: str) -> None:
         row = self._db.execute(
-            sa.select(deadlines.c.id, deadlines.c.locked_by)
+            sa.select(deadlines.c.id, deadlines.c.locked_by, deadlines.c.attempts)
             .where(deadlines.c.order_mirror_id == self.mirror_id, deadlines.c.kind == kind)
             .with_for_update()
         ).first()
         if row is not None:
-            self._replaced_deadline_locks.setdefault(row.id, row.locked_by)
+            holder = None if row.locked_by is None else Fence(row.locked_by, row.attempts)
+            self._replaced_deadline_locks.setdefault(row.id, holder)
 
     def _check_before_commit(self) -> None:
         super()._check_before_commit()
@@ -317,4 +391,47 @@ def insert_timeline(
             summary=summary,
             detail=None if detail is None else dict(detail),
         )
+    )
+
+
+def open_order(
+    db: sa.Connection, clock: Clock, connection_id: int, tiktok_order_id: str
+) -> OrderUnit:
+    """Lock one order's mirror row in this transaction (creating it if new) and wrap it."""
+    tiktok_order_id = str(tiktok_order_id)
+    now = clock.now()
+    created = db.execute(
+        insert_ignoring_conflict(db, order_mirrors, ["connection_id", "tiktok_order_id"])
+        .values(
+            connection_id=connection_id,
+            tiktok_order_id=tiktok_order_id,
+            state=None,
+            version=0,
+            needs_attention=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(order_mirrors.c.id)
+    ).first()
+    # On PostgreSQL this waits for a concurrent unit of the same order to commit; on SQLite,
+    # BEGIN IMMEDIATE already made this transaction the only writer. NO KEY UPDATE (key_share)
+    # still lets other transactions insert rows that reference the mirror (a timeline entry, an
+    # action), which FOR UPDATE would block.
+    mirror = db.execute(
+        sa.select(order_mirrors.c.id, order_mirrors.c.state, order_mirrors.c.stuck_reason)
+        .where(
+            order_mirrors.c.connection_id == connection_id,
+            order_mirrors.c.tiktok_order_id == tiktok_order_id,
+        )
+        .with_for_update(key_share=True)
+    ).one()
+    return OrderUnit(
+        db,
+        clock,
+        connection_id,
+        mirror.id,
+        tiktok_order_id,
+        None if mirror.state is None else dict(mirror.state),
+        is_new=created is not None,
+        stuck_reason=mirror.stuck_reason,
     )

@@ -21,9 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbridge import __version__
 from shopbridge.clock import Clock
-from shopbridge.domain.policy import Policy
 from shopbridge.engine.bridge import Bridge
-from shopbridge.engine.runtime import policy_for
 from shopbridge.store import Store
 from shopbridge.web import auth, orders, settings
 from shopbridge.web.context import HERE, UiContext, build_templates, render
@@ -35,14 +33,15 @@ log = structlog.get_logger("shopbridge.web")
 
 def create_app(
     store: Store,
-    wake: Callable[[], None] = lambda: None,
+    bridge: Bridge,
     *,
+    wake: Callable[[], None] = lambda: None,
     clock: Clock | None = None,
     secret_key: str | None = None,
     secure_cookies: bool = False,
     on_connection_changed: Callable[[int], None] = lambda connection_id: None,
 ) -> Starlette:
-    """The whole web app on one store.
+    """The whole web app on one store (built by `bootstrap()`, which owns the wiring).
 
     `wake` nudges the worker after something was queued (a webhook, a merchant's answer);
     `secret_key` signs session cookies (default: derived from SHOPBRIDGE_SECRET_KEY, else random
@@ -54,10 +53,6 @@ def create_app(
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
-
-    def policy_of(connection_id: int) -> Policy:
-        # Read per call, so a holdback saved in Settings applies to the merchant's next answer.
-        return policy_for(store.get_connection(connection_id))
 
     app = Starlette(
         routes=[
@@ -85,7 +80,7 @@ def create_app(
     app.state.ui = UiContext(
         store=store,
         clock=clock,
-        bridge=Bridge(store, clock, policy_of),
+        bridge=bridge,
         wake=wake,
         on_connection_changed=on_connection_changed,
         templates=build_templates(),

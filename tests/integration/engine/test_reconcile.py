@@ -20,9 +20,10 @@ async def test_orders_never_announced_are_mirrored_by_reconciliation(
     world.tiktok.put(snapshot("UNPAID", at=T0))
     worker = world.worker()
     report = await reconcile(
-        store, worker.bridge, world.context(world.connection_id), None, manual_clock.now()
+        store, await world.context(world.connection_id), None, manual_clock.now()
     )
     assert report.tiktok_orders == 1
+    assert report.new_findings == 1
     await worker.run_until_idle()
     assert len(world.shopify.orders) == 1
     assert world.mirror(snapshot().order_id).phase == "held"
@@ -53,8 +54,8 @@ async def test_missed_cancellation_and_fulfilment_are_healed(
     assert shopify_id is not None
     world.shopify.fulfil(shopify_id, "UPS", "1Z999")
     manual_clock.set(T0 + minutes(70))
-    ctx = world.context(world.connection_id)
-    await reconcile(store, worker.bridge, ctx, T0 + minutes(61), manual_clock.now())
+    ctx = await world.context(world.connection_id)
+    await reconcile(store, ctx, T0 + minutes(61), manual_clock.now())
     await worker.run_until_idle()
     assert world.mirror("1").phase == "cancelled"
     assert all(o.cancelled for o in world.shopify.orders_for("1"))
@@ -70,13 +71,46 @@ async def test_reconciliation_twice_changes_nothing_more(
     world = World(store, manual_clock)
     world.tiktok.put(snapshot("AWAITING_SHIPMENT", at=T0, paid=PAID_AT, on_hold=False))
     worker = world.worker()
-    ctx = world.context(world.connection_id)
+    ctx = await world.context(world.connection_id)
+    reports = []
     for _ in range(3):
-        await reconcile(store, worker.bridge, ctx, None, manual_clock.now())
+        reports.append(await reconcile(store, ctx, None, manual_clock.now()))
         await worker.run_until_idle()
     manual_clock.advance(timedelta(hours=2))
     for _ in range(2):
-        await reconcile(store, worker.bridge, ctx, None, manual_clock.now())
+        reports.append(await reconcile(store, ctx, None, manual_clock.now()))
         await worker.run_until_idle()
+    assert [r.new_findings for r in reports] == [1, 0, 0, 0, 0], "a finding is delivered once"
     assert world.shopify.calls["create_pending_order"] == 1
     assert world.mirror(snapshot().order_id).phase == "released"
+
+
+async def test_stock_corrections_go_through_the_outbox(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """A pass that finds cancelled orders queues one stock correction as an action, run by a
+    worker like every other effect, and none when run again over the same window."""
+    manual_clock.set(T0)
+    world = World(store, manual_clock)
+    worker = world.worker()
+    world.observe(snapshot("UNPAID", at=T0))
+    await worker.run_until_idle()
+    world.tiktok.update(
+        snapshot().order_id,
+        status=snapshot("CANCELLED").status,
+        update_time=T0 + minutes(5),
+        cancellation_initiator="BUYER",
+    )
+    manual_clock.set(T0 + minutes(6))
+    ctx = await world.context(world.connection_id)
+    report = await reconcile(store, ctx, T0, manual_clock.now())
+    assert report.skus_realigned == 1
+    assert world.tiktok.calls["set_inventory"] == 0, "the pass itself writes nothing to TikTok"
+    await worker.run_until_idle()
+    actions = store.connection_actions(world.connection_id)
+    assert [(a.kind, a.status) for a in actions] == [("sync_tiktok_inventory", "done")]
+    assert world.tiktok.inventory["TEE-RED-L"] == world.shopify.available_stock["TEE-RED-L"]
+    again = await reconcile(store, ctx, T0, manual_clock.now())
+    assert again.new_findings == 0
+    await worker.run_until_idle()
+    assert len(store.connection_actions(world.connection_id)) == 1

@@ -127,7 +127,7 @@ async def test_reservations_run_before_lower_priority_work(
     await world.worker().run_until_idle()
     manual_clock.set(T0 + minutes(61))
     await asyncio.sleep(0)
-    world.worker().process_deadlines()  # queues the release of order 1
+    await world.worker().process_deadlines()  # queues the release of order 1
     world.observe(snapshot("UNPAID", at=T0 + minutes(61), order_id="2"))  # queues a reservation
     [first] = store.claim_outbox("w9", 1, timedelta(minutes=2))
     assert first.kind == "create_shopify_order"

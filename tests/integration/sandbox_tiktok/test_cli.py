@@ -1,4 +1,4 @@
-"""`python -m shopbridge_sandbox.tiktok PORT` serves a seeded shop and prints its credentials."""
+"""`shopbridge sandbox tiktok --port PORT` serves a seeded shop and prints its credentials."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_serve_prints_credentials_and_answers() -> None:
     """The printed app_key and base URL reach a running sandbox with the demo shop's stock."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "shopbridge_sandbox.tiktok", str(port)],
+        [sys.executable, "-m", "shopbridge", "sandbox", "tiktok", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.store import LeaseLost, Store
+from shopbridge.store import Fence, LeaseLost, Store
 
 LEASE = timedelta(seconds=30)
 ORDER = "577000111222333"
@@ -65,7 +65,7 @@ def test_finished_deadline_is_gone(
     mirror_id = schedule(store, connection_id, "holdback", timedelta(0))
     (deadline,) = store.claim_deadlines("w1", 10, LEASE)
     with store.order_unit(connection_id, ORDER) as unit:
-        unit.finish_deadline(deadline.id, "w1")
+        unit.finish_deadline(deadline.id, Fence("w1", deadline.attempts))
     assert store.deadlines_for_mirror(mirror_id) == []
 
 
@@ -78,7 +78,7 @@ def test_deadline_rescheduled_while_handled_survives_its_finish(
     next_check = manual_clock.now() + timedelta(minutes=5)
     with store.order_unit(connection_id, ORDER) as unit:
         unit.set_deadline("recheck", next_check)
-        unit.finish_deadline(deadline.id, "w1")
+        unit.finish_deadline(deadline.id, Fence("w1", deadline.attempts))
     (rescheduled,) = store.deadlines_for_mirror(mirror_id)
     assert (rescheduled.due_at, rescheduled.locked_by) == (next_check, None)
 
@@ -94,7 +94,7 @@ def test_finishing_a_reclaimed_deadline_raises_lease_lost(
 
     def finish_as_slow_worker() -> None:
         with store.order_unit(connection_id, ORDER) as unit:
-            unit.finish_deadline(deadline.id, "slow")
+            unit.finish_deadline(deadline.id, Fence("slow", deadline.attempts))
 
     with pytest.raises(LeaseLost):
         finish_as_slow_worker()

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.store import LeaseLost, Store
+from shopbridge.store import Fence, LeaseLost, Store
 
 LEASE = timedelta(seconds=30)
 
@@ -137,7 +137,9 @@ def test_retried_item_waits_until_its_next_attempt(store: Store, manual_clock: M
     """A retried item is released, keeps its error, and is not due before next_attempt_at."""
     deliver(store, "n-1")
     (item,) = store.claim_inbox("w1", 10, LEASE)
-    store.retry_inbox(item.id, "w1", "TikTok 503", manual_clock.now() + timedelta(minutes=2))
+    store.retry_inbox(
+        item.id, Fence("w1", item.attempts), "TikTok 503", manual_clock.now() + timedelta(minutes=2)
+    )
     assert store.claim_inbox("w1", 10, LEASE) == []
     manual_clock.advance(timedelta(minutes=2))
     (again,) = store.claim_inbox("w1", 10, LEASE)
@@ -148,7 +150,7 @@ def test_finished_item_is_never_claimed_again(store: Store, manual_clock: Manual
     """An item finished as done records when, and is out of the queue for good."""
     deliver(store, "n-1")
     (item,) = store.claim_inbox("w1", 10, LEASE)
-    store.finish_inbox(item.id, "w1", "done")
+    store.finish_inbox(item.id, Fence("w1", item.attempts), "done")
     manual_clock.advance(timedelta(hours=1))
     assert store.claim_inbox("w1", 10, LEASE) == []
     (done,) = store.inbox_items(status="done")
@@ -164,8 +166,8 @@ def test_finishing_another_workers_item_raises_lease_lost(
     manual_clock.advance(LEASE + timedelta(seconds=1))
     store.claim_inbox("fast", 10, LEASE)
     with pytest.raises(LeaseLost):
-        store.finish_inbox(item.id, "slow", "done")
+        store.finish_inbox(item.id, Fence("slow", item.attempts), "done")
     with pytest.raises(LeaseLost):
-        store.retry_inbox(item.id, "slow", "boom", manual_clock.now())
+        store.retry_inbox(item.id, Fence("slow", item.attempts), "boom", manual_clock.now())
     (still,) = store.inbox_items(status="pending")
     assert still.locked_by == "fast"

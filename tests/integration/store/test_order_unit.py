@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.store import LeaseLost, Store
+from shopbridge.store import Fence, LeaseLost, Store
 
 LEASE = timedelta(seconds=30)
 ORDER = "577000111222333"
@@ -160,7 +160,7 @@ def test_finishing_the_inbox_item_commits_with_the_state(store: Store, connectio
     (item,) = store.claim_inbox("w1", 1, LEASE)
     with store.order_unit(connection_id, ORDER) as unit:
         unit.save({"status": "UNPAID"})
-        unit.finish_inbox(item.id, "w1", "done")
+        unit.finish_inbox(item.id, Fence("w1", item.attempts), "done")
     assert [i.id for i in store.inbox_items(status="done")] == [item.id]
 
 
@@ -184,7 +184,7 @@ def test_lease_lost_rolls_back_the_whole_unit(
         with store.order_unit(connection_id, ORDER) as unit:
             unit.save({"status": "UNPAID"})
             unit.enqueue("reserve", {}, f"reserve-{ORDER}", 10)
-            unit.finish_inbox(item.id, "slow", "done")
+            unit.finish_inbox(item.id, Fence("slow", item.attempts), "done")
 
     with pytest.raises(LeaseLost):
         decide_as_slow_worker()
@@ -209,7 +209,7 @@ def test_swallowed_lease_lost_still_rolls_back(
         with store.order_unit(connection_id, ORDER) as unit:
             unit.save({"status": "UNPAID"})
             with contextlib.suppress(LeaseLost):
-                unit.finish_inbox(999, "nobody", "done")
+                unit.finish_inbox(999, Fence("nobody", 1), "done")
 
     with pytest.raises(LeaseLost):
         swallow_lease_lost()
@@ -224,7 +224,7 @@ def test_completing_an_action_commits_with_its_result(store: Store, connection_i
     (item,) = store.claim_outbox("w1", 1, LEASE)
     with store.order_unit(connection_id, ORDER) as unit:
         unit.save({"shopify": "gid://shopify/Order/1"}, shopify_order_id="gid://shopify/Order/1")
-        unit.complete_outbox(item.id, "w1")
+        unit.complete_outbox(item.id, Fence("w1", item.attempts))
     (done,) = store.outbox_for_mirror(unit.mirror_id)
     assert done.status == "done"
     mirror = store.get_mirror(connection_id, ORDER)
@@ -240,7 +240,9 @@ def test_failing_an_action_records_the_error(store: Store, connection_id: int) -
     (item,) = store.claim_outbox("w1", 1, LEASE)
     with store.order_unit(connection_id, ORDER) as unit:
         unit.save({}, needs_attention=True, attention_reason="carrier 'Foo Post' is not supported")
-        unit.fail_outbox(item.id, "w1", "TikTok 21011002: shipping provider not found")
+        unit.fail_outbox(
+            item.id, Fence("w1", item.attempts), "TikTok 21011002: shipping provider not found"
+        )
     (failed,) = store.outbox_for_mirror(unit.mirror_id)
     assert (failed.status, failed.last_error) == (
         "failed",
@@ -259,7 +261,7 @@ def test_retrying_an_action_commits_with_its_timeline(
     retry_at = manual_clock.now() + timedelta(seconds=20)
     with store.order_unit(connection_id, ORDER) as unit:
         unit.add_timeline("result", "Shopify answered 503; retrying in 20 s")
-        unit.retry_outbox(item.id, "w1", "Shopify 503", retry_at)
+        unit.retry_outbox(item.id, Fence("w1", item.attempts), "Shopify 503", retry_at)
     (waiting,) = store.outbox_for_mirror(unit.mirror_id)
     assert (waiting.next_attempt_at, waiting.locked_by) == (retry_at, None)
     assert [e.summary for e in store.timeline(unit.mirror_id)] == [

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shopbridge.clock import ManualClock
-from shopbridge.store import LeaseLost, Store
+from shopbridge.store import Fence, LeaseLost, Store
 
 EnqueueOrders = Callable[..., list[int]]  # the enqueue_orders fixture
 LEASE = timedelta(seconds=30)
@@ -85,7 +85,12 @@ def test_retried_action_waits_for_backoff(
     """A retried action keeps its error and is due again only at next_attempt_at."""
     enqueue_orders(1)
     (item,) = store.claim_outbox("w1", 10, LEASE)
-    store.retry_outbox(item.id, "w1", "Shopify 502", manual_clock.now() + timedelta(seconds=40))
+    store.retry_outbox(
+        item.id,
+        Fence("w1", item.attempts),
+        "Shopify 502",
+        manual_clock.now() + timedelta(seconds=40),
+    )
     manual_clock.advance(39)
     assert store.claim_outbox("w1", 10, LEASE) == []
     manual_clock.advance(1)
@@ -96,15 +101,16 @@ def test_retried_action_waits_for_backoff(
 def test_failed_action_stays_failed_until_merchant_retries(
     store: Store, manual_clock: ManualClock, enqueue_orders: EnqueueOrders
 ) -> None:
-    """A permanently failed action is not claimed; the merchant's Retry makes it due now."""
+    """A permanently failed action is not claimed; the merchant's Retry makes it due now, with
+    a fresh set of attempts and the last error kept."""
     enqueue_orders(1)
     (item,) = store.claim_outbox("w1", 10, LEASE)
-    store.fail_outbox(item.id, "w1", "Shopify said: variant not found")
+    store.fail_outbox(item.id, Fence("w1", item.attempts), "Shopify said: variant not found")
     manual_clock.advance(timedelta(days=1))
     assert store.claim_outbox("w1", 10, LEASE) == []
     assert store.requeue_outbox(item.id) is True
     (again,) = store.claim_outbox("w1", 10, LEASE)
-    assert (again.attempts, again.last_error) == (2, "Shopify said: variant not found")
+    assert (again.attempts, again.last_error) == (1, "Shopify said: variant not found")
 
 
 def test_requeue_ignores_actions_that_did_not_fail(
@@ -124,9 +130,9 @@ def test_completing_a_released_action_raises_lease_lost(
     manual_clock.advance(LEASE + timedelta(seconds=1))
     store.claim_outbox("fast", 10, LEASE)
     with pytest.raises(LeaseLost):
-        store.complete_outbox(item.id, "slow")
+        store.complete_outbox(item.id, Fence("slow", item.attempts))
     with pytest.raises(LeaseLost):
-        store.fail_outbox(item.id, "slow", "boom")
+        store.fail_outbox(item.id, Fence("slow", item.attempts), "boom")
 
 
 def test_worker_past_its_lease_may_finish_when_nobody_reclaimed(
@@ -136,6 +142,6 @@ def test_worker_past_its_lease_may_finish_when_nobody_reclaimed(
     enqueue_orders(1)
     (item,) = store.claim_outbox("slow", 10, LEASE)
     manual_clock.advance(LEASE * 3)
-    store.complete_outbox(item.id, "slow")
+    store.complete_outbox(item.id, Fence("slow", item.attempts))
     (done,) = store.outbox_for_mirror(item.order_mirror_id or 0)
     assert done.status == "done"

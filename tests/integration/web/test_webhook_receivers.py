@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from shopbridge.bootstrap import bootstrap
 from shopbridge.store import Store
 from shopbridge.tiktok.signing import webhook_signature
-from shopbridge.web.app import create_app
 from shopbridge_sandbox.serving import BackgroundServer
 
 APP_KEY, APP_SECRET = "6a1b2c3d4e5f", "tiktok-app-secret"
@@ -33,7 +33,7 @@ def base_url(store: Store) -> Iterator[str]:
         shopify_client_secret=SECRET,
         shopify_previous_client_secret=OLD_SECRET,
     )
-    with BackgroundServer(create_app(store)) as server:
+    with BackgroundServer(bootstrap(store=store).web()) as server:
         yield server.base_url
 
 

@@ -26,7 +26,6 @@ from shopbridge.domain import events as ev
 from shopbridge.store import MirrorRow, Store
 from shopbridge.web import accounts
 from shopbridge.web.accounts import User, create_user
-from shopbridge.web.app import create_app
 from shopbridge_sandbox.serving import BackgroundServer
 from support.orders import T0, snapshot
 from support.world import World
@@ -175,8 +174,8 @@ def app_wakes() -> list[int]:
 
 
 @pytest.fixture
-def app(store: Store, app_wakes: list[int]) -> Starlette:
-    return create_app(store, wake=lambda: app_wakes.append(1), secret_key="test-session-key")
+def app(world: World, app_wakes: list[int]) -> Starlette:
+    return world.service.web(wake=lambda: app_wakes.append(1), secret_key="test-session-key")
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 
 from shopbridge.store import Store
 from shopbridge.web.accounts import User
-from shopbridge.web.app import create_app
 from shopbridge_sandbox.serving import BackgroundServer
+from support.world import World
 
 from .conftest import Shop, login, post
 
@@ -73,20 +73,17 @@ def test_holdback_that_is_not_a_number_is_refused(
 
 
 def test_holdback_change_is_reported_to_the_worker(
-    store: Store, shop: Shop, merchant: User
+    world: World, shop: Shop, merchant: User
 ) -> None:
-    """After a settings change the app calls on_connection_changed with the connection id."""
-    changed: list[int] = []
-    app: Starlette = create_app(
-        store, secret_key="k", on_connection_changed=lambda cid: changed.append(cid)
-    )
+    """After a settings change the app tells the service's connection contexts at once."""
+    app: Starlette = world.service.web(secret_key="k")
     with (
         BackgroundServer(app) as server,
         httpx.Client(base_url=server.base_url, follow_redirects=True) as client,
     ):
         login(client, merchant.email)
         post(client, f"{settings_url(shop)}/holdback", settings_url(shop), holdback_minutes="90")
-    assert changed == [shop.connection_id]
+    assert world.forgotten == [shop.connection_id]
 
 
 def test_carrier_mapping_rows_can_be_added_and_removed(
