@@ -3,6 +3,10 @@
 Rates are probabilities in [0, 1]. A sandbox asks `api_fault()` on each API request
 and `webhook_plan()` for each webhook it is about to push; the answers are drawn
 from one seeded random generator so a failing run can be replayed.
+
+API faults, in the order they are rolled: `api_error_rate` (5xx, nothing done),
+`api_429_rate` (throttled, nothing done), `api_timeout_rate` (done, answered
+`api_timeout_seconds` late), `api_lost_answer_rate` (done, answered HTTP 502).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ class ApiFault(StrEnum):
     SERVER_ERROR = "5xx"
     RATE_LIMITED = "429"
     TIMEOUT = "timeout"
+    # The platform committed the change, then the answer was lost on the way back (a proxy's
+    # 502): the client sees a failure for a write that happened.
+    LOST_ANSWER = "lost_answer"
 
 
 @dataclass
@@ -35,6 +42,7 @@ class FaultSettings:
     api_429_rate: float = 0.0
     api_timeout_rate: float = 0.0
     api_timeout_seconds: float = 15.0
+    api_lost_answer_rate: float = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}
@@ -86,6 +94,8 @@ class Faults:
                 return ApiFault.RATE_LIMITED
             if self._roll(s.api_timeout_rate):
                 return ApiFault.TIMEOUT
+            if self._roll(s.api_lost_answer_rate):
+                return ApiFault.LOST_ANSWER
         return None
 
     def webhook_plan(self) -> WebhookPlan:

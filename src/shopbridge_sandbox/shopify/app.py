@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -50,6 +51,9 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
             # The change is made but the answer comes too late: the hardest case for a
             # client's retry logic, so the one worth simulating.
             await asyncio.sleep(sandbox.faults.settings.api_timeout_seconds)
+        if fault is ApiFault.LOST_ANSWER:
+            # Committed, but the answer is lost between Shopify and the client (a proxy's 502).
+            return JSONResponse({"errors": "Bad Gateway"}, status_code=502)
         status = sandbox.throttle_status_code if answer.throttled else 200
         return JSONResponse(answer.body, status_code=status)
 
@@ -145,7 +149,12 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         )
 
     def list_orders(request: Request, body: dict[str, Any]) -> Any:
-        return sandbox.orders(shop_name(request))
+        since = request.query_params.get("updated_since")
+        return sandbox.orders(
+            shop_name(request),
+            updated_since=_aware_moment(since, "updated_since") if since else None,
+            source_identifier=request.query_params.get("source_identifier"),
+        )
 
     def read_order(request: Request, body: dict[str, Any]) -> Any:
         return sandbox.order(shop_name(request), order_gid(request))
@@ -199,3 +208,16 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         Route(f"{base}/tick", _control(tick), methods=["POST"]),
         Route(f"{base}/webhooks", _control(deliveries), methods=["GET"]),
     ]
+
+
+def _aware_moment(value: str, name: str) -> datetime:
+    """An ISO 8601 moment with its UTC offset (`Z` or `+HH:MM`), else a SandboxError."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise SandboxError(
+            f"{name} must be ISO 8601 with an offset, got {value!r} (write '+' as %2B in a URL)"
+        ) from None
+    if moment.tzinfo is None:
+        raise SandboxError(f"{name} must carry a UTC offset, got {value!r}")
+    return moment

@@ -104,16 +104,20 @@ def hold(
                 "FULFILLMENT_ORDER_HOLD_LIMIT_REACHED",
             )
         ]
+    now = world.now()
     new_hold = FulfillmentHold(
         world.ids.next("FulfillmentHold"),
         spec["reason"],
         spec.get("reasonNotes"),
         handle,
         held_by_requesting_app=by_app,
+        created_at=now,
     )
     fo.holds.append(new_hold)
     fo.status = "ON_HOLD"
-    fo.updated_at = fo.order.updated_at = world.now()
+    if fo.first_held_at is None:
+        fo.first_held_at = now
+    fo.updated_at = fo.order.updated_at = now
     return new_hold, []
 
 

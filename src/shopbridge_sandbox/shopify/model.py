@@ -167,6 +167,7 @@ class FulfillmentHold:
     reason_notes: str | None
     handle: str | None
     held_by_requesting_app: bool
+    created_at: datetime
 
     @property
     def gid(self) -> str:
@@ -197,6 +198,8 @@ class FulfillmentOrder:
     status: str = "OPEN"
     line_items: list[FulfillmentOrderLineItem] = field(default_factory=list)
     holds: list[FulfillmentHold] = field(default_factory=list)
+    # When the first hold was ever placed on it; kept after every hold is released.
+    first_held_at: datetime | None = None
 
     @property
     def gid(self) -> str:

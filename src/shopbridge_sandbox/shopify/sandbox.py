@@ -7,6 +7,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -238,9 +239,23 @@ class ShopifySandbox:
         with self.world.lock:
             return _snapshot(self._order(self.world.shop(shop_name), order_id))
 
-    def orders(self, shop_name: str) -> list[dict[str, Any]]:
+    def orders(
+        self,
+        shop_name: str,
+        updated_since: datetime | None = None,
+        source_identifier: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Snapshots of the shop's orders, oldest first; only those updated at or after
+        `updated_since` and with exactly `source_identifier`, when given."""
+        if updated_since is not None and updated_since.tzinfo is None:
+            raise SandboxError("updated_since must carry a UTC offset")
         with self.world.lock:
-            return [_snapshot(o) for o in self.world.shop(shop_name).orders]
+            return [
+                _snapshot(o)
+                for o in self.world.shop(shop_name).orders
+                if (updated_since is None or o.updated_at >= updated_since)
+                and (source_identifier is None or o.source_identifier == source_identifier)
+            ]
 
     # --- rate limits, time, delivery -------------------------------------------------
 
@@ -342,8 +357,16 @@ def _snapshot(order: Order) -> dict[str, Any]:
             {
                 "id": fo.gid,
                 "status": fo.status,
+                "created_at": iso(fo.created_at),
+                "first_held_at": iso(fo.first_held_at),
                 "holds": [
-                    {"id": h.gid, "handle": h.handle, "reason": h.reason, "notes": h.reason_notes}
+                    {
+                        "id": h.gid,
+                        "handle": h.handle,
+                        "reason": h.reason,
+                        "notes": h.reason_notes,
+                        "created_at": iso(h.created_at),
+                    }
                     for h in fo.holds
                 ],
             }

@@ -19,6 +19,7 @@ Python API::
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
     with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
     # also: credentials(shop_id), shop_ids(), order_ids(shop_id?), warehouse_ids(shop_id),
+    # orders(shop_id, updated_since?),
     # sku_id(shop_id, seller_sku), delivery_option_id(shop_id), issue_auth_code(shop_id),
     # cancellation(cancel_id), apply_timers(), pump_webhooks(), deliveries(), notifications,
     # webhook_cancel_spelling
@@ -30,7 +31,9 @@ Behaviour worth knowing:
 - Rate limit: 50 requests per real second per endpoint per app+shop, then HTTP 429 / 36009002.
 - Fault knobs (`Faults.api_fault()`) apply to every API call but not to the token routes nor
   the control API: 5xx and 429 answer at once without effect; a timeout applies the call,
-  then answers `api_timeout_seconds` real seconds late.
+  then answers `api_timeout_seconds` real seconds late; a lost answer
+  (`api_lost_answer_rate`) applies the call, then answers HTTP 502 in the envelope
+  (code 36009003, `data: null`) instead of the real answer.
 - Webhooks go through `WebhookDispatcher` with retries 2 min, 30 min, 3 h and 12 h apart
   (§2.1), `Authorization` = hex HMAC-SHA256(app_secret, app_key + body) (§2.2).
 
@@ -57,7 +60,7 @@ Sandbox choices where the docs are silent (UNCONFIRMED upstream):
   whether TikTok drops an empty object; send no bytes when there is nothing to say).
 - HTTP status of errors: gateway refusals 401 (403 for a token/shop mismatch 101000), bad
   parameters 400 (36009004), business refusals HTTP 200 with the code, 429 for throttling,
-  500/503 for injected internal errors (see `errors.py`).
+  500/503 for injected internal errors, 502 for injected lost answers (see `errors.py`).
 - Reject Cancellation on a US shop answers 25001060 ("ship the package instead", §4.2).
 - Shipping an UNPAID or CANCELLED order answers 21011001; an unknown provider 21011021.
 - Type 1 webhooks spell a cancelled order `CANCEL` (settable to `CANCELLED`); the API says
@@ -75,6 +78,9 @@ Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     PUT  /_sandbox/shops/{shop_id}/webhook {url}
     POST /_sandbox/shops/{shop_id}/auth_code -> {auth_code} for /api/v2/token/get
     GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {available}
+    GET  /_sandbox/shops/{shop_id}/orders?updated_since=<unix s> -> {orders: [order]}
+         (each as GET /_sandbox/orders/{id} shows it, by update_time then id; with
+         updated_since only those whose update_time >= it)
     POST /_sandbox/orders {shop_id, items:{seller_sku: units}, paid?, on_hold_flow?} -> order
     GET  /_sandbox/orders/{order_id}
     POST /_sandbox/orders/{order_id}/pay | fail_payment | buyer_cancel | fraud_cancel

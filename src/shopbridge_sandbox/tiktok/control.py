@@ -77,6 +77,11 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         shop_id, seller_sku = path(request, "shop_id"), path(request, "seller_sku")
         return {"seller_sku": seller_sku, "available": sandbox.inventory(shop_id, seller_sku)}
 
+    def list_orders(request: Request, body: dict[str, Any]) -> Any:
+        since = request.query_params.get("updated_since")
+        orders = sandbox.orders(path(request, "shop_id"), int(since) if since else None)
+        return {"orders": orders}
+
     def create_order(request: Request, body: dict[str, Any]) -> Any:
         order_id = sandbox.create_order(
             body["shop_id"],
@@ -159,6 +164,7 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/shops/{shop_id}/webhook", set_webhook, "PUT"),
         r("/shops/{shop_id}/auth_code", auth_code, "POST"),
         r("/shops/{shop_id}/inventory/{seller_sku}", inventory, "GET"),
+        r("/shops/{shop_id}/orders", list_orders, "GET"),
         r("/orders", create_order, "POST"),
         r("/orders/{order_id}", get_order, "GET"),
         r("/orders/{order_id}/pay", order_action(sandbox.pay), "POST"),

@@ -7,7 +7,8 @@ the sandbox's choice, which a client must survive because it checks `code` whate
   token/shop mismatch; malformed parameters: HTTP 400;
 - business refusals from a service (order, fulfillment, cancellation, product codes): HTTP 200
   with a non-zero `code`, the way the official SDK samples show them;
-- throttling: HTTP 429 (36009002); injected internal errors: HTTP 500 or 503 (36009003).
+- throttling: HTTP 429 (36009002); injected internal errors: HTTP 500 or 503 (36009003);
+  an injected lost answer (the call was applied): HTTP 502 (36009003).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Every answer is `{code, message, request_id, data}` (§6.1). Order of events for one request:
 path and method (36009009 / 36009010), an injected fault if the knobs draw one (5xx and 429
 answer at once; a timeout does the work, then sleeps `api_timeout_seconds` real seconds before
-answering, so a client that gave up may find its write applied), the gateway checks in
+answering, so a client that gave up may find its write applied; a lost answer does the work,
+then answers HTTP 502 with code 36009003 whatever the real answer was), the gateway checks in
 `auth.py`, the rate limit, then the endpoint under the marketplace lock.
 """
 
@@ -111,6 +112,9 @@ class ApiGateway:
         response = self._handle(request, route, match.groupdict(), raw_body)
         if fault is ApiFault.TIMEOUT:
             await asyncio.sleep(self.faults.settings.api_timeout_seconds)
+        if fault is ApiFault.LOST_ANSWER:
+            # The call went through; only its answer is lost on the way back.
+            return self.refuse(ApiError(e.INTERNAL_ERROR, "Bad gateway, please retry", 502))
         return response
 
     def _handle(

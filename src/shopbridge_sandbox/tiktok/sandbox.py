@@ -231,6 +231,24 @@ class TikTokSandbox:
             order = self.market.order(order_id)
             return order_view(order, self.market.shop(order.shop_id))
 
+    def orders(self, shop_id: str, updated_since: int | None = None) -> list[dict[str, Any]]:
+        """The shop's orders as Get Order Detail returns them, by update_time then id; with
+        `updated_since` (Unix seconds) only those whose update_time is at or after it."""
+        with self.market.lock:
+            self._apply_due()
+            shop = self.market.shop(shop_id)
+            found = sorted(
+                (
+                    o
+                    for o in self.market.orders.values()
+                    if o.shop_id == shop_id
+                    and (updated_since is None or unix(o.update_time) >= updated_since)
+                ),
+                # The shown (whole-second) update_time, so a reader can check the order.
+                key=lambda o: (unix(o.update_time), o.id),
+            )
+            return [order_view(o, shop) for o in found]
+
     def order_ids(self, shop_id: str | None = None) -> list[str]:
         """Every order id (of one shop if given), oldest first."""
         with self.market.lock:

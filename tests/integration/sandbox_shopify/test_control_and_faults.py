@@ -11,7 +11,7 @@ from shopbridge.clock import ManualClock
 from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 from shopbridge_sandbox.shopify.cli import demo_sandbox
 
-from .operations import ORDER_CREATE, decrement, order_input
+from .operations import HOLD, MARK_PAID, ORDER_CREATE, decrement, order_input
 from .shopify_http import Admin
 
 
@@ -151,3 +151,76 @@ def test_the_timeout_knob_applies_the_change_but_answers_too_late(
         )
 
     assert [o["source_identifier"] for o in sandbox.orders(store.name)] == ["577000111222333"]
+
+
+def test_the_lost_answer_knob_answers_502_but_keeps_the_change(
+    admin: Admin, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, Any]
+) -> None:
+    """With api_lost_answer_rate 1 orderMarkAsPaid answers 502, yet the order is PAID."""
+    order_id = admin.data(ORDER_CREATE, {"order": order_input(tee["id"])})["orderCreate"]["order"][
+        "id"
+    ]
+    sandbox.faults.settings.update({"api_lost_answer_rate": 1})
+
+    response = admin.post(MARK_PAID, {"id": order_id})
+
+    assert response.status_code == 502
+    assert response.json() == {"errors": "Bad Gateway"}
+    assert sandbox.order(store.name, order_id)["financial_status"] == "PAID"
+
+
+def test_the_lost_answer_knob_is_set_over_the_control_api(
+    admin: Admin, sandbox: ShopifySandbox
+) -> None:
+    """POST /_sandbox/faults accepts api_lost_answer_rate and reports it back."""
+    answer = admin.http.post("/_sandbox/faults", json={"api_lost_answer_rate": 0.25})
+
+    assert answer.json()["api_lost_answer_rate"] == 0.25
+    assert sandbox.faults.settings.api_lost_answer_rate == 0.25
+
+
+def list_orders(admin: Admin, **params: str) -> list[str]:
+    """The source identifiers of GET /_sandbox/shops/demo/orders with these query parameters."""
+    answer = admin.http.get("/_sandbox/shops/demo/orders", params=params)
+    assert answer.status_code == 200, answer.text
+    return [order["source_identifier"] for order in answer.json()]
+
+
+def test_the_order_list_filters_by_update_time(
+    admin: Admin, clock: ManualClock, tee: dict[str, Any]
+) -> None:
+    """updated_since keeps orders updated at or after it, an old order touched later included."""
+    old = admin.data(ORDER_CREATE, {"order": order_input(tee["id"], 1, source_identifier="old")})
+    admin.data(ORDER_CREATE, {"order": order_input(tee["id"], 1, source_identifier="quiet")})
+    clock.advance(3600)  # 10:00
+    admin.data(ORDER_CREATE, {"order": order_input(tee["id"], 1, source_identifier="new")})
+    clock.advance(60)  # 10:01
+    fo_id = old["orderCreate"]["order"]["fulfillmentOrders"]["nodes"][0]["id"]
+    admin.data(HOLD, {"id": fo_id, "hold": {"reason": "OTHER", "handle": "late"}})
+
+    assert list_orders(admin) == ["old", "quiet", "new"]
+    assert list_orders(admin, updated_since="2026-11-02T10:00:00+00:00") == ["old", "new"]
+    assert list_orders(admin, updated_since="2026-11-02T11:00:00+01:00") == ["old", "new"]
+    assert list_orders(admin, updated_since="2026-11-02T10:00:01Z") == ["old"]
+    assert list_orders(admin, updated_since="2026-11-02T10:01:01Z") == []
+
+
+def test_the_order_list_filters_by_source_identifier(admin: Admin, tee: dict[str, Any]) -> None:
+    """source_identifier keeps only the orders whose source identifier is exactly it."""
+    for source in ("577000111", "5770001112", "577000111"):
+        admin.data(ORDER_CREATE, {"order": order_input(tee["id"], 1, source_identifier=source)})
+
+    assert list_orders(admin, source_identifier="577000111") == ["577000111", "577000111"]
+    assert list_orders(admin, source_identifier="57700011") == []
+    assert list_orders(
+        admin, source_identifier="5770001112", updated_since="2026-11-02T09:00:00Z"
+    ) == ["5770001112"]
+
+
+def test_an_order_list_cutoff_without_offset_is_refused(admin: Admin) -> None:
+    """updated_since without a UTC offset, or not a date at all, answers 400 naming it."""
+    for bad in ("2026-11-02T10:00:00", "yesterday"):
+        answer = admin.http.get("/_sandbox/shops/demo/orders", params={"updated_since": bad})
+
+        assert answer.status_code == 400
+        assert "updated_since" in answer.json()["error"]

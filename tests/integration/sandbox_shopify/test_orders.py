@@ -311,3 +311,44 @@ def test_an_app_may_hold_a_fulfillment_order_at_most_ten_times(
 
     errors = eleventh["fulfillmentOrderHold"]["userErrors"]
     assert [e["code"] for e in errors] == ["FULFILLMENT_ORDER_HOLD_LIMIT_REACHED"]
+
+
+def test_holds_are_timestamped_and_the_first_hold_time_outlives_release(
+    admin: Admin,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    clock: ManualClock,
+    tee: dict[str, Any],
+) -> None:
+    """A hold stamps its created_at and the FO's first_held_at; release keeps first_held_at."""
+    order = admin.data(ORDER_CREATE, {"order": order_input(tee["id"]), "options": decrement()})[
+        "orderCreate"
+    ]["order"]
+    fo_id = order["fulfillmentOrders"]["nodes"][0]["id"]
+    [fo] = sandbox.order(store.name, order["id"])["fulfillment_orders"]
+    assert (fo["created_at"], fo["first_held_at"]) == ("2026-11-02T09:00:00Z", None)
+
+    clock.advance(60)
+    hold_id = admin.data(HOLD, {"id": fo_id, "hold": AWAITING_PAYMENT})["fulfillmentOrderHold"][
+        "fulfillmentHold"
+    ]["id"]
+    held = sandbox.order(store.name, order["id"])
+    clock.advance(60)
+    admin.data(RELEASE, {"id": fo_id, "holdIds": [hold_id]})
+    released = sandbox.order(store.name, order["id"])
+    clock.advance(60)
+    admin.data(HOLD, {"id": fo_id, "hold": {"reason": "OTHER", "handle": "again"}})
+    held_again = sandbox.order(store.name, order["id"])
+
+    assert held["updated_at"] == "2026-11-02T09:01:00Z"
+    assert held["fulfillment_orders"][0]["first_held_at"] == "2026-11-02T09:01:00Z"
+    assert [h["created_at"] for h in held["fulfillment_orders"][0]["holds"]] == [
+        "2026-11-02T09:01:00Z"
+    ]
+    assert released["updated_at"] == "2026-11-02T09:02:00Z"
+    assert released["fulfillment_orders"][0]["holds"] == []
+    assert released["fulfillment_orders"][0]["first_held_at"] == "2026-11-02T09:01:00Z"
+    assert held_again["fulfillment_orders"][0]["first_held_at"] == "2026-11-02T09:01:00Z"
+    assert [h["created_at"] for h in held_again["fulfillment_orders"][0]["holds"]] == [
+        "2026-11-02T09:03:00Z"
+    ]

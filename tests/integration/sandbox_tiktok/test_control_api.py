@@ -116,3 +116,56 @@ def test_the_demo_seed_has_a_shop_with_stock() -> None:
     [shop_id] = sandbox.shop_ids()
     assert sandbox.inventory(shop_id, "TEE-RED-L") == 25
     assert sandbox.credentials(shop_id).region == "US"
+
+
+def test_a_shops_orders_are_listed_by_update_time_then_id(
+    control: httpx.Client, clock: ManualClock
+) -> None:
+    """GET /shops/{id}/orders lists that shop's orders as GET /orders/{id} shows them, by
+    update_time then id."""
+    shop = created_shop(control)
+    other = created_shop(control)
+
+    def order(shop_id: str) -> str:
+        created = control.post("/orders", json={"shop_id": shop_id, "items": {"TEE": 1}})
+        return str(created.json()["id"])
+
+    first, second, third = (order(shop["shop_id"]) for _ in range(3))
+    order(other["shop_id"])
+    clock.advance(60)
+    later = order(shop["shop_id"])
+    clock.advance(60)
+    control.post(f"/orders/{second}/pay")
+
+    listed = control.get(f"/shops/{shop['shop_id']}/orders").json()["orders"]
+
+    assert first > third  # the seeded ids run against creation order, so the id tie-break shows
+    assert [o["id"] for o in listed] == [third, first, later, second]
+    assert listed[-1] == control.get(f"/orders/{second}").json()
+    assert listed[-1]["status"] == "ON_HOLD"
+
+
+def test_a_shops_orders_are_filtered_by_update_time(
+    control: httpx.Client, clock: ManualClock
+) -> None:
+    """updated_since (Unix seconds) keeps only orders whose update_time is at or after it."""
+    shop = created_shop(control)
+    orders = f"/shops/{shop['shop_id']}/orders"
+    start = int(clock.now().timestamp())
+    early = control.post("/orders", json={"shop_id": shop["shop_id"], "items": {"TEE": 1}})
+    clock.advance(60)
+    late = control.post("/orders", json={"shop_id": shop["shop_id"], "items": {"TEE": 1}})
+
+    def ids(since: int) -> list[str]:
+        return [
+            o["id"] for o in control.get(orders, params={"updated_since": since}).json()["orders"]
+        ]
+
+    assert ids(start) == [early.json()["id"], late.json()["id"]]
+    assert ids(start + 60) == [late.json()["id"]]
+    assert ids(start + 61) == []
+
+
+def test_listing_the_orders_of_an_unknown_shop_is_not_found(control: httpx.Client) -> None:
+    """GET /shops/{id}/orders for a shop the sandbox never made answers 404."""
+    assert control.get("/shops/123/orders").status_code == 404

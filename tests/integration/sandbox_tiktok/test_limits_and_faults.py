@@ -108,3 +108,31 @@ def test_timeout_fault_answers_late_after_doing_the_work(
     with pytest.raises(httpx.ReadTimeout):
         api.request("POST", "/return_refund/202309/cancellations", body=body)
     assert sandbox.order(order_id)["status"] == "CANCELLED"
+
+
+def test_lost_answer_fault_answers_502_after_doing_the_work(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials
+) -> None:
+    """A call whose answer is lost is HTTP 502 with code 36009003, yet its write is applied."""
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}, paid=True, on_hold_flow=False)
+    sandbox.faults.settings.update({"api_lost_answer_rate": 1.0})
+    body = {"order_id": order_id, "cancel_reason": "seller_cancel_reason_out_of_stock"}
+
+    status, code, _ = api.error("POST", "/return_refund/202309/cancellations", body=body)
+
+    assert (status, code) == (502, 36009003)
+    assert sandbox.order(order_id)["status"] == "CANCELLED"
+
+
+def test_an_earlier_fault_knob_wins_over_a_lost_answer(
+    api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials
+) -> None:
+    """The lost answer is rolled last: with api_error_rate 1 too, the call is a 5xx, not applied."""
+    order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1}, paid=True, on_hold_flow=False)
+    sandbox.faults.settings.update({"api_error_rate": 1.0, "api_lost_answer_rate": 1.0})
+    body = {"order_id": order_id, "cancel_reason": "seller_cancel_reason_out_of_stock"}
+
+    status, _, _ = api.error("POST", "/return_refund/202309/cancellations", body=body)
+
+    assert status in (500, 503)
+    assert sandbox.order(order_id)["status"] == "AWAITING_SHIPMENT"
