@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from shopbridge.clock import ManualClock
 from shopbridge.engine.ports import PermanentError, RetryableError
-from shopbridge.store import Store
+from shopbridge.engine.runtime import Runtime
+from shopbridge.store import SecretBox, Store
 from support.orders import PAID_AT, T0, minutes, snapshot
 from support.world import World
 
@@ -180,3 +181,34 @@ async def test_unexpected_error_is_retried_then_surfaced(
     row = world.mirror(snapshot().order_id)
     assert row.needs_attention
     assert "unexpected KeyError" in (row.attention_reason or "")
+
+
+async def test_settings_saved_elsewhere_reach_a_worker_within_a_second(
+    store: Store, manual_clock: ManualClock, secret_box: SecretBox
+) -> None:
+    """A connection's settings version is checked on use: a carrier mapping saved by another
+    process (another Store on the same database) is in the worker's context on next use."""
+    connection_id = store.add_connection(
+        name="Shop",
+        tiktok_app_key="k",
+        tiktok_app_secret="s",
+        tiktok_access_token="t",
+        tiktok_shop_cipher="c",
+        shopify_domain="shop.myshopify.com",
+        shopify_access_token="shpat",
+    )
+    runtime = Runtime(store, manual_clock, check_every=0.05)
+    try:
+        before = await runtime.context(connection_id)
+        assert before.carrier_mapping == {}
+        elsewhere = Store(store.engine, manual_clock, secret_box)
+        elsewhere.update_connection(connection_id, carrier_mapping={"Bonshaw": "UPS"})
+        assert (await runtime.context(connection_id)) is before, "checked at most every 50 ms"
+        await asyncio.sleep(0.06)
+        after = await runtime.context(connection_id)
+        assert after.carrier_mapping == {"Bonshaw": "UPS"}
+        elsewhere.update_connection(connection_id, reconcile_cursor="2026-11-02T09:00:00+00:00")
+        await asyncio.sleep(0.06)
+        assert (await runtime.context(connection_id)) is after, "bookkeeping is no new setting"
+    finally:
+        await runtime.aclose()
