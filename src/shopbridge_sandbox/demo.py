@@ -80,13 +80,11 @@ async def run_demo(
         connection_id = world.connection_id
         worker = world.worker
         scenario = Scenario(
-            world.tiktok,
+            world.tiktok_driver,
             world.shop_id,
-            world.shopify,
+            world.shopify_driver,
             world.shop_name,
-            store,
-            connection_id,
-            lambda order_id, event: worker.bridge.apply(connection_id, order_id, event),
+            world.merchant,
         )
         begin = clock.now() + timedelta(minutes=1)
         scenario.plan(order_count, begin, SPREAD)
@@ -99,7 +97,7 @@ async def run_demo(
         finally:
             stop.set()
             await worker_task
-        breaches = [] if interrupted else world.breaches()
+        breaches = [] if interrupted else await world.breaches()
     _summary(scenario, store, connection_id, breaches, time.monotonic() - started, interrupted)
     return 1 if breaches else (130 if interrupted else 0)
 
@@ -109,7 +107,7 @@ async def _drive(
 ) -> None:
     next_report = clock.now()
     while clock.now() < end:
-        scenario.due_acts(clock.now())
+        await scenario.due_acts(clock.now())
         if clock.now() >= next_report:
             phases = Counter(r.phase for r in store.list_mirrors(connection_id, limit=100_000))
             shown = "  ".join(f"{p}: {n}" for p, n in sorted(phases.items()) if p)

@@ -3,8 +3,10 @@
 One place that wires the whole product together the way an operator would run it next to the
 real platforms: a TikTok shop and a Shopify store (sandboxes, seeded with a catalog), a stored
 connection between them, the bridge's web app receiving both platforms' webhooks, and a worker
-talking to both over HTTP through the real clients. The demo, the end-to-end tests and the
-benchmarks all start from here.
+talking to both over HTTP through the real clients, all in this process (a rehearsal runs the
+same pieces as processes of their own). The demo, the end-to-end tests and the benchmarks all
+start from here; the scenario and the invariant checker reach the sandboxes over HTTP, through
+`driver`, as they do in a rehearsal.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from typing import Any
 from shopbridge.bootstrap import Shopbridge, bootstrap
 from shopbridge.clock import Clock
 from shopbridge.config import Settings
+from shopbridge.domain import events as ev
+from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.worker import Worker
 from shopbridge.store import Store
+from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
 from shopbridge_sandbox.faults import Faults
-from shopbridge_sandbox.invariants import Breach, check_invariants
+from shopbridge_sandbox.invariants import Breach, Observer
 from shopbridge_sandbox.serving import BackgroundServer
 from shopbridge_sandbox.shopify import ShopifySandbox, VariantSpec
 from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
@@ -49,22 +54,33 @@ class Loopback:
     service: Shopbridge
     worker: Worker
     catalog: Catalog
+    tiktok_driver: TikTokDriver
+    shopify_driver: ShopifyDriver
+    observer: Observer
 
     @property
     def shop_id(self) -> str:
         return self.shop.shop_id
 
-    def breaches(self, settled: bool = True) -> list[Breach]:
-        """What the invariant checker finds wrong across both sandboxes and the store."""
-        return check_invariants(
-            self.tiktok,
-            self.shop_id,
-            self.shopify,
-            self.shop_name,
-            self.service.contexts.policy(self.connection_id),
-            settled=settled,
-            skus=tuple(self.catalog),
-        )
+    @property
+    def merchant(self) -> BridgeMerchant:
+        return BridgeMerchant(self.service.bridge, self.connection_id)
+
+    async def breaches(self, settled: bool = True) -> list[Breach]:
+        """What the invariant checker finds wrong across both sandboxes (read over HTTP)."""
+        return await self.observer.breaches(settled=settled)
+
+
+class BridgeMerchant:
+    """The merchant answering in shopbridge, in-process: the web UI's path without the UI."""
+
+    def __init__(self, bridge: Bridge, connection_id: int) -> None:
+        self.bridge, self.connection_id = bridge, connection_id
+
+    async def approve_cancellation(self, order_id: str, cancel_id: str) -> str | None:
+        event = ev.MerchantApprovedCancellation(cancel_id, "demo")
+        decision = await asyncio.to_thread(self.bridge.apply, self.connection_id, order_id, event)
+        return decision.refusal
 
 
 @asynccontextmanager
@@ -124,6 +140,15 @@ async def loopback(
         tiktok.set_webhook_url(shop.shop_id, f"{bridge_url}/webhooks/tiktok")
         for topic in SHOPIFY_TOPICS:
             shopify.subscribe_webhook(SHOP, topic, f"{bridge_url}/webhooks/shopify")
+        tiktok_driver, shopify_driver = TikTokDriver(tiktok_url), ShopifyDriver(shopify_url)
+        observer = Observer(
+            tiktok_driver,
+            shop.shop_id,
+            shopify_driver,
+            SHOP,
+            service.contexts.policy(connection_id).holdback,
+            skus=tuple(catalog),
+        )
         try:
             yield Loopback(
                 store,
@@ -139,6 +164,11 @@ async def loopback(
                 service,
                 worker,
                 catalog,
+                tiktok_driver,
+                shopify_driver,
+                observer,
             )
         finally:
+            await tiktok_driver.aclose()
+            await shopify_driver.aclose()
             await service.aclose()

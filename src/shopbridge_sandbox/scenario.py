@@ -1,24 +1,27 @@
-"""A scripted stream of TikTok orders through every workflow path, acted out on the sandboxes.
+"""A scripted stream of TikTok orders through every workflow path, acted out over HTTP.
 
-The scenario plays the buyer and TikTok (on the TikTok sandbox), the merchant in the Shopify
-admin (on the Shopify sandbox) and the merchant answering requests in shopbridge (through the
-bridge). It knows nothing of how shopbridge works: it only acts, at the times its script says,
-and skips an act the platforms refuse (the order moved on differently), noting it. The demo
-runs it on a scaled clock; the end-to-end tests run it on a manual clock with faults on.
+The scenario plays the buyer and TikTok (through the TikTok sandbox's control API), the merchant
+in the Shopify admin (through the Shopify sandbox's) and the merchant answering requests in
+shopbridge (a `Merchant`: the bridge in-process, or the web UI over HTTP in a rehearsal). It knows
+nothing of how shopbridge works: it only acts, at the times its script says, and skips an act the
+platforms refuse (the order moved on differently), noting it. The demo runs it on a scaled clock,
+the end-to-end tests on a manual clock with faults on, a rehearsal across processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from shopbridge.domain import events as ev
-from shopbridge.domain.transition import Decision
-from shopbridge.store import Store
-from shopbridge_sandbox.shopify import ShopifySandbox
-from shopbridge_sandbox.tiktok import TikTokSandbox
+import httpx
+
+from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
 
 PATHS = (
     "unpaid, cancelled by TikTok after 24 h",
@@ -33,8 +36,18 @@ PATHS = (
     "payment failed twice, then paid and released",
 )
 CARRIERS = {6: "UPS", 7: "Bonshaw", 8: "Bonshaw"}
+MINUTE = timedelta(minutes=1)
 
-MerchantAction = Callable[[str, ev.Event], Decision]
+
+class Merchant(Protocol):
+    """The merchant answering a buyer's cancellation request in shopbridge."""
+
+    async def approve_cancellation(self, order_id: str, cancel_id: str) -> str | None:
+        """None when shopbridge took the answer, else its refusal in words."""
+
+
+class NotYet(Exception):
+    """An act that cannot happen yet (shopbridge has not listed the request, say): try later."""
 
 
 @dataclass(order=True)
@@ -43,24 +56,23 @@ class Act:
     seq: int
     name: str = field(compare=False)
     order_key: int = field(compare=False)
-    run: Callable[[], None] = field(compare=False)
+    run: Callable[[], Awaitable[None]] = field(compare=False)
+    tries: int = field(default=6, compare=False)
 
 
 @dataclass
 class Scenario:
-    tiktok: TikTokSandbox
+    tiktok: TikTokDriver
     shop_id: str
-    shopify: ShopifySandbox
+    shopify: ShopifyDriver
     shop_name: str
-    store: Store
-    connection_id: int
-    merchant: MerchantAction
+    merchant: Merchant
     skus: tuple[str, ...] = ("TEE-RED-L", "MUG-BLUE")
     orders: dict[int, str] = field(default_factory=dict)  # order number -> TikTok order id
     paths: dict[int, int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     _acts: list[Act] = field(default_factory=list)
-    _now: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
+    _seq: int = 0
 
     def plan(self, count: int, start: datetime, spread: timedelta) -> None:
         """Script `count` orders, their creations spread over `spread` from `start`."""
@@ -69,95 +81,182 @@ class Scenario:
             self.paths[n] = path
             created = start + spread * (n / max(1, count))
             self._script(n, path, created)
-        self._acts.sort()
 
-    def due_acts(self, now: datetime) -> int:
-        """Perform every act due by `now`; returns how many ran."""
-        ran = 0
-        self._now = now
+    async def due_acts(self, now: datetime, concurrency: int = 1) -> int:
+        """Perform every act due by `now` (up to `concurrency` at once, in due order); returns
+        how many ran."""
+        due: list[Act] = []
         while self._acts and self._acts[0].due <= now:
-            act = self._acts.pop(0)
-            try:
-                act.run()
-            except Exception as error:  # the platforms refused: the story took another turn
-                self.skipped[f"{act.name}: {error}"[:160]] += 1
-            ran += 1
-        return ran
+            due.append(heapq.heappop(self._acts))
+        if not due:
+            return 0
+        limit = asyncio.Semaphore(concurrency)
+
+        async def perform(act: Act) -> None:
+            async with limit:
+                await self._perform(act, now)
+
+        if concurrency == 1:
+            for act in due:
+                await self._perform(act, now)
+        else:
+            await asyncio.gather(*(perform(act) for act in due))
+        return len(due)
+
+    async def _perform(self, act: Act, now: datetime) -> None:
+        try:
+            await act.run()
+        except NotYet as later:
+            if act.tries > 1:
+                self._at(act.order_key, now + 10 * MINUTE, act.name, act.run, act.tries - 1)
+            else:
+                self.skipped[f"{act.name}: {later}"[:160]] += 1
+        except Exception as error:  # the platforms refused: the story took another turn
+            self.skipped[f"{act.name}: {_short(error)}"[:160]] += 1
 
     @property
     def finished(self) -> bool:
         return not self._acts
 
+    @property
+    def next_due(self) -> datetime | None:
+        return self._acts[0].due if self._acts else None
+
     # -- the script --------------------------------------------------------------------------
 
-    def _at(self, n: int, when: datetime, name: str, run: Callable[[], None]) -> None:
-        self._acts.append(Act(when, len(self._acts), name, n, run))
+    def _at(
+        self,
+        n: int,
+        when: datetime,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        tries: int = 6,
+    ) -> None:
+        self._seq += 1
+        heapq.heappush(self._acts, Act(when, self._seq, name, n, run, tries))
 
     def _script(self, n: int, path: int, created: datetime) -> None:
-        minute = timedelta(minutes=1)
         items = {self.skus[0]: 1 + n % 2, self.skus[1]: 1} if n % 3 else {self.skus[0]: 1}
+        tiktok = self.tiktok
 
-        def create() -> None:
-            self.orders[n] = self.tiktok.create_order(self.shop_id, items, on_hold_flow=path != 2)
+        async def create() -> None:
+            self.orders[n] = await tiktok.create_order(self.shop_id, items, on_hold_flow=path != 2)
 
         self._at(n, created, "create order", create)
 
         def oid() -> str:  # the id exists only once the create act ran
+            if n not in self.orders:
+                raise LookupError("the order was never created")
             return self.orders[n]
+
+        def on_order(act: Callable[[str], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                await act(oid())
+
+            return run
 
         if path == 0:
             return  # TikTok's own timer cancels it after 24 h
-        paid_at = created + 10 * minute
+        paid_at = created + 10 * MINUTE
         if path == 9:
-            self._at(
-                n, created + 3 * minute, "payment fails", lambda: self.tiktok.fail_payment(oid())
-            )
-            self._at(
-                n, created + 6 * minute, "payment fails", lambda: self.tiktok.fail_payment(oid())
-            )
-        self._at(n, paid_at, "buyer pays", lambda: self.tiktok.pay(oid()))
+            self._at(n, created + 3 * MINUTE, "payment fails", on_order(tiktok.fail_payment))
+            self._at(n, created + 6 * MINUTE, "payment fails", on_order(tiktok.fail_payment))
+        self._at(n, paid_at, "buyer pays", on_order(tiktok.pay))
         if path == 3:
-            self._at(
-                n, paid_at + 20 * minute, "buyer cancels", lambda: self.tiktok.buyer_cancel(oid())
-            )
+            self._at(n, paid_at + 20 * MINUTE, "buyer cancels", on_order(tiktok.buyer_cancel))
         if path == 4:
-            self._at(
-                n, paid_at + 30 * minute, "fraud cancel", lambda: self.tiktok.fraud_cancel(oid())
-            )
+            self._at(n, paid_at + 30 * MINUTE, "fraud cancel", on_order(tiktok.fraud_cancel))
         if path == 5:
             requested: dict[str, str] = {}
 
-            def request() -> None:
-                requested["id"] = self.tiktok.request_cancellation(oid())
+            async def request() -> None:
+                requested["id"] = await tiktok.request_cancellation(oid())
 
-            def approve(tries: int = 6) -> None:
-                decision = self.merchant(
-                    oid(), ev.MerchantApprovedCancellation(requested["id"], "demo")
-                )
-                if decision.refusal and "no pending" in decision.refusal and tries > 1:
+            async def approve() -> None:
+                if "id" not in requested:
+                    raise LookupError("the buyer never asked")
+                refusal = await self.merchant.approve_cancellation(oid(), requested["id"])
+                if refusal is not None and "no pending" in refusal:
                     # The merchant answers the requests shopbridge lists; not listed yet.
-                    later = self._now + 10 * minute
-                    self._at(n, later, "merchant approves", lambda: approve(tries - 1))
-                    self._acts.sort()
-                    return
-                if decision.refusal:
-                    raise RuntimeError(decision.refusal)
+                    raise NotYet(refusal)
+                if refusal is not None:
+                    raise RuntimeError(refusal)
 
-            self._at(n, paid_at + 120 * minute, "buyer requests cancel", request)
-            self._at(n, paid_at + 140 * minute, "merchant approves", approve)
+            self._at(n, paid_at + 120 * MINUTE, "buyer requests cancel", request)
+            self._at(n, paid_at + 140 * MINUTE, "merchant approves", approve)
         if path in CARRIERS:
             company = CARRIERS[path]
 
-            def fulfil() -> None:
-                row = self.store.get_mirror(self.connection_id, oid())
-                if row is None or row.shopify_order_id is None:
+            async def fulfil() -> None:
+                order_id = oid()
+                live = [
+                    o
+                    for o in await self.shopify.orders(self.shop_name, source_identifier=order_id)
+                    if not o["cancelled_at"]
+                ]
+                if not live:
                     raise LookupError("not mirrored yet")
-                self.shopify.fulfill_order(
-                    self.shop_name, row.shopify_order_id, company, f"1Z{oid()[-16:]}"
+                await self.shopify.fulfill(
+                    self.shop_name, live[0]["id"], company, f"1Z{order_id[-16:]}"
                 )
 
-            self._at(n, paid_at + 180 * minute, "merchant fulfils", fulfil)
+            self._at(n, paid_at + 180 * MINUTE, "merchant fulfils", fulfil)
         if path == 8:
-            self._at(
-                n, paid_at + 200 * minute, "TikTok cancels", lambda: self.tiktok.fraud_cancel(oid())
-            )
+            self._at(n, paid_at + 200 * MINUTE, "TikTok cancels", on_order(tiktok.fraud_cancel))
+
+
+class WebMerchant:
+    """The merchant answering in shopbridge's web UI over HTTP, as a browser would."""
+
+    _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+    _FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*data-testid="flash">([^<]*)</p>')
+
+    def __init__(self, base_url: str, connection_id: int, email: str, password: str) -> None:
+        self.connection_id = connection_id
+        self._credentials = (email, password)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=30.0, follow_redirects=True)
+        self._logged_in = False
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def approve_cancellation(self, order_id: str, cancel_id: str) -> str | None:
+        if not self._logged_in:
+            await self._log_in()
+        page = f"/connections/{self.connection_id}/orders/{order_id}"
+        token = await self._token(page)
+        answer = await self._http.post(
+            f"{page}/cancellation/approve", data={"csrf_token": token, "cancel_id": cancel_id}
+        )
+        if answer.status_code >= 400:
+            return f"the web UI answered {answer.status_code}"
+        for level, text in self._FLASH.findall(answer.text):
+            if level == "error":
+                return _unescape(text)
+        return None
+
+    async def _log_in(self) -> None:
+        email, password = self._credentials
+        token = await self._token("/login")
+        answer = await self._http.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"}
+        )
+        answer.raise_for_status()
+        self._logged_in = True
+
+    async def _token(self, page: str) -> str:
+        html = (await self._http.get(page)).text
+        found = self._CSRF.search(html)
+        if found is None:
+            raise NotYet(f"{page} shows no form yet")
+        return found.group(1)
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("&#39;", "'").replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    ).replace("&amp;", "&")
+
+
+def _short(error: BaseException) -> str:
+    return str(error) or type(error).__name__

@@ -128,7 +128,7 @@ def test_approving_a_cancellation_request_cancels_and_strikes_the_order_through(
     assert badges(row) == ["Canceled"]
     request = live.call(lambda s: s.tiktok.cancellation(cancel_id))
     assert request["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
-    assert live.call(lambda s: s.breaches()) == []
+    assert live.run(lambda s: s.breaches()) == []
 
 
 def test_unknown_carrier_mapped_in_settings_then_retried_ships_on_tiktok(

@@ -51,27 +51,21 @@ async def test_mixed_run_with_faults_ends_with_no_breach(
         plan="plus",
     ) as stack:
         scenario = Scenario(
-            stack.tiktok,
-            stack.shop_id,
-            stack.shopify,
-            SHOP,
-            store,
-            stack.connection_id,
-            lambda order_id, event: stack.worker.bridge.apply(stack.connection_id, order_id, event),
+            stack.tiktok_driver, stack.shop_id, stack.shopify_driver, SHOP, stack.merchant
         )
         scenario.plan(ORDERS, manual_clock.now(), timedelta(hours=2))
         end = manual_clock.now() + timedelta(hours=28)
         step = 0
         while manual_clock.now() < end:
             manual_clock.advance(STEP)
-            scenario.due_acts(manual_clock.now())
+            await scenario.due_acts(manual_clock.now())
             await stack.settle()
             step += 1
             if step % CHECK_EVERY == 0:
-                assert stack.breaches(settled=False) == []
+                assert await stack.breaches(settled=False) == []
         tiktok_faults.settings.update({"webhook_drop_rate": 0, "api_error_rate": 0})
         await stack.advance(timedelta(hours=1))
-        breaches = stack.breaches()
+        breaches = await stack.breaches()
         outcomes: dict[str, Counter[str]] = {}
         for n, order_id in scenario.orders.items():
             row = stack.mirror(order_id)

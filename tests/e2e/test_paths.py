@@ -89,7 +89,7 @@ async def test_unpaid_order_cancelled_by_tiktok_after_24h_is_cancelled_in_shopif
     assert_cancelled_with_restock(stack.shopify_order(order_id), "DECLINED")
     assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
     assert stack.mirror(order_id).phase == "cancelled"
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 @pytest.mark.parametrize("on_hold_flow", [True, False], ids=["via-on-hold", "straight-to-awaiting"])
@@ -110,7 +110,7 @@ async def test_paid_order_unchanged_during_holdback_then_released(
     assert order["fulfillment_status"] == "UNFULFILLED"
     assert all(not fo["holds"] for fo in order["fulfillment_orders"])
     assert stack.mirror(order_id).phase == "released"
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_longer_holdback_on_the_connection_keeps_the_order_held(
@@ -128,7 +128,7 @@ async def test_longer_holdback_on_the_connection_keeps_the_order_held(
         assert order["fulfillment_status"] == "ON_HOLD"
         await stack.advance(timedelta(minutes=119))
         assert stack.shopify_order(order_id)["financial_status"] == "PAID"
-        assert stack.breaches() == []
+        assert await stack.breaches() == []
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ async def test_cancel_inside_holdback_cancels_shopify_with_mapped_reason(
     assert stock_on_both(stack, "MUG-BLUE") == (20, 20)
     await stack.advance(HOLDBACK)
     assert stack.shopify_order(order_id)["financial_status"] == "PENDING"
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_cancellation_request_is_recorded_then_approval_cancels_shopify_first(
@@ -176,7 +176,7 @@ async def test_cancellation_request_is_recorded_then_approval_cancels_shopify_fi
     tiktok_approved = index_of(timeline, "TikTok accepted our approve")
     assert shopify_cancelled < tiktok_approved
     assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_approval_refused_when_shopify_order_already_fulfilled(stack: Stack) -> None:
@@ -196,7 +196,7 @@ async def test_approval_refused_when_shopify_order_already_fulfilled(stack: Stac
     await stack.settle()
     assert stack.shopify_order(order_id)["cancelled_at"] is None
     assert stack.tiktok.order(order_id)["status"] != "CANCELLED"
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_rejection_on_a_gb_connection_goes_to_tiktok(
@@ -215,7 +215,7 @@ async def test_rejection_on_a_gb_connection_goes_to_tiktok(
         assert stack.tiktok.order(order_id)["status"] == "AWAITING_SHIPMENT"
         assert stack.shopify_order(order_id)["cancelled_at"] is None
         assert stack.mirror(order_id).cancel_request_deadline is None
-        assert stack.breaches() == []
+        assert await stack.breaches() == []
 
 
 async def test_rejected_request_no_longer_holds_back_the_release(
@@ -239,7 +239,7 @@ async def test_rejected_request_no_longer_holds_back_the_release(
         order = stack.shopify_order(order_id)
         assert order["financial_status"] == "PAID"
         assert order["fulfillment_status"] == "UNFULFILLED"
-        assert stack.breaches() == []
+        assert await stack.breaches() == []
 
 
 async def test_rejection_on_a_us_connection_is_refused_saying_shipping_rejects(
@@ -257,7 +257,7 @@ async def test_rejection_on_a_us_connection_is_refused_saying_shipping_rejects(
     request = stack.tiktok.cancellation(cancel_id)
     assert request["cancel_status"] == "CANCELLATION_REQUEST_PENDING"
     assert stack.mirror(order_id).cancel_request_deadline is not None
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_fulfilment_with_ups_tracking_ships_the_tiktok_order(stack: Stack) -> None:
@@ -272,7 +272,7 @@ async def test_fulfilment_with_ups_tracking_ships_the_tiktok_order(stack: Stack)
     assert tiktok_order["shipping_provider"] == "UPS"
     assert tiktok_order["tracking_number"] == UPS_TRACKING
     assert not stack.mirror(order_id).needs_attention
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_unsupported_carrier_is_flagged_then_shipped_after_mapping_and_retry(
@@ -299,7 +299,7 @@ async def test_unsupported_carrier_is_flagged_then_shipped_after_mapping_and_ret
     assert tiktok_order["shipping_provider"] == "UPS"
     assert tiktok_order["tracking_number"] == UPS_TRACKING
     assert not stack.mirror(order_id).needs_attention
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_cancellation_after_release_cancels_shopify_with_restock(stack: Stack) -> None:
@@ -312,7 +312,7 @@ async def test_cancellation_after_release_cancels_shopify_with_restock(stack: St
     assert_cancelled_with_restock(stack.shopify_order(order_id), "CUSTOMER")
     assert stack.mirror(order_id).phase == "cancelled"
     assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_cancellation_after_fulfilment_is_flagged_for_the_merchant(stack: Stack) -> None:
@@ -334,7 +334,7 @@ async def test_cancellation_after_fulfilment_is_flagged_for_the_merchant(stack: 
     assert row.attention_reason is not None
     assert "after it was fulfilled" in row.attention_reason
     assert stack.shopify_order(order_id)["cancelled_at"] is None
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_stock_returned_on_both_platforms_after_every_cancellation(stack: Stack) -> None:
@@ -361,7 +361,7 @@ async def test_stock_returned_on_both_platforms_after_every_cancellation(stack: 
         assert stack.shopify_order(order_id)["cancelled_at"] is not None
     assert stock_on_both(stack, "TEE-RED-L") == (17, 17)
     assert stock_on_both(stack, "MUG-BLUE") == (20, 20)
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_unknown_sku_becomes_a_custom_line_and_a_flag(stack: Stack) -> None:
@@ -382,4 +382,4 @@ async def test_unknown_sku_becomes_a_custom_line_and_a_flag(stack: Stack) -> Non
     assert row.needs_attention
     assert row.attention_reason is not None
     assert "GIFT-WRAP" in row.attention_reason
-    assert stack.breaches() == []
+    assert await stack.breaches() == []

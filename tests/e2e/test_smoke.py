@@ -41,4 +41,4 @@ async def test_paid_order_released_after_holdback(stack: Stack) -> None:
     order = stack.shopify_order(order_id)
     assert order["financial_status"] == "PAID"
     assert order["fulfillment_status"] == "UNFULFILLED"
-    assert stack.breaches() == []
+    assert await stack.breaches() == []

@@ -59,7 +59,7 @@ async def test_new_order_is_reserved_on_the_next_pass(stack: Stack) -> None:
     assert order["financial_status"] == "PENDING"
     assert order["fulfillment_status"] == "ON_HOLD"
     assert stack.shopify.inventory(SHOP, "TEE-RED-L")["committed"] == 2
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_paid_order_is_released_at_the_end_of_the_holdback(stack: Stack) -> None:
@@ -74,7 +74,7 @@ async def test_paid_order_is_released_at_the_end_of_the_holdback(stack: Stack) -
     assert order["financial_status"] == "PAID"
     assert order["fulfillment_status"] == "UNFULFILLED"
     assert order["shipping_address"] is not None
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ async def test_cancel_inside_holdback_is_mirrored_on_the_next_pass(
     assert order["cancel_reason"] == reason
     assert stack.shopify.inventory(SHOP, "TEE-RED-L")["available"] == 20
     assert stack.tiktok.inventory(stack.shop_id, "TEE-RED-L") == 20
-    assert stack.breaches() == []
+    assert await stack.breaches() == []
 
 
 async def test_shopify_fulfilment_found_by_reconciliation_ships_on_tiktok(stack: Stack) -> None:
@@ -111,4 +111,4 @@ async def test_shopify_fulfilment_found_by_reconciliation_ships_on_tiktok(stack:
     assert tiktok_order["status"] == "AWAITING_COLLECTION"
     assert tiktok_order["shipping_provider"] == "UPS"
     assert tiktok_order["tracking_number"] == UPS_TRACKING
-    assert stack.breaches() == []
+    assert await stack.breaches() == []

@@ -65,9 +65,9 @@ class Stack:
     def shopify_orders_for(self, order_id: str) -> list[dict[str, Any]]:
         return [o for o in self.shopify.orders(SHOP) if o.get("source_identifier") == order_id]
 
-    def breaches(self, settled: bool = True) -> list[str]:
+    async def breaches(self, settled: bool = True) -> list[str]:
         """What the invariant checker finds wrong, as readable lines for assertions."""
-        return [str(b) for b in self.world.breaches(settled)]
+        return [str(b) for b in await self.world.breaches(settled)]
 
     def timeline(self, order_id: str) -> list[str]:
         return [entry.summary for entry in self.store.timeline(self.mirror(order_id).id)]

@@ -1,0 +1,191 @@
+"""Drive and read both sandboxes over HTTP, through their control APIs.
+
+The scenario (buyers, TikTok, the merchant in the Shopify admin) and the invariant checker talk to
+the sandboxes only through these small clients, so each sandbox can run in a process of its own
+(a rehearsal) as well as in-process on a background server (the demo, the end-to-end tests).
+A control call the sandbox refuses (the order moved on, say) raises `Refused` with its words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+class Refused(Exception):
+    """The sandbox refused a control call (HTTP 4xx): the story took another turn."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Driver:
+    def __init__(self, base_url: str, http: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = http or httpx.AsyncClient(timeout=30.0)
+        self._owns_http = http is None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        response = await self._http.request(
+            method, f"{self.base_url}/_sandbox{path}", json=body, params=params
+        )
+        if response.status_code >= 400:
+            try:
+                message = str(response.json().get("error", response.text))
+            except ValueError:
+                message = response.text
+            raise Refused(response.status_code, message)
+        return response.json()
+
+
+class TikTokDriver(_Driver):
+    """The TikTok Shop sandbox's control API: shops, buyers' acts, TikTok's own acts."""
+
+    async def create_shop(self, name: str, region: str = "US") -> dict[str, Any]:
+        """Credentials of a new shop: app_key, app_secret, tokens, shop_id, shop_cipher, ..."""
+        result: dict[str, Any] = await self._call(
+            "POST", "/shops", {"name": name, "region": region}
+        )
+        return result
+
+    async def add_product(
+        self, shop_id: str, title: str, skus: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """`skus`: [{"seller_sku", "price", "quantity"}]."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/shops/{shop_id}/products", {"title": title, "skus": list(skus)}
+        )
+        return result
+
+    async def set_webhook(self, shop_id: str, url: str | None) -> None:
+        await self._call("PUT", f"/shops/{shop_id}/webhook", {"url": url})
+
+    async def create_order(
+        self, shop_id: str, items: Mapping[str, int], *, on_hold_flow: bool | None = None
+    ) -> str:
+        body: dict[str, Any] = {"shop_id": shop_id, "items": dict(items)}
+        if on_hold_flow is not None:
+            body["on_hold_flow"] = on_hold_flow
+        return str((await self._call("POST", "/orders", body))["id"])
+
+    async def pay(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/pay")
+
+    async def fail_payment(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/fail_payment")
+
+    async def buyer_cancel(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/buyer_cancel")
+
+    async def fraud_cancel(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/fraud_cancel")
+
+    async def request_cancellation(self, order_id: str) -> str:
+        """The buyer asks to cancel; returns the cancellation's id."""
+        return str(
+            (await self._call("POST", f"/orders/{order_id}/request_cancellation"))["cancel_id"]
+        )
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/orders/{order_id}")
+        return result
+
+    async def orders(self, shop_id: str, updated_since: int | None = None) -> list[dict[str, Any]]:
+        """The shop's orders (as `order` shows them), those updated at or after a Unix time."""
+        params = {} if updated_since is None else {"updated_since": updated_since}
+        result = await self._call("GET", f"/shops/{shop_id}/orders", params=params)
+        return list(result["orders"])
+
+    async def inventory(self, shop_id: str, seller_sku: str) -> int:
+        return int(
+            (await self._call("GET", f"/shops/{shop_id}/inventory/{seller_sku}"))["available"]
+        )
+
+    async def faults(self, **knobs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("PUT", "/faults", knobs)
+        return result
+
+    async def clock(self) -> datetime:
+        return datetime.fromisoformat((await self._call("GET", "/clock"))["now"])
+
+    async def tick(self) -> None:
+        await self._call("POST", "/tick")
+
+
+class ShopifyDriver(_Driver):
+    """The Shopify sandbox's control API: stores, the merchant's acts in the admin."""
+
+    async def create_shop(self, name: str, plan: str = "standard") -> dict[str, Any]:
+        """Credentials of a new store: domain, access_token, client_secret, location_ids, ..."""
+        result: dict[str, Any] = await self._call("POST", "/shops", {"name": name, "plan": plan})
+        return result
+
+    async def add_product(
+        self, shop: str, title: str, variants: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        """`variants`: [{"sku", "price", "available"}]."""
+        return await self._call(
+            "POST", f"/shops/{shop}/products", {"title": title, "variants": list(variants)}
+        )
+
+    async def subscribe(self, shop: str, topic: str, url: str) -> str:
+        return str(
+            (await self._call("POST", f"/shops/{shop}/webhooks", {"topic": topic, "url": url}))[
+                "id"
+            ]
+        )
+
+    async def orders(
+        self,
+        shop: str,
+        *,
+        updated_since: datetime | None = None,
+        source_identifier: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The store's orders as snapshots, optionally only those updated at or after a moment,
+        or only those mirroring one TikTok order."""
+        params: dict[str, str] = {}
+        if updated_since is not None:
+            params["updated_since"] = updated_since.isoformat()
+        if source_identifier is not None:
+            params["source_identifier"] = source_identifier
+        return list(await self._call("GET", f"/shops/{shop}/orders", params=params))
+
+    async def order(self, shop: str, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/shops/{shop}/orders/{order_id}")
+        return result
+
+    async def fulfill(self, shop: str, order_id: str, company: str | None, number: str) -> str:
+        body = {"company": company, "number": number}
+        return str(
+            (await self._call("POST", f"/shops/{shop}/orders/{order_id}/fulfill", body))["id"]
+        )
+
+    async def inventory(self, shop: str, sku: str) -> dict[str, int]:
+        result: dict[str, int] = await self._call("GET", f"/shops/{shop}/inventory/{sku}")
+        return result
+
+    async def faults(self, **knobs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/faults", knobs)
+        return result
+
+    async def drain_bucket(self, shop: str, available: float = 0.0) -> None:
+        """Empty the store's cost bucket: every client is THROTTLED until it refills."""
+        await self._call("POST", f"/shops/{shop}/bucket", {"available": available})
+
+    async def tick(self) -> None:
+        await self._call("POST", "/tick")
