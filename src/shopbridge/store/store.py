@@ -424,6 +424,42 @@ class Store:
             ).mappings()
             return [DeadlineItem(**row) for row in rows]
 
+    def retry_stuck(self, mirror_id: int, in_flight_key: str | None) -> int:
+        """A merchant's Retry of an order's stuck work: its failed deadlines, and the failed
+        action its decision still waits for (`in_flight_key`), run again with fresh attempts.
+        Actions the domain already gave up on are retried through it instead (a new command).
+        Returns how many items were requeued; the order is no longer marked stuck."""
+        now = self.clock.now()
+        requeued = 0
+        with write_transaction(self.engine) as db:
+            failed_deadlines = db.execute(
+                sa.select(deadlines.c.id).where(
+                    deadlines.c.order_mirror_id == mirror_id, deadlines.c.failed_at.is_not(None)
+                )
+            ).scalars()
+            statement = claims.statement(claims.REQUEUE_DEADLINE, db.dialect.name)
+            for deadline_id in list(failed_deadlines):
+                requeued += db.execute(statement, {"id": deadline_id}).first() is not None
+            if in_flight_key is not None:
+                waited_for = db.execute(
+                    sa.select(outbox.c.id).where(
+                        outbox.c.order_mirror_id == mirror_id,
+                        outbox.c.idempotency_key == in_flight_key,
+                        outbox.c.status == "failed",
+                    )
+                ).scalar()
+                if waited_for is not None:
+                    statement = claims.statement(claims.REQUEUE_OUTBOX, db.dialect.name)
+                    requeued += (
+                        db.execute(statement, {"id": waited_for, "now": now}).first() is not None
+                    )
+            db.execute(
+                order_mirrors.update()
+                .where(order_mirrors.c.id == mirror_id)
+                .values(stuck_reason=None)
+            )
+        return requeued
+
     def requeue_deadline(self, deadline_id: int, mirror_id: int) -> bool:
         """A merchant's Retry of a deadline that kept failing; its order is no longer stuck."""
         with write_transaction(self.engine) as db:
@@ -557,6 +593,43 @@ class Store:
         with read_transaction(self.engine) as db:
             rows = db.execute(query.limit(limit).offset(offset)).mappings()
             return [_mirror_row(row) for row in rows]
+
+    def phase_counts(self, connection_id: int) -> dict[str, int]:
+        """How many of the connection's mirrors are in each phase (for progress reports)."""
+        query = (
+            sa.select(order_mirrors.c.phase, sa.func.count())
+            .where(order_mirrors.c.connection_id == connection_id)
+            .group_by(order_mirrors.c.phase)
+        )
+        with read_transaction(self.engine) as db:
+            return {str(phase): int(count) for phase, count in db.execute(query)}
+
+    def backlog(self) -> dict[str, int]:
+        """Work waiting now: pending deliveries, pending actions, deadlines due, and what
+        failed for good (deliveries, actions, deadlines), for operators and rehearsals."""
+        now = self.clock.now()
+        counts = {
+            "deliveries pending": sa.select(sa.func.count())
+            .select_from(inbox)
+            .where(inbox.c.status == "pending"),
+            "actions pending": sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.status == "pending"),
+            "deadlines due": sa.select(sa.func.count())
+            .select_from(deadlines)
+            .where(deadlines.c.due_at <= now, deadlines.c.failed_at.is_(None)),
+            "deliveries failed": sa.select(sa.func.count())
+            .select_from(inbox)
+            .where(inbox.c.status == "failed"),
+            "actions failed": sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.status == "failed"),
+            "deadlines failed": sa.select(sa.func.count())
+            .select_from(deadlines)
+            .where(deadlines.c.failed_at.is_not(None)),
+        }
+        with read_transaction(self.engine) as db:
+            return {name: int(db.execute(query).scalar_one()) for name, query in counts.items()}
 
     def timeline(self, mirror_id: int) -> list[TimelineEntry]:
         query = (

@@ -140,9 +140,15 @@ class OrderView:
         return [f.message for f in self.mirror.flags if retried.get(f.kind) != f.message]
 
     @property
+    def stuck(self) -> str | None:
+        """Work about this order that failed outside its decisions, waiting for a Retry."""
+        return self.row.stuck_reason
+
+    @property
     def attention(self) -> str:
         reasons = [f.message for f in self.mirror.flags] if self.mirror else []
         reasons += [f"{a.label} failed: {a.message}" for a in self.failed_actions if a.message]
+        reasons += [self.stuck] if self.stuck else []
         return "; ".join(dict.fromkeys(reasons)) or (self.row.attention_reason or "")
 
     @property

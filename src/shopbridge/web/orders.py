@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shopbridge.domain import events as ev
+from shopbridge.domain.codec import decode_mirror
 from shopbridge.domain.transition import Decision
 from shopbridge.store import ConnectionRecord, MirrorRow
 from shopbridge.web.auth import checked_form, connection_of, flash, login_required
@@ -215,6 +216,21 @@ async def retry(request: Request) -> Response:
     return _back(connection, row)
 
 
+@login_required
+async def retry_stuck(request: Request) -> Response:
+    """Run again the work about this order that failed outside its decisions."""
+    connection = connection_of(request)
+    await checked_form(request)
+    row = await _mirror_of(request, connection)
+    context = ui(request)
+    mirror = None if row.state is None else decode_mirror(dict(row.state))
+    in_flight = None if mirror is None or mirror.in_flight is None else mirror.in_flight.key
+    requeued = await run_in_threadpool(context.store.retry_stuck, row.id, in_flight)
+    context.wake()
+    flash(request, "Retrying now." if requeued else "Nothing was waiting; cleared.", "ok")
+    return _back(connection, row)
+
+
 _ORDER = "/connections/{connection_id:int}/orders/{order_id}"
 
 routes = [
@@ -225,4 +241,5 @@ routes = [
     Route(_ORDER + "/cancellation/approve", approve, methods=["POST"]),
     Route(_ORDER + "/cancellation/reject", reject, methods=["POST"]),
     Route(_ORDER + "/retry", retry, methods=["POST"]),
+    Route(_ORDER + "/retry-stuck", retry_stuck, methods=["POST"]),
 ]

@@ -78,6 +78,10 @@ async def _page(
 ) -> Response:
     store = ui(request).store
     unlinked = await run_in_threadpool(unlinked_skus, store, connection.id)
+    failed_deliveries = await run_in_threadpool(store.failed_inbox, connection.id)
+    failed_actions = await run_in_threadpool(
+        lambda: store.connection_actions(connection.id, status="failed")
+    )
     return render(
         request,
         "settings.html",
@@ -85,6 +89,8 @@ async def _page(
             "connection": connection,
             "current_connection": connection,
             "unlinked": unlinked,
+            "failed_deliveries": failed_deliveries,
+            "failed_actions": failed_actions,
             "companies": await run_in_threadpool(tracking_companies),
             "errors": dict(errors or {}),
             "min_holdback": MIN_HOLDBACK_MINUTES,
@@ -164,10 +170,35 @@ async def remove_carrier(request: Request) -> Response:
     return await _saved(request, connection, f"Removed the mapping for “{company}”.")
 
 
+@login_required
+async def retry_work(request: Request) -> Response:
+    """Retry a delivery or a connection-wide action that failed for good (a fresh set of
+    attempts); only this connection's own items."""
+    connection = connection_of(request)
+    form = await checked_form(request)
+    kind, raw_id = str(form.get("kind", "")), str(form.get("item_id", ""))
+    store = ui(request).store
+    if not raw_id.isdigit() or kind not in ("delivery", "action"):
+        flash(request, "That is not something that can be retried.", "error")
+        return RedirectResponse(f"/connections/{connection.id}/settings", status_code=303)
+    item_id = int(raw_id)
+    if kind == "delivery":
+        done = await run_in_threadpool(store.requeue_inbox, item_id, connection.id)
+    else:
+        done = await run_in_threadpool(store.requeue_outbox, item_id, connection.id)
+    if done:
+        ui(request).wake()
+        flash(request, "Retrying now.", "ok")
+    else:
+        flash(request, "It is no longer waiting for a retry (already retried?).", "error")
+    return RedirectResponse(f"/connections/{connection.id}/settings#stuck", status_code=303)
+
+
 _SETTINGS = "/connections/{connection_id:int}/settings"
 
 routes = [
     Route(_SETTINGS, settings_page, methods=["GET"]),
+    Route(_SETTINGS + "/retry", retry_work, methods=["POST"]),
     Route(_SETTINGS + "/holdback", update_holdback, methods=["POST"]),
     Route(_SETTINGS + "/carriers", add_carrier, methods=["POST"]),
     Route(_SETTINGS + "/carriers/remove", remove_carrier, methods=["POST"]),

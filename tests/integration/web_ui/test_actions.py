@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from shopbridge.engine.ports import PermanentError
+from shopbridge.store import Fence
 from shopbridge.web.accounts import User
 
 from .conftest import Shop, csrf_of, login, post
@@ -230,3 +232,28 @@ def test_unsupported_carrier_is_named_with_a_retry(
     assert "Bonshaw" in attention[: attention.index("</section>")]
     assert 'data-testid="retry"' in attention
     assert "not sent to TikTok yet" in html
+
+
+def test_stuck_work_is_explained_and_retried_from_the_order_page(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """A deadline that kept failing is shown on its order with why; Retry runs it again with a
+    fresh set of attempts and the order is no longer stuck."""
+    shop.paid(ORDER_ID)
+    store = shop.world.store
+    shop.clock.advance(timedelta(minutes=61))
+    [deadline] = store.claim_deadlines("w1", 1, timedelta(seconds=10))
+    with store.unit(shop.connection_id) as unit:
+        unit.fail_deadline(deadline.id, Fence("w1", deadline.attempts), "database on fire")
+        unit.mark_stuck(deadline.order_mirror_id, "Could not process the holdback deadline.")
+    login(client, merchant.email)
+    page = client.get(order_url(shop)).text
+    assert "Could not process the holdback deadline." in page
+    assert 'data-testid="retry-stuck"' in page
+    post(client, f"{order_url(shop)}/retry-stuck", order_url(shop))
+    assert flash(client.get(order_url(shop)).text) == "Retrying now."
+    [again] = store.deadlines_for_mirror(deadline.order_mirror_id)
+    assert again.failed_at is None and again.attempts == 0
+    shop.settle()
+    row = shop.mirror(ORDER_ID)
+    assert row.phase == "released" and row.stuck_reason is None and not row.needs_attention

@@ -152,3 +152,54 @@ def test_no_unlinked_skus_says_so(client: httpx.Client, merchant: User, shop: Sh
     shop.paid("576486316948490001")
     login(client, merchant.email)
     assert "Every SKU TikTok sold has a Shopify variant." in client.get(settings_url(shop)).text
+
+
+def test_deliveries_that_failed_for_good_are_listed_with_a_retry(
+    client: httpx.Client, merchant: User, shop: Shop, store: Store
+) -> None:
+    """Settings lists the connection's failed notifications with shopbridge's reason, and Retry
+    makes one due again; another connection's items cannot be retried from here."""
+    store.record_delivery(
+        source="tiktok",
+        delivery_key="n-1",
+        topic="ORDER_STATUS_CHANGE",
+        connection_id=shop.connection_id,
+        headers={},
+        body=b"{}",
+        status="failed",
+        error="unexpected KeyError: 'order_id' (gave up after 8 attempts)",
+    )
+    login(client, merchant.email)
+    page = client.get(settings_url(shop)).text
+    assert 'data-testid="failed-delivery"' in page
+    assert "gave up after 8 attempts" in page
+    [item] = store.failed_inbox(shop.connection_id)
+    post(
+        client,
+        f"{settings_url(shop)}/retry",
+        settings_url(shop),
+        kind="delivery",
+        item_id=str(item.id),
+    )
+    assert [i.status for i in store.inbox_items()] == ["pending"]
+    assert 'data-testid="no-stuck-work"' in client.get(settings_url(shop)).text
+    other = store.add_connection(name="Other", tiktok_shop_id="1", shopify_domain="o.myshopify.com")
+    store.record_delivery(
+        source="tiktok",
+        delivery_key="n-2",
+        topic="ORDER_STATUS_CHANGE",
+        connection_id=other,
+        headers={},
+        body=b"{}",
+        status="failed",
+        error="x",
+    )
+    [foreign] = store.failed_inbox(other)
+    post(
+        client,
+        f"{settings_url(shop)}/retry",
+        settings_url(shop),
+        kind="delivery",
+        item_id=str(foreign.id),
+    )
+    assert [i.status for i in store.inbox_items() if i.id == foreign.id] == ["failed"]
