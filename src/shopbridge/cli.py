@@ -309,6 +309,99 @@ def demo(
     sys.exit(code)
 
 
+@main.command()
+@click.option("--orders", default=200, show_default=True, help="How many TikTok orders to play.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--database-url",
+    help="PostgreSQL server URL (the rehearsal makes and drops a schema of its own); "
+    "default: a new SQLite file.",
+)
+@click.option(
+    "--clock-factor",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1, max=600),
+    help="Simulated seconds per real second.",
+)
+@click.option(
+    "--rate",
+    default=4.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Orders per real second.",
+)
+@click.option(
+    "--kill-every",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Real seconds between kill -9s of a random shopbridge process (0: none).",
+)
+@click.option("--faults/--no-faults", default=True, show_default=True)
+@click.option("--lease", default=10.0, show_default=True, help="Worker lease, real seconds.")
+@click.option("--heartbeat", default=2.0, show_default=True, help="Worker heartbeat, real seconds.")
+@click.option(
+    "--shopify-latency",
+    default=0.0,
+    show_default=True,
+    help="Real seconds every Shopify answer is late (try more than --lease).",
+)
+@click.option(
+    "--short",
+    is_flag=True,
+    help="Stop after each order's last scripted act instead of waiting for TikTok to cancel "
+    "the unpaid ones after 24 simulated hours.",
+)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the database and the processes' logs.")
+def rehearse(
+    orders: int,
+    workers: int,
+    database_url: str | None,
+    clock_factor: float,
+    rate: float,
+    kill_every: float,
+    faults: bool,
+    lease: float,
+    heartbeat: float,
+    shopify_latency: float,
+    short: bool,
+    seed: int,
+    keep: bool,
+) -> None:
+    """Both sandboxes, serve and N workers as separate processes on one accelerated clock, with
+    faults and kill -9, the rules checked all along; prints the figures (exit 1 on a breach)."""
+    from shopbridge.logs import configure_logging
+    from shopbridge_sandbox.rehearsal import Options
+    from shopbridge_sandbox.rehearsal import rehearse as run_rehearsal
+
+    configure_logging("warning")
+    if lease < 2 * heartbeat:
+        raise click.BadParameter("must be at least twice --heartbeat", param_hint="--lease")
+    options = Options(
+        orders=orders,
+        workers=workers,
+        database_url=database_url,
+        factor=clock_factor,
+        orders_per_second=rate,
+        kill_every=kill_every,
+        faults=faults,
+        lease_seconds=lease,
+        heartbeat_seconds=heartbeat,
+        shopify_latency=shopify_latency,
+        until_unpaid_cancelled=not short,
+        seed=seed,
+        keep=keep,
+    )
+    try:
+        report = asyncio.run(run_rehearsal(options, click.echo))
+    except KeyboardInterrupt:
+        click.echo("rehearsal interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0 if report.ok else 1)
+
+
 @main.group()
 def sandbox() -> None:
     """Run a platform sandbox on loopback."""

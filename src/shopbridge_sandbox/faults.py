@@ -6,7 +6,8 @@ from one seeded random generator so a failing run can be replayed.
 
 API faults, in the order they are rolled: `api_error_rate` (5xx, nothing done),
 `api_429_rate` (throttled, nothing done), `api_timeout_rate` (done, answered
-`api_timeout_seconds` late), `api_lost_answer_rate` (done, answered HTTP 502).
+`api_timeout_seconds` late), `api_lost_answer_rate` (done, answered HTTP 502). Apart from
+those, `api_latency_seconds` makes every answer that late (a slow platform).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class FaultSettings:
     api_timeout_rate: float = 0.0
     api_timeout_seconds: float = 15.0
     api_lost_answer_rate: float = 0.0
+    # Every API answer this many real seconds late (after the work is done): a slow platform.
+    api_latency_seconds: float = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}

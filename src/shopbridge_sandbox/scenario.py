@@ -21,7 +21,7 @@ from typing import Protocol
 
 import httpx
 
-from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
+from shopbridge_sandbox.driver import Refused, ShopifyDriver, TikTokDriver
 
 PATHS = (
     "unpaid, cancelled by TikTok after 24 h",
@@ -182,8 +182,8 @@ class Scenario:
                 if refusal is not None:
                     raise RuntimeError(refusal)
 
-            self._at(n, paid_at + 120 * MINUTE, "buyer requests cancel", request)
-            self._at(n, paid_at + 140 * MINUTE, "merchant approves", approve)
+            self._at(n, paid_at + 80 * MINUTE, "buyer requests cancel", request)
+            self._at(n, paid_at + 90 * MINUTE, "merchant approves", approve)
         if path in CARRIERS:
             company = CARRIERS[path]
 
@@ -195,14 +195,17 @@ class Scenario:
                     if not o["cancelled_at"]
                 ]
                 if not live:
-                    raise LookupError("not mirrored yet")
-                await self.shopify.fulfill(
-                    self.shop_name, live[0]["id"], company, f"1Z{order_id[-16:]}"
-                )
+                    raise NotYet("not mirrored yet")
+                try:
+                    await self.shopify.fulfill(
+                        self.shop_name, live[0]["id"], company, f"1Z{order_id[-16:]}"
+                    )
+                except Refused as refused:  # still on hold: the merchant looks again later
+                    raise NotYet(str(refused)) from None
 
-            self._at(n, paid_at + 180 * MINUTE, "merchant fulfils", fulfil)
+            self._at(n, paid_at + 100 * MINUTE, "merchant fulfils", fulfil)
         if path == 8:
-            self._at(n, paid_at + 200 * MINUTE, "TikTok cancels", on_order(tiktok.fraud_cancel))
+            self._at(n, paid_at + 115 * MINUTE, "TikTok cancels", on_order(tiktok.fraud_cancel))
 
 
 class WebMerchant:
@@ -221,6 +224,13 @@ class WebMerchant:
         await self._http.aclose()
 
     async def approve_cancellation(self, order_id: str, cancel_id: str) -> str | None:
+        try:
+            return await self._approve(order_id, cancel_id)
+        except httpx.TransportError as error:  # shopbridge is restarting: try again later
+            self._logged_in = False
+            raise NotYet(f"the web UI is not answering ({type(error).__name__})") from None
+
+    async def _approve(self, order_id: str, cancel_id: str) -> str | None:
         if not self._logged_in:
             await self._log_in()
         page = f"/connections/{self.connection_id}/orders/{order_id}"
@@ -228,6 +238,8 @@ class WebMerchant:
         answer = await self._http.post(
             f"{page}/cancellation/approve", data={"csrf_token": token, "cancel_id": cancel_id}
         )
+        if answer.status_code >= 500:
+            raise NotYet(f"the web UI answered {answer.status_code}")
         if answer.status_code >= 400:
             return f"the web UI answered {answer.status_code}"
         for level, text in self._FLASH.findall(answer.text):

@@ -19,7 +19,8 @@ Fault knobs (`Faults.api_fault()`) apply to the GraphQL endpoint, not to the con
 `api_error_rate` answers 500 `{"errors": "Internal Server Error"}` and `api_429_rate` a 429
 THROTTLED body with Retry-After, both without running the request; `api_timeout_rate` runs
 it, then answers `api_timeout_seconds` real seconds late; `api_lost_answer_rate` runs it (its
-change stays), then answers 502 `{"errors": "Bad Gateway"}` instead of the real answer.
+change stays), then answers 502 `{"errors": "Bad Gateway"}` instead of the real answer;
+`api_latency_seconds` delays every answer that many real seconds (a slow platform).
 
 Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
 

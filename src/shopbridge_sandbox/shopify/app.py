@@ -47,6 +47,8 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
         except ValueError:
             return JSONResponse({"errors": "Invalid JSON in request body"}, status_code=400)
         answer = run_request(sandbox.world, shop, bucket, body)
+        if sandbox.faults.settings.api_latency_seconds:
+            await asyncio.sleep(sandbox.faults.settings.api_latency_seconds)
         if fault is ApiFault.TIMEOUT:
             # The change is made but the answer comes too late: the hardest case for a
             # client's retry logic, so the one worth simulating.

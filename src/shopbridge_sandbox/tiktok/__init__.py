@@ -33,7 +33,8 @@ Behaviour worth knowing:
   the control API: 5xx and 429 answer at once without effect; a timeout applies the call,
   then answers `api_timeout_seconds` real seconds late; a lost answer
   (`api_lost_answer_rate`) applies the call, then answers HTTP 502 in the envelope
-  (code 36009003, `data: null`) instead of the real answer.
+  (code 36009003, `data: null`) instead of the real answer; `api_latency_seconds` delays
+  every answer that many real seconds (a slow platform).
 - Webhooks go through `WebhookDispatcher` with retries 2 min, 30 min, 3 h and 12 h apart
   (§2.1), `Authorization` = hex HMAC-SHA256(app_secret, app_key + body) (§2.2).
 

@@ -110,6 +110,8 @@ class ApiGateway:
             return self.refuse(ApiError(e.TOO_MANY_REQUESTS, "Too many requests", 429))
         raw_body = await request.body()
         response = self._handle(request, route, match.groupdict(), raw_body)
+        if self.faults.settings.api_latency_seconds:
+            await asyncio.sleep(self.faults.settings.api_latency_seconds)
         if fault is ApiFault.TIMEOUT:
             await asyncio.sleep(self.faults.settings.api_timeout_seconds)
         if fault is ApiFault.LOST_ANSWER:
