@@ -222,10 +222,17 @@ class ShopifyGateway:
                 job = await self.client.cancel_order(
                     order_id, shopify.CancelReason(reason), restock=True, staff_note=staff_note
                 )
-            except ShopifyUserError:
-                if not (await self._order(order_id)).is_cancelled:
-                    raise
-                return
+            except ShopifyUserError as refused:
+                if (await self._order(order_id)).is_cancelled:
+                    return
+                # orderCancel runs as a job (shopify_api.md §4) and the order only shows as
+                # cancelled once it is done; an earlier attempt of ours whose answer was lost
+                # may still be running it ("already being cancelled"). Retried with backoff:
+                # the next attempt reads the order first and finds it cancelled.
+                raise RetryableError(
+                    f"Shopify refused to cancel {order_id} while it is not cancelled yet (an "
+                    f"earlier cancel still running?): {refused}"
+                ) from refused
             await self.client.wait_for_job(job)
 
     async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
