@@ -79,7 +79,7 @@ class Options:
     shopify_latency: float = 0.0  # real seconds every Shopify answer is late
     until_unpaid_cancelled: bool = True  # wait for TikTok's 24 h unpaid auto-cancel of all
     check_every: float = 2.0
-    reconcile_minutes: float = 30.0  # simulated
+    reconcile_minutes: float = 5.0  # simulated: the production default
     seed: int = 1
     keep: bool = False  # keep the database and logs (and say where)
 
@@ -161,9 +161,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def rehearsal_database(url: str | None, folder: Path) -> Iterator[str]:
+def rehearsal_database(url: str | None, folder: Path, keep: bool = False) -> Iterator[str]:
     """A database of the rehearsal's own: a new SQLite file, or a new schema on PostgreSQL
-    (dropped afterwards), so a rehearsal never touches anyone's data."""
+    (dropped afterwards unless `keep`), so a rehearsal never touches anyone's data."""
     if url is None or make_url(normalize_url(url)).get_backend_name() == "sqlite":
         yield url or f"sqlite:///{folder / 'rehearsal.sqlite3'}"
         return
@@ -177,8 +177,9 @@ def rehearsal_database(url: str | None, folder: Path) -> Iterator[str]:
         )
         yield parsed.render_as_string(hide_password=False)
     finally:
-        with admin.connect() as db:
-            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with admin.connect() as db:
+                db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
@@ -196,7 +197,7 @@ class Rehearsal:
         started = time.monotonic()
         folder = Path(tempfile.mkdtemp(prefix="shopbridge-rehearsal-"))
         try:
-            with rehearsal_database(self.o.database_url, folder) as url:
+            with rehearsal_database(self.o.database_url, folder, self.o.keep) as url:
                 report = await self._run(url, folder, started)
         finally:
             if not self.o.keep:
@@ -337,7 +338,7 @@ class Rehearsal:
         rate = 1.0 if on else 0.0
         await tiktok.faults(
             webhook_duplicate_rate=0.10 * rate,
-            webhook_drop_rate=0.05 * rate,
+            webhook_drop_rate=0.02 * rate,
             webhook_reorder_rate=0.10 * rate,
             api_error_rate=0.02 * rate,
             api_429_rate=0.01 * rate,
@@ -345,7 +346,7 @@ class Rehearsal:
         )
         await shopify.faults(
             webhook_duplicate_rate=0.05 * rate,
-            webhook_drop_rate=0.05 * rate,
+            webhook_drop_rate=0.02 * rate,
             api_error_rate=0.02 * rate,
             api_429_rate=0.01 * rate,
             api_lost_answer_rate=0.01 * rate,
@@ -519,6 +520,7 @@ class Progress:
         self.tty = sys.stdout.isatty()
         self._last = 0.0
         self._printed_tenth = -1
+        self._printed_at = 0.0
 
     def show(
         self,
@@ -544,8 +546,10 @@ class Progress:
         if self.tty:
             sys.stdout.write("\r" + line[:150].ljust(150))
             sys.stdout.flush()
-        elif (tenth := made * 10 // max(1, self.total)) != self._printed_tenth:
-            self._printed_tenth = tenth
+        elif (tenth := made * 10 // max(1, self.total)) != self._printed_tenth or (
+            now - self._printed_at >= 30
+        ):
+            self._printed_tenth, self._printed_at = tenth, now
             self.out(line)
 
     def done(self) -> None:
