@@ -50,6 +50,7 @@ from shopbridge.domain.codec import decode_mirror
 from shopbridge.domain.mirror import FlagCode
 from shopbridge.store import SecretBox, Store, normalize_url
 from shopbridge.store.anchor import anchored_clock
+from shopbridge.store.tables import order_mirrors, outbox
 from shopbridge.web.accounts import create_user
 from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
 from shopbridge_sandbox.invariants import Breach, Observer
@@ -96,6 +97,7 @@ class Report:
     manual: list[str]
     pending: dict[str, int]
     reservation_lag: list[float]
+    heard_to_held: list[float]
     unheld_window: list[float]
     kills: dict[str, int]
     skipped: Counter[str]
@@ -505,6 +507,7 @@ class Rehearsal:
             manual=manual,
             pending=pending,
             reservation_lag=[t.reserved_after.total_seconds() / factor for t in timings],
+            heard_to_held=[seconds / factor for seconds in _heard_to_held(store, connection_id)],
             unheld_window=[t.open_for.total_seconds() / factor for t in timings],
             kills={n: c.kills for n, c in self.children.items() if c.kills},
             skipped=scenario.skipped,
@@ -581,6 +584,7 @@ def render(report: Report, options: Options) -> list[str]:
     pending = ", ".join(f"{k} {v}" for k, v in report.pending.items() if v) or "none"
     lines.append(f"work still pending            {pending}")
     lines.append(f"reservation lag (real s)      {_percentiles(report.reservation_lag)}")
+    lines.append(f"  from first news of it       {_percentiles(report.heard_to_held)}")
     lines.append(f"fulfillable before hold (s)   {_percentiles(report.unheld_window)}")
     kills = ", ".join(f"{n} x{c}" for n, c in sorted(report.kills.items())) or "none"
     lines.append(f"kill -9                       {kills}")
@@ -595,6 +599,22 @@ def render(report: Report, options: Options) -> list[str]:
     if report.where:
         lines.append(f"database and logs kept in {report.where}")
     return lines
+
+
+def _heard_to_held(store: Store, connection_id: int) -> list[float]:
+    """Simulated seconds from shopbridge's first record of each order (a webhook's or a
+    reconciliation's news) to its reservation done: shopbridge's own share of the lag."""
+    query = (
+        sa.select(order_mirrors.c.created_at, outbox.c.finished_at)
+        .join(outbox, outbox.c.order_mirror_id == order_mirrors.c.id)
+        .where(
+            order_mirrors.c.connection_id == connection_id,
+            outbox.c.kind == "create_shopify_order",
+            outbox.c.status == "done",
+        )
+    )
+    with store.engine.connect() as db:
+        return [(done - heard).total_seconds() for heard, done in db.execute(query)]
 
 
 def _percentiles(values: list[float]) -> str:
