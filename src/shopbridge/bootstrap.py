@@ -79,6 +79,24 @@ class Shopbridge:
             self.store.engine.dispose()
 
 
+def open_store(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    secret_box: SecretBox | None = None,
+    migrate: bool = True,
+) -> Store:
+    """The store at `settings.database_url`, migrated to the newest schema unless `migrate` is
+    false. Its clock is `clock`, else the one `settings.clock` names (a scaled one anchored in
+    this database; a database anchored by a rehearsal refuses the system clock)."""
+    url = settings.resolved_database_url()
+    if migrate:
+        upgrade_database(url)
+    engine = create_db_engine(url)
+    clock = clock or anchored_clock(engine, ClockSpec.parse(settings.clock))
+    return Store(engine, clock, secret_box or SecretBox.from_environment())
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -98,12 +116,7 @@ def bootstrap(
     settings = settings or Settings()
     owns_engine = store is None
     if store is None:
-        url = settings.resolved_database_url()
-        if migrate:
-            upgrade_database(url)
-        engine = create_db_engine(url)
-        clock = clock or anchored_clock(engine, ClockSpec.parse(settings.clock))
-        store = Store(engine, clock, secret_box or SecretBox.from_environment())
+        store = open_store(settings, clock=clock, secret_box=secret_box, migrate=migrate)
     clock = clock or store.clock
     contexts = contexts or Runtime(store, clock)
     bridge = Bridge(store, clock, contexts.policy)

@@ -153,13 +153,12 @@ async def _serve(settings: Settings, with_web: bool) -> None:
 
 
 def _open_store(settings: Settings) -> Store:
+    """The store for commands that read or change records (never the clock's anchor): they run
+    on the wall clock, whatever clock the database's service runs on."""
+    from shopbridge.bootstrap import open_store
     from shopbridge.clock import SystemClock
-    from shopbridge.store import Store, create_db_engine, upgrade_database
-    from shopbridge.store.secrets import SecretBox
 
-    url = settings.resolved_database_url()
-    upgrade_database(url)
-    return Store(create_db_engine(url), SystemClock(), SecretBox.from_environment())
+    return open_store(settings, clock=SystemClock())
 
 
 @main.command()
@@ -313,6 +312,13 @@ def demo(
 @click.option("--orders", default=200, show_default=True, help="How many TikTok orders to play.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Items each worker runs at once (raise it with --shopify-latency).",
+)
+@click.option(
     "--database-url",
     help="PostgreSQL server URL (the rehearsal makes and drops a schema of its own); "
     "default: a new SQLite file.",
@@ -358,6 +364,7 @@ def demo(
 def rehearse(
     orders: int,
     workers: int,
+    concurrency: int,
     database_url: str | None,
     clock_factor: float,
     rate: float,
@@ -382,6 +389,7 @@ def rehearse(
     options = Options(
         orders=orders,
         workers=workers,
+        concurrency=concurrency,
         database_url=database_url,
         factor=clock_factor,
         orders_per_second=rate,

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import click
 
+from shopbridge.bootstrap import open_store
 from shopbridge.clock import ScaledClock
+from shopbridge.config import Settings
 from shopbridge.domain.codec import decode_mirror
 from shopbridge.engine.worker import RetryPolicy
-from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
+from shopbridge.store import SecretBox, Store
 from shopbridge.web.accounts import create_user
 from shopbridge_sandbox.faults import Faults, FaultSettings
 from shopbridge_sandbox.invariants import Breach
@@ -42,8 +44,11 @@ async def run_demo(
     if database_url is None:
         folder = Path(tempfile.mkdtemp(prefix="shopbridge-demo-"))
         database_url = f"sqlite:///{folder / 'demo.sqlite3'}"
-    upgrade_database(database_url)
-    store = Store(create_db_engine(database_url), clock, SecretBox(SecretBox.generate_key()))
+    store = open_store(
+        Settings(database_url=database_url),
+        clock=clock,
+        secret_box=SecretBox(SecretBox.generate_key()),
+    )
     knobs = FaultSettings()
     if faults:
         knobs.update(

@@ -70,6 +70,7 @@ EXPECTED_FLAGS = frozenset({FlagCode.UNSUPPORTED_CARRIER, FlagCode.CANCELLED_AFT
 class Options:
     orders: int = 200
     workers: int = 2
+    concurrency: int = 4  # items each worker runs at once
     database_url: str | None = None  # default: a new SQLite file; PostgreSQL: a schema of its own
     factor: float = 60.0  # simulated seconds per real second
     orders_per_second: float = 4.0  # real time: how fast the orders arrive
@@ -260,6 +261,7 @@ class Rehearsal:
             "SHOPBRIDGE_LOG_LEVEL": "warning",
             "SHOPBRIDGE_WORKER_LEASE_SECONDS": str(o.lease_seconds),
             "SHOPBRIDGE_WORKER_HEARTBEAT_SECONDS": str(o.heartbeat_seconds),
+            "SHOPBRIDGE_WORKER_CONCURRENCY": str(o.concurrency),
             "SHOPBRIDGE_RECONCILE_MINUTES": str(o.reconcile_minutes),
             "SHOPBRIDGE_WORKER_IDLE_SECONDS": "0.05",
             "PYTHONUNBUFFERED": "1",

@@ -27,7 +27,7 @@ from shopbridge.store.records import (
     WorkKind,
 )
 from shopbridge.store.secrets import SecretBox
-from shopbridge.store.sql import insert_ignoring_conflict
+from shopbridge.store.sql import insert_ignoring_conflict, upsert
 from shopbridge.store.tables import (
     INBOX_SOURCES,
     INBOX_STATUSES,
@@ -608,25 +608,19 @@ class Store:
         """Work waiting now: pending deliveries, pending actions, deadlines due, and what
         failed for good (deliveries, actions, deadlines), for operators and rehearsals."""
         now = self.clock.now()
+
+        def count(table: sa.Table, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            return sa.select(sa.func.count()).select_from(table).where(*where)
+
         counts = {
-            "deliveries pending": sa.select(sa.func.count())
-            .select_from(inbox)
-            .where(inbox.c.status == "pending"),
-            "actions pending": sa.select(sa.func.count())
-            .select_from(outbox)
-            .where(outbox.c.status == "pending"),
-            "deadlines due": sa.select(sa.func.count())
-            .select_from(deadlines)
-            .where(deadlines.c.due_at <= now, deadlines.c.failed_at.is_(None)),
-            "deliveries failed": sa.select(sa.func.count())
-            .select_from(inbox)
-            .where(inbox.c.status == "failed"),
-            "actions failed": sa.select(sa.func.count())
-            .select_from(outbox)
-            .where(outbox.c.status == "failed"),
-            "deadlines failed": sa.select(sa.func.count())
-            .select_from(deadlines)
-            .where(deadlines.c.failed_at.is_not(None)),
+            "deliveries pending": count(inbox, inbox.c.status == "pending"),
+            "actions pending": count(outbox, outbox.c.status == "pending"),
+            "deadlines due": count(
+                deadlines, deadlines.c.due_at <= now, deadlines.c.failed_at.is_(None)
+            ),
+            "deliveries failed": count(inbox, inbox.c.status == "failed"),
+            "actions failed": count(outbox, outbox.c.status == "failed"),
+            "deadlines failed": count(deadlines, deadlines.c.failed_at.is_not(None)),
         }
         with read_transaction(self.engine) as db:
             return {name: int(db.execute(query).scalar_one()) for name, query in counts.items()}
@@ -675,11 +669,17 @@ class Store:
             return renewed.rowcount == 1
 
     def register_worker(self, worker_id: str, host: str, pid: int) -> None:
+        """A worker starts (a name used before starts afresh: a fixed id, say)."""
         now = self.clock.now()
+        row = {"host": host, "pid": pid, "started_at": now, "heartbeat_at": now}
         with write_transaction(self.engine) as db:
             db.execute(
-                workers.insert().values(
-                    id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now
+                upsert(
+                    db,
+                    workers,
+                    ["id"],
+                    {"id": worker_id, **row},
+                    update={**row, "stopped_at": None, "stop_reason": None},
                 )
             )
 

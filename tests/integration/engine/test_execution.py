@@ -290,6 +290,8 @@ def test_a_dead_siblings_items_are_released_at_once(
     assert again.id == claimed.id
     assert [w.id for w in store.list_workers()] == ["alive"]
     assert store.reap_dead_workers(host, process_alive, exclude="alive") == []
+    store.register_worker("dead", host, os.getpid())  # a fixed name starts again afresh
+    assert sorted(w.id for w in store.list_workers()) == ["alive", "dead"]
 
 
 async def test_a_stopping_worker_gives_back_what_it_did_not_start(
