@@ -402,11 +402,16 @@ def rehearse(
         seed=seed,
         keep=keep,
     )
+    import sqlalchemy.exc
+
     try:
         report = asyncio.run(run_rehearsal(options, click.echo))
     except KeyboardInterrupt:
         click.echo("rehearsal interrupted", err=True)
         sys.exit(130)
+    except sqlalchemy.exc.OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise click.ClickException(f"cannot use the database: {reason}") from None
     sys.exit(0 if report.ok else 1)
 
 

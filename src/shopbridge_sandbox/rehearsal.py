@@ -390,7 +390,7 @@ class Rehearsal:
         try:
             while clock.now() < end or not scenario.finished:
                 await scenario.due_acts(clock.now(), concurrency=16)
-                progress.show(clock, scenario, store.phase_counts(connection_id), self)
+                progress.show(clock, scenario, lambda: store.phase_counts(connection_id), self)
                 self._restart_the_dead()
                 await asyncio.sleep(0.05)
         finally:
@@ -531,7 +531,7 @@ class Progress:
         self,
         clock: ScaledClock,
         scenario: Scenario,
-        phases: dict[str, int],
+        phase_counts: Callable[[], dict[str, int]],
         rehearsal: Rehearsal,
     ) -> None:
         now = time.monotonic()
@@ -539,6 +539,10 @@ class Progress:
             return
         self._last = now
         made = len(scenario.orders)
+        tenth = made * 10 // max(1, self.total)
+        if not self.tty and tenth == self._printed_tenth and now - self._printed_at < 30:
+            return
+        phases = phase_counts()
         width = 24
         filled = int(width * made / max(1, self.total))
         bar = "#" * filled + "." * (width - filled)
@@ -551,9 +555,7 @@ class Progress:
         if self.tty:
             sys.stdout.write("\r" + line[:150].ljust(150))
             sys.stdout.flush()
-        elif (tenth := made * 10 // max(1, self.total)) != self._printed_tenth or (
-            now - self._printed_at >= 30
-        ):
+        else:
             self._printed_tenth, self._printed_at = tenth, now
             self.out(line)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import ssl
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from shopbridge_sandbox.faults import Faults
 
 # Building an SSL context costs ~0.15 s (loading CA certificates); build it once, not per pump.
 _TLS = ssl.create_default_context()
+# Deliveries in flight at once from one sandbox (TikTok and Shopify push concurrently).
+PARALLEL_DELIVERIES = 16
 
 
 @dataclass
@@ -53,7 +56,9 @@ class WebhookDispatcher:
         self._timeout = timeout_seconds
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[Delivery] = []  # every delivery ever planned, for inspection
+        # Pending deliveries by due time: a pump takes the due ones without scanning the rest.
+        self._queue: list[tuple[datetime, int, Delivery]] = []
 
     def enqueue(self, url: str | None, body: bytes, headers: dict[str, str]) -> list[Delivery]:
         """Plan one notification; returns the copies that will be sent (none if dropped)."""
@@ -65,6 +70,7 @@ class WebhookDispatcher:
         for _ in range(plan.copies):
             d = Delivery(next(self._ids), url, body, dict(headers), due_at=now + plan.delay)
             self.deliveries.append(d)
+            self._plan(d)
             created.append(d)
         return created
 
@@ -72,16 +78,29 @@ class WebhookDispatcher:
         return [d for d in self.deliveries if d.status == "pending"]
 
     async def pump(self) -> int:
-        """Send every delivery that is due now; returns how many were attempted."""
+        """Send every delivery that is due now, several at once as the platforms do (so one
+        slow receiver does not hold up the rest); returns how many were attempted."""
         async with self._lock:
             now = self._clock.now()
-            due = sorted((d for d in self.pending() if d.due_at <= now), key=lambda d: d.due_at)
+            due: list[Delivery] = []
+            while self._queue and self._queue[0][0] <= now:
+                _, _, delivery = heapq.heappop(self._queue)
+                if delivery.status == "pending":
+                    due.append(delivery)
             if not due:
                 return 0
-            async with httpx.AsyncClient(timeout=self._timeout, verify=_TLS) as client:
-                for delivery in due:
+            slots = asyncio.Semaphore(PARALLEL_DELIVERIES)
+
+            async def attempt(client: httpx.AsyncClient, delivery: Delivery) -> None:
+                async with slots:
                     await self._attempt(client, delivery)
+
+            async with httpx.AsyncClient(timeout=self._timeout, verify=_TLS) as client:
+                await asyncio.gather(*(attempt(client, d) for d in due))
             return len(due)
+
+    def _plan(self, delivery: Delivery) -> None:
+        heapq.heappush(self._queue, (delivery.due_at, delivery.id, delivery))
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         delivery.attempts += 1
@@ -102,6 +121,7 @@ class WebhookDispatcher:
         retry_index = delivery.attempts - 1
         if retry_index < len(self._retry_delays):
             delivery.due_at = now + self._retry_delays[retry_index]
+            self._plan(delivery)
         else:
             delivery.status = "given_up"
 

@@ -365,6 +365,12 @@ class Shop:
     jobs: dict[str, Job] = field(default_factory=dict)
     subscriptions: list[WebhookSubscription] = field(default_factory=list)
     idempotency: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+    # Lookups by id, rebuilt on a miss (orders and fulfilment orders are only ever added), so
+    # a store with thousands of orders answers each GraphQL call without scanning them all.
+    _orders_by_id: dict[int, Order] = field(default_factory=dict, repr=False)
+    _fulfillment_orders_by_id: dict[int, FulfillmentOrder] = field(default_factory=dict, repr=False)
+    _orders_by_source: dict[str, list[Order]] = field(default_factory=dict, repr=False)
+    _orders_indexed: int = field(default=0, repr=False)
 
     @property
     def domain(self) -> str:
@@ -378,14 +384,31 @@ class Shop:
         return next((i for i in items if i.id == number), None)
 
     def order_by_gid(self, value: object) -> Order | None:
-        found: Order | None = self.find(self.orders, value, "Order")
-        return found
+        number = parse_gid(value, "Order")
+        if number is None:
+            return None
+        if number not in self._orders_by_id:
+            self._orders_by_id = {o.id: o for o in self.orders}
+        return self._orders_by_id.get(number)
+
+    def orders_with_source(self, source_identifier: str) -> list[Order]:
+        """The orders whose sourceIdentifier is exactly this (the dedupe lookup's index)."""
+        if self._orders_indexed != len(self.orders):
+            for order in self.orders[self._orders_indexed :]:
+                key = order.source_identifier or ""
+                self._orders_by_source.setdefault(key, []).append(order)
+            self._orders_indexed = len(self.orders)
+        return list(self._orders_by_source.get(source_identifier, ()))
 
     def fulfillment_order_by_gid(self, value: object) -> FulfillmentOrder | None:
         number = parse_gid(value, "FulfillmentOrder")
-        return next(
-            (fo for o in self.orders for fo in o.fulfillment_orders if fo.id == number), None
-        )
+        if number is None:
+            return None
+        if number not in self._fulfillment_orders_by_id:
+            self._fulfillment_orders_by_id = {
+                fo.id: fo for o in self.orders for fo in o.fulfillment_orders
+            }
+        return self._fulfillment_orders_by_id.get(number)
 
     def variant_by_sku(self, sku: str) -> Variant | None:
         return next((v for v in self.variants() if v.sku == sku), None)

@@ -14,6 +14,8 @@ which arrive through the API with TikTok's error codes, live in `seller.py`.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +49,11 @@ class OrderDesk:
     def __init__(self, market: Marketplace, notify: Notify) -> None:
         self.market = market
         self._notify = notify
+        # TikTok's own timers, earliest first: (due, sequence, kind, order or cancellation id).
+        # Scheduled when an order or a request changes, checked again when due (a timer whose
+        # order moved on meanwhile is dropped), so firing costs no scan of every order.
+        self._timers: list[tuple[datetime, int, str, str]] = []
+        self._timer_sequence = itertools.count()
 
     # -- buyer and platform side (the control API) -----------------------------------------
 
@@ -203,22 +210,43 @@ class OrderDesk:
             fired += 1
 
     def _next_due(self, now: datetime) -> tuple[datetime, Callable[[datetime], None]] | None:
-        best: tuple[datetime, Callable[[datetime], None]] | None = None
-        for order in self.market.orders.values():
-            candidate: tuple[datetime, Callable[[datetime], None]] | None = None
-            if order.status == "UNPAID":
-                candidate = (order.create_time + UNPAID_WINDOW, self._unpaid_timeout(order))
-            elif order.status == "ON_HOLD" and order.paid_time is not None:
-                candidate = (order.paid_time + REMORSE_WINDOW, self._release_hold(order))
-            if candidate and candidate[0] <= now and (best is None or candidate[0] < best[0]):
-                best = candidate
-        for request in self.market.cancellations.values():
-            deadline = request.deadline
-            if request.status != PENDING or deadline is None or deadline > now:
-                continue
-            if best is None or deadline < best[0]:
-                best = (deadline, self._autoapprove_request(request))
-        return best
+        while self._timers and self._timers[0][0] <= now:
+            due, _, kind, ref = heapq.heappop(self._timers)
+            action = self._timer_action(due, kind, ref)
+            if action is not None:
+                return due, action
+        return None
+
+    def _timer_action(
+        self, due: datetime, kind: str, ref: str
+    ) -> Callable[[datetime], None] | None:
+        """What a due timer does, if it still applies (else None: its order moved on)."""
+        if kind == "request":
+            request = self.market.cancellations.get(ref)
+            if request is not None and request.status == PENDING and request.deadline == due:
+                return self._autoapprove_request(request)
+            return None
+        order = self.market.orders.get(ref)
+        if order is None:
+            return None
+        if kind == "unpaid" and order.status == "UNPAID":
+            return self._unpaid_timeout(order)
+        if kind == "hold" and order.status == "ON_HOLD" and order.paid_time is not None:
+            return self._release_hold(order)
+        return None
+
+    def _schedule(self, order: Order | None = None, request: Cancellation | None = None) -> None:
+        """Start the timer the order's or the request's new state runs, if any."""
+        timer: tuple[datetime, str, str] | None = None
+        if order is not None and order.status == "UNPAID":
+            timer = (order.create_time + UNPAID_WINDOW, "unpaid", order.id)
+        elif order is not None and order.status == "ON_HOLD" and order.paid_time is not None:
+            timer = (order.paid_time + REMORSE_WINDOW, "hold", order.id)
+        elif request is not None and request.status == PENDING and request.deadline is not None:
+            timer = (request.deadline, "request", request.id)
+        if timer is not None:
+            due, kind, ref = timer
+            heapq.heappush(self._timers, (due, next(self._timer_sequence), kind, ref))
 
     def _unpaid_timeout(self, order: Order) -> Callable[[datetime], None]:
         def cancel(at: datetime) -> None:
@@ -301,6 +329,7 @@ class OrderDesk:
 
     def status_changed(self, order: Order, at: datetime) -> None:
         order.update_time = at
+        self._schedule(order=order)
         data = {
             "order_id": order.id,
             "order_status": order.status,
@@ -310,6 +339,7 @@ class OrderDesk:
         self._notify(order.shop_id, ORDER_STATUS_CHANGE, data)
 
     def _cancellation_changed(self, request: Cancellation) -> None:
+        self._schedule(request=request)
         data = {
             "order_id": request.order_id,
             "cancellations_role": request.role,

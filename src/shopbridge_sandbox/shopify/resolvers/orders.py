@@ -17,7 +17,7 @@ from shopbridge_sandbox.shopify.resolvers.registry import (
     resolves,
     user_errors,
 )
-from shopbridge_sandbox.shopify.search import Term, compare, filter_items, parse_time
+from shopbridge_sandbox.shopify.search import Term, compare, filter_items, parse, parse_time
 
 # orderCancel runs as a job; it completes on the next job(id:) poll or, unpolled,
 # after this much sandbox-clock time (on the next tick) [shopify_api.md §4].
@@ -170,7 +170,14 @@ def _orders(
     savedSearchId: str | None = None,
     **page: Any,
 ) -> dict[str, Any]:
-    found = filter_items(ctx(info).shop.orders, query, _ORDER_FILTERS, "orders")
+    shop = ctx(info).shop
+    alternatives = parse(query)
+    candidates = shop.orders
+    if len(alternatives) == 1 and len(alternatives[0]) == 1:
+        [term] = alternatives[0]
+        if term.key == "source_identifier" and term.op == "=":
+            candidates = shop.orders_with_source(term.value)  # indexed: no scan of every order
+    found = filter_items(candidates, query, _ORDER_FILTERS, "orders")
     if sortKey not in _ORDER_SORT:
         raise not_implemented("OrderSortKeys", str(sortKey))
     return connection(sorted(found, key=_ORDER_SORT[sortKey]), **page)
