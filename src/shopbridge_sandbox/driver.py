@@ -23,10 +23,16 @@ class Refused(Exception):
         self.status = status
 
 
+# Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them from its
+# side: a request written into a connection the server is closing fails with a ReadError, and a
+# POST cannot be retried blindly (was the order created?).
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 class _Driver:
     def __init__(self, base_url: str, http: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.AsyncClient(timeout=30.0)
+        self._http = http or httpx.AsyncClient(timeout=30.0, limits=LIMITS)
         self._owns_http = http is None
 
     async def aclose(self) -> None:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import httpx
 
-from shopbridge_sandbox.driver import Refused, ShopifyDriver, TikTokDriver
+from shopbridge_sandbox.driver import LIMITS, Refused, ShopifyDriver, TikTokDriver
 
 PATHS = (
     "unpaid, cancelled by TikTok after 24 h",
@@ -217,7 +217,9 @@ class WebMerchant:
     def __init__(self, base_url: str, connection_id: int, email: str, password: str) -> None:
         self.connection_id = connection_id
         self._credentials = (email, password)
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=30.0, follow_redirects=True)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=30.0, follow_redirects=True, limits=LIMITS
+        )
         self._logged_in = False
 
     async def aclose(self) -> None:
