@@ -49,6 +49,7 @@ class Shopbridge:
             "lease": clock_span(self.clock, s.worker_lease_seconds),
             "retry": RetryPolicy(max_attempts=s.max_attempts),
             "reconcile_every": timedelta(minutes=s.reconcile_minutes),
+            "poll_every": timedelta(seconds=s.poll_seconds) if s.poll_seconds > 0 else None,
         }
         options.update(overrides)
         return Worker(self.store, self.clock, self.contexts, self.inbox, self.bridge, **options)

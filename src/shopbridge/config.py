@@ -19,6 +19,7 @@ default below.
 | worker_idle_seconds | SHOPBRIDGE_WORKER_IDLE_SECONDS | 0.2 |
 | max_attempts | SHOPBRIDGE_MAX_ATTEMPTS | 8 |
 | reconcile_minutes | SHOPBRIDGE_RECONCILE_MINUTES | 5 |
+| poll_seconds | SHOPBRIDGE_POLL_SECONDS | 60 (quick look for new TikTok orders) |
 
 Secrets at rest are encrypted with `SHOPBRIDGE_SECRET_KEY` (a Fernet key; see
 `shopbridge.store.secrets`).
@@ -52,6 +53,7 @@ class Settings:
     worker_idle_seconds: float = 0.2
     max_attempts: int = 8
     reconcile_minutes: float = 5.0
+    poll_seconds: float = 60.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

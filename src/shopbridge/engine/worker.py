@@ -45,7 +45,7 @@ from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ContextSource, execute
 from shopbridge.engine.failures import Failure, FailureKind, classify, is_database_unavailable
 from shopbridge.engine.inbox import InboxHandler, InboxOutcome
-from shopbridge.engine.reconcile import reconcile
+from shopbridge.engine.reconcile import poll_new_orders, reconcile
 from shopbridge.store import (
     ConnectionUnit,
     DeadlineItem,
@@ -186,6 +186,7 @@ class Worker:
         retry: RetryPolicy | None = None,
         seed: int | None = None,
         reconcile_every: timedelta | None = None,
+        poll_every: timedelta | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -203,6 +204,7 @@ class Worker:
         self._rng = random.Random(seed)
         self.wake = asyncio.Event()
         self.reconcile_every = reconcile_every
+        self.poll_every = poll_every
         self._next_reconcile_check: datetime | None = None
         self._held = _Held()
         self._running = 0
@@ -551,22 +553,35 @@ class Worker:
         )
 
     async def reconcile_due(self) -> int:
-        """Run the reconciliation pass of each connection whose pass is due (one worker each)."""
+        """Run each connection's reconciliation pass when due, or else its quick look for new
+        TikTok orders when that is due (each claimed by one worker); returns how many ran."""
         if self.reconcile_every is None or not self._reconcile_may_be_due():
             return 0
         now = self.clock.now()
-        self._next_reconcile_check = now + min(self.reconcile_every, timedelta(minutes=1))
+        cadences = [self.reconcile_every, timedelta(minutes=1)]
+        if self.poll_every is not None:
+            cadences.append(self.poll_every)
+        self._next_reconcile_check = now + min(cadences)
         passes = 0
         for record in await asyncio.to_thread(self.store.list_connections):
-            claimed = await asyncio.to_thread(
+            full = await asyncio.to_thread(
                 self.store.start_reconciliation, record.id, now - self.reconcile_every
             )
-            if not claimed:
+            poll = (
+                not full
+                and self.poll_every is not None
+                and await asyncio.to_thread(self.store.start_poll, record.id, now - self.poll_every)
+            )
+            if not (full or poll):
                 continue
             since = _parse_time(record.reconcile_cursor)
             try:
                 ctx = await self.contexts.context(record.id)
-                await reconcile(self.store, ctx, since, now)
+                if full:
+                    await reconcile(self.store, ctx, since, now)
+                else:
+                    assert self.poll_every is not None
+                    await poll_new_orders(self.store, ctx, now, self.poll_every)
             except Exception as error:
                 failure = classify(error)
                 if failure.kind is FailureKind.BUG:

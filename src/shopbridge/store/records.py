@@ -79,6 +79,7 @@ class ConnectionRecord:
     carrier_mapping: Mapping[str, str]
     timezone: str
     last_reconciled_at: datetime | None
+    last_polled_at: datetime | None
     reconcile_cursor: str | None
     last_reconcile_error: str | None
     settings_version: int

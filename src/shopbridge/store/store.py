@@ -44,7 +44,9 @@ from shopbridge.store.unit import ConnectionUnit, OrderUnit, insert_timeline, op
 
 _CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at", "settings_version"}
 # Bookkeeping of the reconciliation schedule: changing it changes nothing a worker caches.
-_BOOKKEEPING_FIELDS = frozenset({"last_reconciled_at", "reconcile_cursor", "last_reconcile_error"})
+_BOOKKEEPING_FIELDS = frozenset(
+    {"last_reconciled_at", "last_polled_at", "reconcile_cursor", "last_reconcile_error"}
+)
 _QUEUES: dict[WorkKind, sa.Table] = {
     WorkKind.INBOX: inbox,
     WorkKind.DEADLINE: deadlines,
@@ -111,6 +113,15 @@ class Store:
         `due_before` or never; False when another worker started one since. One atomic
         UPDATE, so of several workers exactly one runs each pass.
         """
+        return self._start_pass(connection_id, connections.c.last_reconciled_at, due_before)
+
+    def start_poll(self, connection_id: int, due_before: datetime) -> bool:
+        """Claim this connection's next look for new TikTok orders (as `start_reconciliation`)."""
+        return self._start_pass(connection_id, connections.c.last_polled_at, due_before)
+
+    def _start_pass(
+        self, connection_id: int, started: sa.Column[Any], due_before: datetime
+    ) -> bool:
         now = self.clock.now()
         with write_transaction(self.engine) as db:
             claimed = db.execute(
@@ -118,12 +129,9 @@ class Store:
                 .where(
                     connections.c.id == connection_id,
                     connections.c.status == "active",
-                    sa.or_(
-                        connections.c.last_reconciled_at.is_(None),
-                        connections.c.last_reconciled_at < due_before,
-                    ),
+                    sa.or_(started.is_(None), started < due_before),
                 )
-                .values(last_reconciled_at=now)
+                .values({started.name: now})
             )
             return claimed.rowcount == 1
 
@@ -142,11 +150,11 @@ class Store:
         connection_id: int,
         findings: list[Finding],
         action: QueuedAction | None,
-        cursor: str,
+        cursor: str | None,
     ) -> int:
         """What one reconciliation pass found, in one unit of work: its findings as inbox
-        deliveries (a key seen before is skipped), its action, and the cursor moved on.
-        Returns how many findings were new."""
+        deliveries (a key seen before is skipped), its action, and the cursor moved on (a quick
+        look for new orders has no cursor). Returns how many findings were new."""
         now = self.clock.now()
         new = 0
         with self.unit(connection_id) as unit:
@@ -171,11 +179,12 @@ class Store:
                 new += inserted is not None
             if action is not None:
                 unit.enqueue(action.kind, action.payload, action.idempotency_key, action.priority)
-            db.execute(
-                connections.update()
-                .where(connections.c.id == connection_id)
-                .values(reconcile_cursor=cursor, last_reconcile_error=None)
-            )
+            if cursor is not None:
+                db.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id)
+                    .values(reconcile_cursor=cursor, last_reconcile_error=None)
+                )
         return new
 
     def get_connection(self, connection_id: int) -> ConnectionRecord:

@@ -93,6 +93,8 @@ connections = sa.Table(
     sa.Column("carrier_mapping", Json, nullable=False, server_default=sa.text("'{}'")),
     sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
     sa.Column("last_reconciled_at", UTCDateTime),
+    # When a worker last looked for new TikTok orders between reconciliation passes.
+    sa.Column("last_polled_at", UTCDateTime),
     sa.Column("reconcile_cursor", sa.Text),
     # Why the last reconciliation pass failed, NULL once one succeeds (shown in Settings).
     sa.Column("last_reconcile_error", sa.Text),

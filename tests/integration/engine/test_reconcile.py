@@ -114,3 +114,25 @@ async def test_stock_corrections_go_through_the_outbox(
     assert again.new_findings == 0
     await worker.run_until_idle()
     assert len(store.connection_actions(world.connection_id)) == 1
+
+
+async def test_a_lost_webhook_is_healed_by_the_quick_look_between_passes(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Between hourly reconciliation passes, a worker looks for new TikTok orders every minute:
+    an order whose webhook never came is reserved within about a minute, and the look reads
+    nothing from Shopify."""
+    manual_clock.set(T0)
+    world = World(store, manual_clock)
+    worker = world.worker(reconcile_every=timedelta(hours=1), poll_every=timedelta(minutes=1))
+    await worker.run_until_idle()  # the first (full) pass, over an empty shop
+    world.tiktok.put(snapshot("UNPAID", at=T0 + timedelta(seconds=20)))
+    manual_clock.advance(timedelta(seconds=30))
+    await worker.run_until_idle()
+    assert store.get_mirror(world.connection_id, snapshot().order_id) is None, "not due yet"
+    shopify_reads = world.shopify.calls["orders_updated"]
+    manual_clock.advance(timedelta(seconds=31))
+    await worker.run_until_idle()
+    assert world.mirror(snapshot().order_id).phase == "held"
+    assert world.shopify.calls["orders_updated"] == shopify_reads
+    assert store.get_connection(world.connection_id).last_polled_at == manual_clock.now()
