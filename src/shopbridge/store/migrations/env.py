@@ -38,6 +38,10 @@ def _run(connection: sa.Connection) -> None:
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=is_sqlite(connection),
+        # One transaction for the whole upgrade on SQLite too. Alembic otherwise commits after
+        # each revision there, so a second process waiting on the lock got in between two
+        # revisions, read an old version and applied a revision again (duplicate column).
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         # Several workers may start (and migrate) at once: the first migrates, the others wait
