@@ -127,11 +127,13 @@ async def test_two_workers_racing_one_create_leave_one_live_order(
     worker never runs the same create; one Shopify order, created once."""
     clock = SystemClock()
     store = Store(db_engine, clock, secret_box)
-    world = World(store, clock, shopify=SlowCreate(seconds=1.2))  # type: ignore[arg-type]
+    # The create outlasts the lease 2.5 times over; heartbeats every 0.1 s leave 1.4 s of slack
+    # for a busy machine (a heartbeat late by more than that would, rightly, lose the lease).
+    world = World(store, clock, shopify=SlowCreate(seconds=3.0))  # type: ignore[arg-type]
     world.tiktok.put(snapshot("UNPAID", at=clock.now()))
     world.apply(ORDER, ev.TikTokOrderObserved(world.tiktok.orders[ORDER]))
     stop = asyncio.Event()
-    options = {"lease": timedelta(seconds=0.4), "heartbeat_seconds": 0.1, "concurrency": 1}
+    options = {"lease": timedelta(seconds=1.5), "heartbeat_seconds": 0.1, "concurrency": 1}
     workers = [world.worker(f"racer-{n}", **options) for n in range(2)]
     tasks = [asyncio.create_task(w.run(stop, idle_seconds=0.02)) for w in workers]
     try:
@@ -140,7 +142,7 @@ async def test_two_workers_racing_one_create_leave_one_live_order(
             if row is not None and row.phase == "held":
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # long enough for a wrongly re-claimed create to start
+        await asyncio.sleep(2.0)  # long enough for a wrongly re-claimed create to start
     finally:
         stop.set()
         await asyncio.gather(*tasks)
