@@ -406,7 +406,7 @@ def rehearse(
 
     try:
         report = asyncio.run(run_rehearsal(options, click.echo))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("rehearsal interrupted", err=True)
         sys.exit(130)
     except sqlalchemy.exc.OperationalError as error:

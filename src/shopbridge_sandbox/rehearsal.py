@@ -649,8 +649,23 @@ def _safe(url: str) -> str:
 
 
 async def rehearse(options: Options, out: Callable[[str], None] = print) -> Report:
-    """Run one rehearsal and print its report; returns it."""
-    report = await Rehearsal(options, out).run()
+    """Run one rehearsal and print its report; returns it.
+
+    SIGTERM or SIGINT (also in the background, where a shell leaves SIGINT ignored) cancel the
+    run: its children are stopped on the way out, never left running as orphans."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stops = (signal.SIGTERM, signal.SIGINT)
+    for number in stops:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(number, task.cancel)
+    try:
+        report = await Rehearsal(options, out).run()
+    finally:
+        for number in stops:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(number)
     for line in render(report, options):
         out(line)
     return report
