@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 # Ask for a write lock at BEGIN on SQLite (see `write_transaction`).
 _BEGIN_IMMEDIATE = "shopbridge_begin_immediate"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# A process starting while another migrates waits for the whole upgrade (one transaction).
+MIGRATION_BUSY_TIMEOUT_MS = 120_000
 _ALEMBIC_IN_PROCESS = threading.Lock()
 
 
@@ -42,21 +44,22 @@ def is_sqlite(engine_or_connection: sa.Engine | sa.Connection) -> bool:
     return engine_or_connection.dialect.name == "sqlite"
 
 
-def create_db_engine(url: str) -> sa.Engine:
-    """An engine for `url`, configured for shopbridge's transactions on either database."""
+def create_db_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> sa.Engine:
+    """An engine for `url`, configured for shopbridge's transactions on either database;
+    `busy_timeout_ms`: how long a SQLite writer waits for another's write lock."""
     sa_url = make_url(normalize_url(url))
     if sa_url.get_backend_name() == "sqlite":
-        return _sqlite_engine(sa_url)
+        return _sqlite_engine(sa_url, busy_timeout_ms)
     return sa.create_engine(sa_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
-def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
+def _sqlite_engine(sa_url: sa.URL, busy_timeout_ms: int) -> sa.Engine:
     if sa_url.database in (None, "", ":memory:"):
         # Each pooled connection would get its own empty in-memory database.
         raise ValueError("shopbridge needs a SQLite file, not an in-memory database")
     Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        sa_url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     )
 
     @event.listens_for(engine, "connect")
@@ -67,7 +70,7 @@ def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL, not WAL's usual NORMAL: a webhook answered 2xx must survive a power cut too
         # (workflow.md rule 7), so each commit is synced to disk before we reply.

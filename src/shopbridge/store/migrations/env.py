@@ -8,7 +8,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from shopbridge.store.db import create_db_engine, is_sqlite, take_write_lock_at_begin
+from shopbridge.store.db import (
+    MIGRATION_BUSY_TIMEOUT_MS,
+    create_db_engine,
+    is_sqlite,
+    take_write_lock_at_begin,
+)
 from shopbridge.store.tables import metadata
 
 config = context.config
@@ -22,7 +27,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = create_db_engine(
+        config.get_main_option("sqlalchemy.url") or "", busy_timeout_ms=MIGRATION_BUSY_TIMEOUT_MS
+    )
     try:
         with engine.connect() as fresh:
             take_write_lock_at_begin(fresh)
