@@ -188,7 +188,8 @@ async def test_sandbox_webhooks_verify_and_parse(
         len(received)
     )
     statuses = [n.order_status_change.order_status for n in notifications if n.order_status_change]
-    assert statuses == [OrderStatus.UNPAID, OrderStatus.CANCELLED]
+    # Pushed several at once, the notifications may arrive in any order (as TikTok's may).
+    assert sorted(statuses) == sorted([OrderStatus.UNPAID, OrderStatus.CANCELLED])
     cancellations = [n.cancellation_status_change for n in notifications if n.type == 11]
     assert cancellations
     assert cancellations[0] is not None
