@@ -440,11 +440,39 @@ def _clock_spec(text: str) -> ClockSpec:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @sandbox_clock_option
 @click.option("--empty", is_flag=True, help="Start with no shop (a rehearsal adds its own).")
-def sandbox_tiktok(port: int, host: str, clock: str, empty: bool) -> None:
+@click.option("--app-key", default=None, help="The app's key (default: the same every start).")
+@click.option("--app-secret", default=None, help="The app's secret (default: stable).")
+@click.option(
+    "--redirect-url",
+    default=None,
+    help="Where the seller authorization page sends the code (shopbridge's TikTok callback).",
+)
+@click.option(
+    "--token-lifetime", default=None, type=float, help="Access token lifetime in seconds (7 days)."
+)
+def sandbox_tiktok(
+    port: int,
+    host: str,
+    clock: str,
+    empty: bool,
+    app_key: str | None,
+    app_secret: str | None,
+    redirect_url: str | None,
+    token_lifetime: float | None,
+) -> None:
     """A TikTok Shop Open API (202309) sandbox with a seeded demo shop."""
     from shopbridge_sandbox.tiktok.cli import serve as serve_tiktok
 
-    serve_tiktok(port, host=host, clock=_clock_spec(clock).clock(), seeded=not empty)
+    serve_tiktok(
+        port,
+        host=host,
+        clock=_clock_spec(clock).clock(),
+        seeded=not empty,
+        app_key=app_key,
+        app_secret=app_secret,
+        redirect_url=redirect_url,
+        token_lifetime=token_lifetime,
+    )
 
 
 @sandbox.command("shopify")
@@ -452,11 +480,43 @@ def sandbox_tiktok(port: int, host: str, clock: str, empty: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @sandbox_clock_option
 @click.option("--empty", is_flag=True, help="Start with no store (a rehearsal adds its own).")
-def sandbox_shopify(port: int, host: str, clock: str, empty: bool) -> None:
+@click.option("--client-id", default=None, help="The app's client id (default: stable).")
+@click.option("--client-secret", default=None, help="The app's client secret (default: stable).")
+@click.option(
+    "--token-lifetime",
+    default=None,
+    type=int,
+    help="Lifetime of expiring access tokens in seconds (3600).",
+)
+@click.option(
+    "--redirect-url",
+    "redirect_urls",
+    multiple=True,
+    help="An allowed OAuth redirect URL; repeatable (default: any).",
+)
+def sandbox_shopify(
+    port: int,
+    host: str,
+    clock: str,
+    empty: bool,
+    client_id: str | None,
+    client_secret: str | None,
+    token_lifetime: int | None,
+    redirect_urls: tuple[str, ...],
+) -> None:
     """A Shopify Admin GraphQL (2026-07) sandbox with a seeded demo store."""
     from shopbridge_sandbox.shopify.cli import serve as serve_shopify
 
-    serve_shopify(port, host=host, clock=_clock_spec(clock).clock(), seeded=not empty)
+    serve_shopify(
+        port,
+        host=host,
+        clock=_clock_spec(clock).clock(),
+        seeded=not empty,
+        client_id=client_id,
+        client_secret=client_secret,
+        token_lifetime=token_lifetime,
+        redirect_urls=redirect_urls,
+    )
 
 
 @main.group()

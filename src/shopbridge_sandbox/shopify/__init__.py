@@ -22,12 +22,47 @@ it, then answers `api_timeout_seconds` real seconds late; `api_lost_answer_rate`
 change stays), then answers 502 `{"errors": "Bad Gateway"}` instead of the real answer;
 `api_latency_seconds` delays every answer that many real seconds (a slow platform).
 
+Connecting (shopify_api_wave2.md §1; see `oauth.py`, `tokens.py`). The sandbox knows one app,
+`PartnerApp` (stable defaults: client id `sandbox-shopify-app`, a fixed client secret; expiring
+access tokens 3600 s, refresh tokens 90 days, client-credentials tokens 86399 s). One loopback
+address serves every shop: a `<name>.myshopify.com` Host header names the shop, else a `shop`
+field, else the only shop.
+
+    GET  /admin/oauth/authorize?client_id&scope&redirect_uri&state&grant_options[]=
+                                                  approval page with an Install form (400 page
+                                                  for an unknown client_id, a redirect_uri not
+                                                  allowed, per-user access, no shop)
+    POST /admin/oauth/authorize                   Install: the shop is installed, 302 to
+                                                  redirect_uri?code&hmac&host&shop&state&timestamp
+    POST /admin/oauth/access_token                JSON or form; {client_id, client_secret} plus
+        {code, expiring?}                         → {access_token, scope} or, expiring "1",
+                                                    + expires_in, refresh_token,
+                                                    refresh_token_expires_in (code: 10 min, once)
+        {grant_type: refresh_token, refresh_token} → a new pair; the spent refresh token works
+                                                    until the new access token is first used
+        {grant_type: client_credentials, shop?}   → {access_token, scope, expires_in}
+      errors: HTTP 400 {"error": invalid_request | invalid_client | invalid_grant |
+              unsupported_grant_type, "error_description"}
+
+The Admin endpoint accepts a shop's static token (`credentials().access_token`) and every issued
+token until it expires or the app is uninstalled (which revokes them all at once).
+
 Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
 
     POST /_sandbox/shops                          {"name", "plan"?, "locations"?} → credentials
     POST /_sandbox/shops/{shop}/products          {"title", "variants": [{"sku", "price"?,
                                                    "available"?, "title"?, "inventory_policy"?}]}
     POST /_sandbox/shops/{shop}/webhooks          {"topic": "orders/create", "url"} → {"id"}
+                                                  (any WebhookSubscriptionTopic, REST or enum)
+    GET  /_sandbox/shops/{shop}/webhooks          → [{id, topic, uri, created_at, updated_at}]
+    DELETE /_sandbox/shops/{shop}/webhooks/{id}   (numeric or gid) → {"deleted": gid}, as
+                                                  Shopify drops a failing subscription
+    POST /_sandbox/shops/{shop}/install-request   {"app_url"} → {"url": app_url?hmac&host&shop&
+                                                  timestamp}, signed with the client secret
+    POST /_sandbox/shops/{shop}/authorization-code {"scope"?} → {"code"} (Install, no browser)
+    GET|POST /_sandbox/app                        the app's settings; POST sets redirect_urls,
+                                                  access_token_lifetime, refresh_token_lifetime,
+                                                  client_credentials_lifetime (seconds)
     GET  /_sandbox/shops/{shop}/orders            → [order snapshot], oldest first; optional
                                                   ?updated_since=<ISO 8601 with offset>
                                                   (updated_at >= it) and
@@ -41,7 +76,8 @@ Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
     POST /_sandbox/shops/{shop}/orders/{id}/cancel   {"reason"?, "restock"?} (merchant, at once)
     POST /_sandbox/shops/{shop}/inventory/adjust  {"sku", "delta", "location_id"?}
     GET  /_sandbox/shops/{shop}/inventory/{sku}   → {"available", "committed", "on_hand", ...}
-    POST /_sandbox/shops/{shop}/uninstall         token stops working, app/uninstalled sent
+    POST /_sandbox/shops/{shop}/uninstall         every token revoked, app/uninstalled sent,
+                                                  then the shop's subscriptions deleted
     POST /_sandbox/shops/{shop}/bucket            {"available"} → throttleStatus
     POST /_sandbox/clock/advance                  {"seconds"} (ManualClock only)
     GET|POST /_sandbox/faults                     fault knobs (FaultSettings names) and
@@ -51,8 +87,16 @@ Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
 """
 
 from shopbridge_sandbox.shopify.cli import serve
+from shopbridge_sandbox.shopify.partner_app import PartnerApp
 from shopbridge_sandbox.shopify.sandbox import ShopifySandbox
 from shopbridge_sandbox.shopify.specs import StoreCredentials, VariantSpec
 from shopbridge_sandbox.shopify.world import SandboxError
 
-__all__ = ["SandboxError", "ShopifySandbox", "StoreCredentials", "VariantSpec", "serve"]
+__all__ = [
+    "PartnerApp",
+    "SandboxError",
+    "ShopifySandbox",
+    "StoreCredentials",
+    "VariantSpec",
+    "serve",
+]

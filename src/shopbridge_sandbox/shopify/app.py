@@ -1,4 +1,5 @@
-"""The sandbox's HTTP face: the Admin GraphQL endpoint and the `/_sandbox/` control API."""
+"""The sandbox's HTTP face: the Admin GraphQL endpoint, the OAuth pages and endpoint, and the
+`/_sandbox/` control API."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from shopbridge.clock import ManualClock
 from shopbridge_sandbox.faults import ApiFault
 from shopbridge_sandbox.shopify.execution import run_request, throttled_body
+from shopbridge_sandbox.shopify.oauth_routes import oauth_routes
 from shopbridge_sandbox.shopify.schema import API_VERSION
 from shopbridge_sandbox.shopify.specs import VariantSpec
 from shopbridge_sandbox.shopify.world import SandboxError
@@ -71,6 +73,7 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
 
     routes = [
         Route("/admin/api/{version}/graphql.json", graphql, methods=["POST"]),
+        *oauth_routes(sandbox),
         *control_routes(sandbox),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
@@ -164,6 +167,24 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
     def uninstall(request: Request, body: dict[str, Any]) -> Any:
         sandbox.uninstall_app(shop_name(request))
 
+    def list_webhooks(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.webhook_subscriptions(shop_name(request))
+
+    def delete_webhook(request: Request, body: dict[str, Any]) -> Any:
+        deleted = sandbox.delete_webhook_subscription(
+            shop_name(request), str(request.path_params["subscription_id"])
+        )
+        return {"deleted": deleted}
+
+    def install_request(request: Request, body: dict[str, Any]) -> Any:
+        return {"url": sandbox.install_request_url(str(body["app_url"]), shop_name(request))}
+
+    def authorization_code(request: Request, body: dict[str, Any]) -> Any:
+        return {"code": sandbox.issue_authorization_code(shop_name(request), body.get("scope"))}
+
+    def app_settings(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.configure_app(**body) if body else sandbox.app_settings()
+
     def set_bucket(request: Request, body: dict[str, Any]) -> Any:
         return sandbox.set_bucket(shop_name(request), float(body["available"]))
 
@@ -197,6 +218,14 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         Route(f"{base}/shops", _control(add_shop), methods=["POST"]),
         Route(f"{shop}/products", _control(add_product), methods=["POST"]),
         Route(f"{shop}/webhooks", _control(subscribe), methods=["POST"]),
+        Route(f"{shop}/webhooks", _control(list_webhooks), methods=["GET"]),
+        Route(
+            f"{shop}/webhooks/{{subscription_id:path}}",
+            _control(delete_webhook),
+            methods=["DELETE"],
+        ),
+        Route(f"{shop}/install-request", _control(install_request), methods=["POST"]),
+        Route(f"{shop}/authorization-code", _control(authorization_code), methods=["POST"]),
         Route(f"{shop}/orders", _control(list_orders), methods=["GET"]),
         Route(f"{shop}/orders/{{order_id:path}}/fulfill", _control(fulfill), methods=["POST"]),
         Route(f"{shop}/orders/{{order_id:path}}/cancel", _control(cancel), methods=["POST"]),
@@ -205,6 +234,7 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         Route(f"{shop}/inventory/{{sku}}", _control(read_inventory), methods=["GET"]),
         Route(f"{shop}/uninstall", _control(uninstall), methods=["POST"]),
         Route(f"{shop}/bucket", _control(set_bucket), methods=["POST"]),
+        Route(f"{base}/app", _control(app_settings), methods=["GET", "POST"]),
         Route(f"{base}/clock/advance", _control(advance), methods=["POST"]),
         Route(f"{base}/faults", _control(faults), methods=["GET", "POST"]),
         Route(f"{base}/tick", _control(tick), methods=["POST"]),

@@ -328,6 +328,7 @@ class WebhookSubscription:
     topic: str  # GraphQL enum value, e.g. FULFILLMENTS_CREATE
     uri: str
     created_at: datetime
+    updated_at: datetime
 
     @property
     def gid(self) -> str:

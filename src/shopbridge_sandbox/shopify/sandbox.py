@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -13,7 +12,7 @@ from typing import Any
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge_sandbox.faults import Faults
-from shopbridge_sandbox.shopify import fulfillment, inventory, orders, rest
+from shopbridge_sandbox.shopify import fulfillment, inventory, oauth, orders, rest
 from shopbridge_sandbox.shopify.app import build_app
 from shopbridge_sandbox.shopify.cost import PLANS, LeakyBucket
 from shopbridge_sandbox.shopify.model import (
@@ -26,9 +25,10 @@ from shopbridge_sandbox.shopify.model import (
     iso,
     money,
 )
+from shopbridge_sandbox.shopify.partner_app import PartnerApp
 from shopbridge_sandbox.shopify.schema import admin_schema
 from shopbridge_sandbox.shopify.specs import StoreCredentials, VariantSpec
-from shopbridge_sandbox.shopify.webhooks import ShopifyWebhooks, subscribe
+from shopbridge_sandbox.shopify.webhooks import ShopifyWebhooks, subscribe, subscription_view
 from shopbridge_sandbox.shopify.world import SandboxError, World
 
 
@@ -38,6 +38,9 @@ class ShopifySandbox:
     `app` is the ASGI app; serve it with `shopbridge_sandbox.serving.BackgroundServer`. While it is
     served, `run_in_background` finishes due jobs and delivers due webhooks every 50 ms
     (`auto_deliver=False` leaves that to `await tick()`).
+
+    `partner_app` is the one app whose client id and secret the OAuth endpoints accept
+    (default: stable credentials, `partner_app.DEFAULT_CLIENT_ID` / `DEFAULT_CLIENT_SECRET`).
     """
 
     def __init__(
@@ -47,8 +50,10 @@ class ShopifySandbox:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         auto_deliver: bool = True,
+        partner_app: PartnerApp | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.partner_app = partner_app or PartnerApp()
         self.faults = faults or Faults()
         self.webhooks = ShopifyWebhooks(self.clock, self.faults)
         self.world = World(self.clock, self.webhooks.emit)
@@ -70,6 +75,9 @@ class ShopifySandbox:
         access_token: str | None = None,
         client_secret: str | None = None,
     ) -> StoreCredentials:
+        """An installed shop. Its static `access_token` (an admin-created custom app's, §1.3)
+        defaults to one derived from the app secret and the name, so it is the same on every
+        start; webhooks are signed with the app's client secret unless `client_secret` says."""
         if plan not in PLANS:
             raise SandboxError(f"unknown plan {plan!r}; known: {', '.join(PLANS)}")
         if not locations:
@@ -81,12 +89,12 @@ class ShopifySandbox:
             shop = Shop(
                 name=name,
                 plan=plan,
-                access_token=access_token or f"shpat_{secrets.token_hex(16)}",
-                client_secret=client_secret or secrets.token_hex(16),
+                access_token=access_token or self.partner_app.legacy_token(name),
+                client_secret=client_secret or self.partner_app.client_secret,
                 locations=[Location(ids.next("Location"), n) for n in locations],
                 id=ids.next("Shop"),
             )
-            self.world.shops[name] = shop
+            self.world.add_shop(shop)
             maximum, rate = PLANS[plan]
             self._buckets[name] = LeakyBucket(maximum, rate, self._monotonic)
             return self.credentials(name)
@@ -144,11 +152,62 @@ class ShopifySandbox:
             return subscribe(self.world, self.world.shop(shop_name), topic, url).gid
 
     def uninstall_app(self, shop_name: str) -> None:
-        """The merchant uninstalls the app: the token stops working, app/uninstalled is sent."""
+        """The merchant uninstalls the app (§1.4, §1.5): every token and refresh token dies at
+        once, app/uninstalled goes to the subscribers, then the subscriptions are deleted."""
         with self.world.lock:
             shop = self.world.shop(shop_name)
             shop.installed = False
+            self.world.revoke_all_tokens(shop)
             self.world.emit(shop, "app/uninstalled", rest.shop(shop))
+            shop.subscriptions.clear()
+
+    def webhook_subscriptions(self, shop_name: str) -> list[dict[str, Any]]:
+        """The shop's API-created subscriptions, oldest first."""
+        with self.world.lock:
+            return [subscription_view(s) for s in self.world.shop(shop_name).subscriptions]
+
+    def delete_webhook_subscription(self, shop_name: str, subscription_id: str) -> str:
+        """Drop a subscription as Shopify does after repeated failed deliveries (§2.3);
+        `subscription_id` is numeric or a gid. Returns the gid."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            wanted = subscription_id
+            if not wanted.startswith("gid://"):
+                wanted = f"gid://shopify/WebhookSubscription/{wanted}"
+            found = shop.find(shop.subscriptions, wanted, "WebhookSubscription")
+            if found is None:
+                raise SandboxError(f"no webhook subscription {subscription_id} in {shop_name}")
+            shop.subscriptions.remove(found)
+            gid: str = found.gid
+            return gid
+
+    # --- the app: credentials, install and tokens ------------------------------------
+
+    def app_settings(self) -> dict[str, Any]:
+        """The app's client id and secret, scopes, redirect URLs and token lifetimes."""
+        with self.world.lock:
+            return self.partner_app.settings()
+
+    def configure_app(self, **changes: Any) -> dict[str, Any]:
+        """Change `redirect_urls` or the `*_lifetime`s (seconds) for tokens issued from now
+        on, e.g. `configure_app(access_token_lifetime=5)`; returns the settings."""
+        with self.world.lock:
+            self.partner_app.update(changes)
+            return self.partner_app.settings()
+
+    def install_request_url(self, app_url: str, shop_name: str) -> str:
+        """The signed URL Shopify opens when the merchant installs from the admin:
+        `app_url?hmac&host&shop&timestamp` (§1.2 step 1)."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            return oauth.install_request_url(self.world, self.partner_app, shop, app_url)
+
+    def issue_authorization_code(self, shop_name: str, scope: str | None = None) -> str:
+        """What pressing Install on the approval page gives the app's callback: a code for
+        `POST /admin/oauth/access_token` (and the shop is installed)."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            return oauth.grant_code(self.world, self.partner_app, shop, scope)
 
     # --- merchant actions in the admin -----------------------------------------------
 

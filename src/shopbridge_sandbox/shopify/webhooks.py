@@ -15,17 +15,21 @@ import hmac
 import json
 import uuid
 from datetime import timedelta
+from functools import cache
 from typing import Any
+
+from graphql import GraphQLEnumType
 
 from shopbridge.clock import Clock
 from shopbridge_sandbox.faults import Faults
 from shopbridge_sandbox.shopify.model import Shop, WebhookSubscription, iso
-from shopbridge_sandbox.shopify.schema import API_VERSION
+from shopbridge_sandbox.shopify.schema import API_VERSION, admin_schema
 from shopbridge_sandbox.shopify.world import SandboxError, World
 from shopbridge_sandbox.webhooks import WebhookDispatcher
 
 # 56.25 s doubling eight times adds up to 14 344 s, just under Shopify's "4 hours".
 RETRY_DELAYS = [timedelta(seconds=56.25 * 2**attempt) for attempt in range(8)]
+# What the sandbox sends; subscriptions to any other topic are kept but never fire.
 EMITTED_TOPICS = frozenset(
     {
         "orders/create",
@@ -49,15 +53,34 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+@cache
+def subscribable_topics() -> frozenset[str]:
+    """Every `WebhookSubscriptionTopic` of the 2026-07 schema: an app may subscribe to any of
+    them, whether or not the sandbox ever emits it."""
+    topic_type = admin_schema().get_type("WebhookSubscriptionTopic")
+    assert isinstance(topic_type, GraphQLEnumType)
+    return frozenset(topic_type.values)
+
+
 def subscribe(world: World, shop: Shop, topic: str, uri: str) -> WebhookSubscription:
     enum = topic_enum(topic)
-    if enum not in {topic_enum(t) for t in EMITTED_TOPICS}:
-        raise SandboxError(
-            f"the sandbox does not emit {topic}; it emits {', '.join(sorted(EMITTED_TOPICS))}"
-        )
-    created = WebhookSubscription(world.ids.next("WebhookSubscription"), enum, uri, world.now())
+    if enum not in subscribable_topics():
+        raise SandboxError(f"{topic} is not a WebhookSubscriptionTopic of API {API_VERSION}")
+    now = world.now()
+    created = WebhookSubscription(world.ids.next("WebhookSubscription"), enum, uri, now, now)
     shop.subscriptions.append(created)
     return created
+
+
+def subscription_view(subscription: WebhookSubscription) -> dict[str, Any]:
+    """A subscription as the control API lists it."""
+    return {
+        "id": subscription.gid,
+        "topic": subscription.topic,
+        "uri": subscription.uri,
+        "created_at": iso(subscription.created_at),
+        "updated_at": iso(subscription.updated_at),
+    }
 
 
 class ShopifyWebhooks:

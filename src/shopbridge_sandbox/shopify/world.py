@@ -1,4 +1,5 @@
-"""What every sandbox operation needs: the clock, id sequences, the shops, webhook emission.
+"""What every sandbox operation needs: the clock, id sequences, the shops, their tokens,
+webhook emission.
 
 One re-entrant lock guards all state; the HTTP app (on the server's thread) and the
 Python API (on the test's thread) both take it around every operation.
@@ -13,6 +14,7 @@ from typing import Any
 
 from shopbridge.clock import Clock
 from shopbridge_sandbox.shopify.model import Ids, Shop
+from shopbridge_sandbox.shopify.tokens import TokenLedger
 
 Emit = Callable[[Shop, str, dict[str, Any]], None]
 
@@ -22,8 +24,11 @@ class World:
         self.clock = clock
         self.ids = Ids()
         self.shops: dict[str, Shop] = {}
+        self.tokens = TokenLedger()
         self.lock = threading.RLock()
         self._emit = emit
+        # Each shop's static token (an admin-created custom app's), until it is uninstalled.
+        self._legacy_tokens: dict[str, Shop] = {}
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -38,12 +43,37 @@ class World:
         except KeyError:
             raise SandboxError(f"no shop named {name!r}") from None
 
+    def add_shop(self, shop: Shop) -> None:
+        if shop.name in self.shops:
+            raise SandboxError(f"shop {shop.name!r} already exists")
+        self.shops[shop.name] = shop
+        self._legacy_tokens[shop.access_token] = shop
+
+    def shop_named_by_host(self, host: str | None) -> Shop | None:
+        """The shop a request to `<name>.myshopify.com[:port]` is for, if the sandbox has it:
+        one loopback address serves every shop, so the Host header is what tells them apart."""
+        domain = (host or "").rsplit(":", 1)[0].lower()
+        if not domain.endswith(".myshopify.com"):
+            return None
+        return self.shops.get(domain.removesuffix(".myshopify.com"))
+
     def shop_by_token(self, token: str | None) -> Shop | None:
+        """The installed shop an Admin API token acts for: its static token or any issued,
+        unexpired, unrevoked one; None otherwise (the endpoint answers 401)."""
         if not token:
             return None
-        return next(
-            (s for s in self.shops.values() if s.installed and s.access_token == token), None
-        )
+        with self.lock:
+            shop = self._legacy_tokens.get(token)
+            if shop is None:
+                name = self.tokens.authenticate(token, self.now())
+                shop = self.shops.get(name) if name is not None else None
+            return shop if shop is not None and shop.installed else None
+
+    def revoke_all_tokens(self, shop: Shop) -> None:
+        """Uninstall revokes every token at once, the static one included [§1.4]."""
+        with self.lock:
+            self._legacy_tokens.pop(shop.access_token, None)
+            self.tokens.revoke_shop(shop.name)
 
 
 class SandboxError(ValueError):

@@ -18,6 +18,9 @@ Python API::
     sandbox.order(order_id)              # as Get Order Detail returns it
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
     with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
+    sandbox.configure_app(redirect_url="https://…/callback", access_token_lifetime=5)
+    sandbox.authorization_url(state?)    # /open/authorize?service_id=…
+    sandbox.deauthorize(shop_id)         # tokens revoked (105001), type 6 webhook sent
     # also: credentials(shop_id), shop_ids(), order_ids(shop_id?), warehouse_ids(shop_id),
     # orders(shop_id, updated_since?),
     # sku_id(shop_id, seller_sku), delivery_option_id(shop_id), issue_auth_code(shop_id),
@@ -55,6 +58,9 @@ API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher
     PUT|GET|DELETE /event/202309/webhooks   (per-topic webhook addresses)
     GET  /seller/202309/shops
     GET  /api/v2/token/get, /api/v2/token/refresh   (the auth host's routes, unsigned)
+    GET|POST /open/authorize?service_id&state   the seller's approval page: a checked box per
+                                                shop, Authorize → 302 redirect_url?code&state,
+                                                Reject → ?code=null&error=access_denied&state
 
 Sandbox choices where the docs are silent (UNCONFIRMED upstream):
 - The sign covers the body bytes exactly as sent, a literal `{}` included (§1.3 leaves open
@@ -70,14 +76,22 @@ Sandbox choices where the docs are silent (UNCONFIRMED upstream):
 - Unpaid auto-cancel after 24 h; inventory updates accept quantity 0; US tax is a flat 8%.
 - Item-level (partial) seller cancels are refused with 25005010. A seller may cancel an UNPAID
   order with a `seller_cancel_unpaid_reason_*` key (the docs conflict, §4.2).
-- Refreshing a token issues a new access token and keeps the refresh token; the old access
-  token works until its own expiry. Refresh tokens live 365 days.
+- A token covers the shops the seller authorized (one seller owns every shop here).
+  Refreshing rotates both tokens: the old access token stops at once (36009004) and the old
+  refresh token is refused, so a lost rotation shows; the refresh token keeps the first
+  authorization's expiry (365 days). Access tokens live the app's `access_token_lifetime`.
+- Deauthorized tokens answer 105001; a deauthorized shop sends the app no more webhooks.
 
 Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     POST /_sandbox/shops {name, region, webhook_url?, warehouses?[names]} -> credentials
     POST /_sandbox/shops/{shop_id}/products {title, skus:[{seller_sku, price, quantity}]}
     PUT  /_sandbox/shops/{shop_id}/webhook {url}
     POST /_sandbox/shops/{shop_id}/auth_code -> {auth_code} for /api/v2/token/get
+    POST /_sandbox/shops/{shop_id}/deauthorize {app_key?} -> {shop_id, deauthorized}
+         (409 if it was not authorized)
+    GET|POST /_sandbox/apps/{app_key} {redirect_url?, access_token_lifetime? (seconds)}
+         -> {app_key, app_secret, service_id, redirect_url, access_token_lifetime,
+             authorization_url}
     GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {available}
     GET  /_sandbox/shops/{shop_id}/orders?updated_since=<unix s> -> {orders: [order]}
          (each as GET /_sandbox/orders/{id} shows it, by update_time then id; with

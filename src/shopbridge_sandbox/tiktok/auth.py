@@ -1,9 +1,10 @@
 """The checks TikTok's gateway makes before a request reaches a service (§1.2, §1.3, §5, §6.2).
 
 In order: app_key known, sign present, timestamp inside [now - 5 min, now + 30 s] of the sandbox
-clock, sign correct over path + sorted query + exact body bytes, access token known, issued to
-this app and unexpired (7 days), then shop_cipher: refused on /authorization/ and /seller/ paths,
-required elsewhere, and it must name the token's shop.
+clock, sign correct over path + sorted query + exact body bytes, access token known (105001 if
+the seller deauthorized it), issued to this app and unexpired (the app's lifetime, 7 days by
+default), then shop_cipher: refused on /authorization/ and /seller/ paths, required elsewhere,
+and it must name one of the token's shops.
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ def authenticate(
     access_token: str | None,
 ) -> Caller:
     app_key = query.get("app_key", "")
-    app_secret = market.apps.get(app_key)
-    if app_secret is None:
+    app = market.grants.apps.get(app_key)
+    if app is None:
         raise e.gateway(e.INVALID_REQUEST, "Invalid app_key. The app_key is not valid")
     given_sign = query.get("sign")
     if not given_sign:
         raise e.gateway(e.INVALID_REQUEST, "Invalid sign. The sign query parameter is missing")
     _check_timestamp(query.get("timestamp", ""), market.clock.now())
-    expected = request_sign(app_secret, path, query, body, content_type or "application/json")
+    expected = request_sign(app.app_secret, path, query, body, content_type or "application/json")
     if not hmac.compare_digest(expected.encode(), given_sign.lower().encode()):
         raise e.gateway(e.INVALID_SIGN, "Invalid sign. Check the signature algorithm")
     if not access_token:
@@ -60,7 +61,13 @@ def authenticate(
             e.INVALID_REQUEST,
             "Invalid credentials. The x-tts-access-token header is missing",
         )
-    grant = market.grants_by_access_token.get(access_token)
+    grant = market.grants.by_access_token.get(access_token)
+    if grant is None and market.grants.was_deauthorized(access_token):
+        # wave2 §1.5: documented for creators; assumed the same for sellers (UNCONFIRMED).
+        raise e.gateway(
+            e.TOKEN_DEAUTHORIZED,
+            "access token is invalid; detail: your token has been deauthorized",
+        )
     if grant is None or grant.app_key != app_key:
         raise e.gateway(
             e.INVALID_REQUEST,
@@ -81,7 +88,7 @@ def authenticate(
     if not cipher:
         raise e.gateway(e.SHOP_CIPHER_MISSING, "shop_cipher is required for this API")
     shop = market.shop_by_cipher(cipher)
-    if shop is None or shop.id != grant.shop_id:
+    if shop is None or shop.id not in grant.shop_ids:
         raise e.gateway(
             e.TOKEN_SHOP_MISMATCH,
             "The access token and shop_cipher do not match the same shop",

@@ -73,6 +73,27 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
     def auth_code(request: Request, body: dict[str, Any]) -> Any:
         return {"auth_code": sandbox.issue_auth_code(path(request, "shop_id"))}
 
+    def deauthorize(request: Request, body: dict[str, Any]) -> Any:
+        shop_id = path(request, "shop_id")
+        sandbox.deauthorize(shop_id, body.get("app_key"))
+        return {"shop_id": shop_id, "deauthorized": True}
+
+    def get_app(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.app_settings(path(request, "app_key"))
+
+    def set_app(request: Request, body: dict[str, Any]) -> Any:
+        unknown = set(body) - {"redirect_url", "access_token_lifetime"}
+        if unknown:
+            raise ValueError(
+                f"cannot set {sorted(unknown)}; use redirect_url, access_token_lifetime"
+            )
+        lifetime = body.get("access_token_lifetime")
+        return sandbox.configure_app(
+            path(request, "app_key"),
+            redirect_url=body.get("redirect_url"),
+            access_token_lifetime=None if lifetime is None else float(lifetime),
+        )
+
     def inventory(request: Request, body: dict[str, Any]) -> Any:
         shop_id, seller_sku = path(request, "shop_id"), path(request, "seller_sku")
         return {"seller_sku": seller_sku, "available": sandbox.inventory(shop_id, seller_sku)}
@@ -163,6 +184,9 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/shops/{shop_id}/products", add_product, "POST"),
         r("/shops/{shop_id}/webhook", set_webhook, "PUT"),
         r("/shops/{shop_id}/auth_code", auth_code, "POST"),
+        r("/shops/{shop_id}/deauthorize", deauthorize, "POST"),
+        r("/apps/{app_key}", get_app, "GET"),
+        r("/apps/{app_key}", set_app, "POST"),
         r("/shops/{shop_id}/inventory/{seller_sku}", inventory, "GET"),
         r("/shops/{shop_id}/orders", list_orders, "GET"),
         r("/orders", create_order, "POST"),

@@ -32,7 +32,11 @@ EVENT_TYPES = (
     "INVOICE_STATUS_CHANGE",
     "PRODUCT_AUDIT_STATUS_CHANGE",
 )
-TOPIC_EVENT_TYPES = {1: "ORDER_STATUS_CHANGE", 11: "CANCELLATION_STATUS_CHANGE"}
+TOPIC_EVENT_TYPES = {
+    1: "ORDER_STATUS_CHANGE",
+    6: "SELLER_DEAUTHORIZATION",
+    11: "CANCELLATION_STATUS_CHANGE",
+}
 MAX_ADDRESS_LENGTH = 255
 
 
@@ -68,8 +72,8 @@ def delete_webhook(call: Call) -> dict[str, Any]:
 
 
 def active_shops(call: Call) -> dict[str, Any]:
-    shop = call.market.shop(call.caller.grant.shop_id)
-    return {"shops": [{"id": shop.id, "region": shop.region}]}
+    shops = [call.market.shop(shop_id) for shop_id in call.caller.grant.shop_ids]
+    return {"shops": [{"id": shop.id, "region": shop.region} for shop in shops]}
 
 
 ROUTES = [

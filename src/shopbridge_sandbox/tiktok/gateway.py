@@ -140,7 +140,8 @@ class ApiGateway:
                     content_type,
                     request.headers.get("x-tts-access-token"),
                 )
-                key = (caller.app_key, caller.grant.shop_id, route.method, route.template)
+                shop_id = caller.shop.id if caller.shop else caller.grant.shop_id
+                key = (caller.app_key, shop_id, route.method, route.template)
                 if not self.limiter.allow(key):
                     raise ApiError(e.TOO_MANY_REQUESTS, "Too many requests", 429)
                 seller = SellerDesk(self.market, self.desk)
@@ -156,7 +157,7 @@ class ApiGateway:
         """Runs the endpoint; with an idempotency_key, a repeat gets the first answer back."""
         idempotency_key = call.query.get("idempotency_key") if route.idempotent else None
         if idempotency_key:
-            stored = self._idempotent.get((call.caller.grant.shop_id, path, idempotency_key))
+            stored = self._idempotent.get((call.shop.id, path, idempotency_key))
             if stored is not None:
                 return stored
         try:
@@ -166,7 +167,7 @@ class ApiGateway:
                 raise
             result = (error.code, {"message": error.message})
         if idempotency_key:
-            self._idempotent[(call.caller.grant.shop_id, path, idempotency_key)] = result
+            self._idempotent[(call.shop.id, path, idempotency_key)] = result
         return result
 
 

@@ -7,7 +7,7 @@ under the marketplace lock. Times are aware UTC datetimes, ids are strings, mone
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -65,15 +65,44 @@ class Shop:
 
 
 @dataclass
-class Grant:
-    """An access token and its refresh token, issued to one app for one shop (§5)."""
+class App:
+    """A Partner Center app: its credentials, the service id its authorization link carries
+    (wave2 §1.1) and where the seller's browser returns after approving (§1.2)."""
 
     app_key: str
-    shop_id: str
+    app_secret: str
+    service_id: str
+    redirect_url: str | None = None
+    access_token_lifetime: timedelta = timedelta(days=7)  # "must be refreshed every 7 days"
+
+
+@dataclass
+class Grant:
+    """An access token and its refresh token, issued to one app for the shops a seller
+    authorized (one token covers the seller account, wave2 §1.3)."""
+
+    app_key: str
+    shop_ids: tuple[str, ...]
     access_token: str
     refresh_token: str
     access_expires_at: datetime
     refresh_expires_at: datetime
+    issued_at: datetime
+
+    @property
+    def shop_id(self) -> str:
+        """The first authorized shop: the one unscoped calls (/authorization/, /seller/) and
+        the rate limit are keyed on."""
+        return self.shop_ids[0]
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    """What the seller's approval hands the app: used once, within 30 minutes (wave2 §1.2)."""
+
+    app_key: str
+    shop_ids: tuple[str, ...]
+    expires_at: datetime
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 `GET /api/v2/token/get?app_key&app_secret&auth_code&grant_type=authorized_code` and
 `GET /api/v2/token/refresh?app_key&app_secret&refresh_token&grant_type=refresh_token`.
-The `*_expire_in` fields are absolute Unix timestamps, not durations. Served by the same app
-as the API (the real one lives on auth.tiktok-shops.com).
+The `*_expire_in` fields are absolute Unix timestamps, not durations. A refresh rotates both
+tokens (see `grants.py`). Served by the same app as the API (the real one lives on
+auth.tiktok-shops.com).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def token_routes(market: Marketplace) -> list[Route]:
 
     def checked_app(request: Request) -> str | None:
         app_key = request.query_params.get("app_key", "")
-        secret = market.apps.get(app_key)
-        if secret is None or secret != request.query_params.get("app_secret"):
+        app = market.grants.apps.get(app_key)
+        if app is None or app.app_secret != request.query_params.get("app_secret"):
             return None
         return app_key
 
     def grant_view(grant: Grant) -> dict[str, Any]:
-        shop = market.shop(grant.shop_id)
+        shop = market.shop(grant.shop_id)  # the seller's first shop names the seller
         return {
             "access_token": grant.access_token,
             "access_token_expire_in": unix(grant.access_expires_at),
@@ -59,7 +60,7 @@ def token_routes(market: Marketplace) -> list[Route]:
         if request.query_params.get("grant_type") != "authorized_code":
             return answer(INVALID_GRANT, "grant_type must be authorized_code", None)
         try:
-            grant = market.redeem_auth_code(app_key, request.query_params.get("auth_code", ""))
+            grant = market.grants.redeem_code(app_key, request.query_params.get("auth_code", ""))
         except (NotFound, SandboxError) as exc:
             return answer(INVALID_GRANT, str(exc), None)
         return answer(0, "success", grant_view(grant))
@@ -71,7 +72,7 @@ def token_routes(market: Marketplace) -> list[Route]:
         if request.query_params.get("grant_type") != "refresh_token":
             return answer(INVALID_GRANT, "grant_type must be refresh_token", None)
         try:
-            grant = market.refresh_grant(app_key, request.query_params.get("refresh_token", ""))
+            grant = market.grants.refresh(app_key, request.query_params.get("refresh_token", ""))
         except (NotFound, SandboxError) as exc:
             return answer(INVALID_GRANT, str(exc), None)
         return answer(0, "success", grant_view(grant))

@@ -19,7 +19,8 @@ MAX_DETAIL_IDS = 50
 
 
 def authorized_shops(call: Call) -> dict[str, Any]:
-    shop = call.market.shop(call.caller.grant.shop_id)
+    """Every shop the seller authorized with this token (wave2 §1.4)."""
+    shops = [call.market.shop(shop_id) for shop_id in call.caller.grant.shop_ids]
     return {
         "shops": [
             {
@@ -30,6 +31,7 @@ def authorized_shops(call: Call) -> dict[str, Any]:
                 "cipher": shop.cipher,
                 "code": shop.code,
             }
+            for shop in shops
         ]
     }
 

@@ -18,9 +18,11 @@ from starlette.routing import Mount, Route
 from shopbridge.clock import Clock, SystemClock
 from shopbridge_sandbox.faults import Faults
 from shopbridge_sandbox.tiktok import catalog_api, events_api, external_api, orders_api
+from shopbridge_sandbox.tiktok.authorize_page import authorization_link, authorize_routes
 from shopbridge_sandbox.tiktok.control import control_routes
-from shopbridge_sandbox.tiktok.errors import NotFound
+from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
 from shopbridge_sandbox.tiktok.gateway import ApiGateway
+from shopbridge_sandbox.tiktok.grants import SELLER_DEAUTHORIZATION
 from shopbridge_sandbox.tiktok.ids import IdFactory
 from shopbridge_sandbox.tiktok.models import ShopCredentials, SkuSpec
 from shopbridge_sandbox.tiktok.oauth import token_routes
@@ -54,6 +56,8 @@ class TikTokSandbox:
         *,
         app_key: str | None = None,
         app_secret: str | None = None,
+        redirect_url: str | None = None,
+        access_token_lifetime: timedelta | float | None = None,
         rate_limit_per_second: int = 50,
         rate_limit_clock: Callable[[], float] = time.monotonic,
         webhook_cancel_spelling: str = "CANCEL",
@@ -62,7 +66,9 @@ class TikTokSandbox:
         self.faults = faults or Faults()
         self.ids = IdFactory(self.faults.seed)
         self.market = Marketplace(self.clock, self.ids)
-        self.app_key = self.market.register_app(app_key, app_secret)
+        self.app_key = self.market.grants.register_app(app_key, app_secret, redirect_url).app_key
+        if access_token_lifetime is not None:
+            self.configure_app(access_token_lifetime=access_token_lifetime)
         # §2.5: the webhook topic page spells it CANCEL, the order API CANCELLED (UNCONFIRMED
         # which one webhooks really send), so the sandbox sends CANCEL unless told otherwise.
         self.webhook_cancel_spelling = webhook_cancel_spelling
@@ -85,6 +91,7 @@ class TikTokSandbox:
             routes=[
                 Mount("/_sandbox", routes=control_routes(self)),
                 *token_routes(self.market),
+                *authorize_routes(self.market),
                 Route("/{path:path}", self.gateway.handle, methods=methods),
             ],
             lifespan=self._lifespan,
@@ -92,7 +99,60 @@ class TikTokSandbox:
 
     @property
     def app_secret(self) -> str:
-        return self.market.apps[self.app_key]
+        return self.market.grants.app(self.app_key).app_secret
+
+    # -- the app and what sellers grant it -------------------------------------------------
+
+    def app_settings(self, app_key: str | None = None) -> dict[str, Any]:
+        """The app's key, secret, service id, redirect URL, access-token lifetime (seconds)
+        and the path of its authorization link."""
+        with self.market.lock:
+            app = self.market.grants.app(app_key or self.app_key)
+            return {
+                "app_key": app.app_key,
+                "app_secret": app.app_secret,
+                "service_id": app.service_id,
+                "redirect_url": app.redirect_url,
+                "access_token_lifetime": app.access_token_lifetime.total_seconds(),
+                "authorization_url": authorization_link(app),
+            }
+
+    def configure_app(
+        self,
+        app_key: str | None = None,
+        *,
+        redirect_url: str | None = None,
+        access_token_lifetime: timedelta | float | None = None,
+    ) -> dict[str, Any]:
+        """Set where approvals redirect to, and how long access tokens issued from now on live
+        (a few seconds lets a multi-process test see 105002 without a manual clock)."""
+        with self.market.lock:
+            app = self.market.grants.app(app_key or self.app_key)
+            if redirect_url is not None:
+                if not redirect_url.startswith(("http://", "https://")):
+                    raise ValueError(f"redirect_url must be an http(s) URL, got {redirect_url!r}")
+                app.redirect_url = redirect_url
+            if access_token_lifetime is not None:
+                app.access_token_lifetime = _lifetime(access_token_lifetime)
+            return self.app_settings(app.app_key)
+
+    def authorization_url(self, state: str | None = None) -> str:
+        """The path of the seller authorization link (`/open/authorize?service_id=…`)."""
+        with self.market.lock:
+            return authorization_link(self.market.grants.app(self.app_key), state)
+
+    def deauthorize(self, shop_id: str, app_key: str | None = None) -> None:
+        """The seller cancels the app's authorization of the shop (Seller Center → My apps):
+        its tokens stop working (105001) and a type 6 SELLER_DEAUTHORIZATION webhook goes out
+        (wave2 §1.5); no other webhook of the shop reaches the app until it is authorized
+        again."""
+        with self.market.lock:
+            self.market.shop(shop_id)
+            key = app_key or self.app_key
+            if not self.market.grants.deauthorize(key, shop_id):
+                raise SandboxError(f"shop {shop_id} has not authorized app {key}")
+            message = f"Shop_id {shop_id} is deauthorized from your APP by merchant."
+            self._notify(shop_id, SELLER_DEAUTHORIZATION, {"message": message}, app_key=key)
 
     # -- shops and catalogue ---------------------------------------------------------------
 
@@ -106,14 +166,14 @@ class TikTokSandbox:
         """A shop authorized for the sandbox's app; `warehouses` names them (default one)."""
         with self.market.lock:
             shop = self.market.add_shop(name, region, self.app_key, webhook_url, warehouses)
-            grant = self.market.issue_grant(self.app_key, shop.id)
+            grant = self.market.grants.issue(self.app_key, [shop.id])
             return self._credentials(shop.id, grant.access_token, grant.refresh_token)
 
     def _credentials(self, shop_id: str, access_token: str, refresh_token: str) -> ShopCredentials:
         shop = self.market.shop(shop_id)
         return ShopCredentials(
             app_key=shop.app_key,
-            app_secret=self.market.apps[shop.app_key],
+            app_secret=self.market.grants.app(shop.app_key).app_secret,
             access_token=access_token,
             refresh_token=refresh_token,
             shop_id=shop.id,
@@ -123,14 +183,11 @@ class TikTokSandbox:
         )
 
     def credentials(self, shop_id: str) -> ShopCredentials:
-        """The shop's credentials with its most recently issued access token."""
+        """The shop's credentials with its most recently issued live tokens."""
         with self.market.lock:
-            grants = [
-                g for g in self.market.grants_by_access_token.values() if g.shop_id == shop_id
-            ]
-            if not grants:
+            latest = self.market.grants.latest(self.market.shop(shop_id).app_key, shop_id)
+            if latest is None:
                 raise NotFound(f"no grant for shop {shop_id!r}")
-            latest = max(grants, key=lambda g: g.access_expires_at)
             return self._credentials(shop_id, latest.access_token, latest.refresh_token)
 
     def set_webhook_url(self, shop_id: str, url: str | None) -> None:
@@ -151,7 +208,9 @@ class TikTokSandbox:
 
     def issue_auth_code(self, shop_id: str) -> str:
         """What the seller's redirect would carry after authorizing the app (§5 step 2)."""
-        return self.market.issue_auth_code(shop_id, self.app_key)
+        with self.market.lock:
+            self.market.shop(shop_id)
+            return self.market.grants.issue_code(self.app_key, [shop_id])
 
     def add_product(self, shop_id: str, title: str, skus: Iterable[SkuSpec]) -> str:
         with self.market.lock:
@@ -293,8 +352,15 @@ class TikTokSandbox:
     def deliveries(self) -> list[Delivery]:
         return list(self.dispatcher.deliveries)
 
-    def _notify(self, shop_id: str, topic: int, data: dict[str, Any]) -> None:
+    def _notify(
+        self, shop_id: str, topic: int, data: dict[str, Any], app_key: str | None = None
+    ) -> None:
         shop = self.market.shop(shop_id)
+        app = self.market.grants.app(app_key or shop.app_key)
+        if topic != SELLER_DEAUTHORIZATION and not self.market.grants.is_authorized(
+            app.app_key, shop.id
+        ):
+            return  # a deauthorized app hears nothing more from the shop
         if topic == ORDER_STATUS_CHANGE and data["order_status"] == "CANCELLED":
             data = {**data, "order_status": self.webhook_cancel_spelling}
         envelope = {
@@ -307,9 +373,7 @@ class TikTokSandbox:
         self.notifications.append(envelope)
         body = json.dumps(envelope, separators=(",", ":")).encode()
         headers = {
-            "Authorization": webhook_authorization(
-                shop.app_key, self.market.apps[shop.app_key], body
-            ),
+            "Authorization": webhook_authorization(app.app_key, app.app_secret, body),
             "Content-Type": "application/json",
             "User-Agent": "TikTokShop-Webhook-Sandbox",
         }
@@ -337,3 +401,10 @@ class TikTokSandbox:
                 log.exception("tiktok sandbox: background step failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=BACKGROUND_POLL_SECONDS)
+
+
+def _lifetime(value: timedelta | float) -> timedelta:
+    lifetime = value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+    if lifetime <= timedelta(0):
+        raise ValueError(f"a token lifetime must be positive, got {value!r}")
+    return lifetime

@@ -1,4 +1,5 @@
-"""The marketplace the sandbox simulates: apps, shops, grants, the catalogue and its stock.
+"""The marketplace the sandbox simulates: shops, the catalogue and its stock; apps and what
+sellers granted them live in `grants.GrantBook` (`market.grants`).
 
 One `threading.RLock` guards it all, because the ASGI app runs on a server thread while tests
 call the Python API from theirs. Order lifecycles live in `orders.py`.
@@ -8,15 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shopbridge.clock import Clock
 from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
+from shopbridge_sandbox.tiktok.grants import GrantBook
 from shopbridge_sandbox.tiktok.ids import IdFactory
 from shopbridge_sandbox.tiktok.models import (
     Cancellation,
-    Grant,
     Order,
     Product,
     Shop,
@@ -24,12 +24,6 @@ from shopbridge_sandbox.tiktok.models import (
     SkuSpec,
     Warehouse,
 )
-
-# §5: "the access token lasts 7 days"; the refresh token's life is the authorization period the
-# seller granted, commonly about a year (UNCONFIRMED); an auth code lives 30 minutes, used once.
-ACCESS_TOKEN_LIFETIME = timedelta(days=7)
-REFRESH_TOKEN_LIFETIME = timedelta(days=365)
-AUTH_CODE_LIFETIME = timedelta(minutes=30)
 
 REGIONS = ("US", "GB", "UK", "DE", "FR", "IT", "ES", "IE", "JP")
 
@@ -39,23 +33,14 @@ class Marketplace:
         self.clock = clock
         self.ids = ids
         self.lock = threading.RLock()
-        self.apps: dict[str, str] = {}  # app_key -> app_secret
+        self.grants = GrantBook(clock, ids, self.lock)
         self.shops: dict[str, Shop] = {}
-        self.grants_by_access_token: dict[str, Grant] = {}
-        self.grants_by_refresh_token: dict[str, Grant] = {}
-        self.auth_codes: dict[str, tuple[str, str, datetime]] = {}
         self.products: dict[str, Product] = {}
         self.skus: dict[str, Sku] = {}
         self.orders: dict[str, Order] = {}
         self.cancellations: dict[str, Cancellation] = {}
 
-    # -- apps, shops and grants ------------------------------------------------------------
-
-    def register_app(self, app_key: str | None = None, app_secret: str | None = None) -> str:
-        with self.lock:
-            key = app_key or self.ids.hex(14)
-            self.apps[key] = app_secret or self.apps.get(key) or self.ids.hex(40)
-            return key
+    # -- shops ----------------------------------------------------------------------------
 
     def add_shop(
         self,
@@ -68,8 +53,7 @@ class Marketplace:
         if region not in REGIONS:
             raise ValueError(f"region {region!r} is not one of {', '.join(REGIONS)}")
         with self.lock:
-            if app_key not in self.apps:
-                raise NotFound(f"no app with app_key {app_key!r}")
+            self.grants.app(app_key)
             names = list(warehouse_names) or [f"{name} warehouse"]
             warehouses = [
                 Warehouse(self.ids.numeric("72"), wname, is_default=(i == 0))
@@ -97,59 +81,6 @@ class Marketplace:
 
     def shop_by_cipher(self, cipher: str) -> Shop | None:
         return next((s for s in self.shops.values() if s.cipher == cipher), None)
-
-    def issue_grant(self, app_key: str, shop_id: str) -> Grant:
-        with self.lock:
-            now = self.clock.now()
-            grant = Grant(
-                app_key=app_key,
-                shop_id=shop_id,
-                access_token=self.ids.token("TTP_"),
-                refresh_token=self.ids.token("TTP_"),
-                access_expires_at=now + ACCESS_TOKEN_LIFETIME,
-                refresh_expires_at=now + REFRESH_TOKEN_LIFETIME,
-            )
-            self.grants_by_access_token[grant.access_token] = grant
-            self.grants_by_refresh_token[grant.refresh_token] = grant
-            return grant
-
-    def refresh_grant(self, app_key: str, refresh_token: str) -> Grant:
-        """A new access token; the refresh token and its expiry stay (the old access token
-        keeps working until its own expiry)."""
-        with self.lock:
-            old = self.grants_by_refresh_token.get(refresh_token)
-            if old is None or old.app_key != app_key:
-                raise NotFound("refresh_token is invalid")
-            if self.clock.now() >= old.refresh_expires_at:
-                raise SandboxError("refresh_token has expired; the seller must re-authorize")
-            grant = Grant(
-                app_key=app_key,
-                shop_id=old.shop_id,
-                access_token=self.ids.token("TTP_"),
-                refresh_token=old.refresh_token,
-                access_expires_at=self.clock.now() + ACCESS_TOKEN_LIFETIME,
-                refresh_expires_at=old.refresh_expires_at,
-            )
-            self.grants_by_access_token[grant.access_token] = grant
-            self.grants_by_refresh_token[grant.refresh_token] = grant
-            return grant
-
-    def issue_auth_code(self, shop_id: str, app_key: str) -> str:
-        with self.lock:
-            self.shop(shop_id)
-            code = self.ids.token("ROW_", 32)
-            self.auth_codes[code] = (app_key, shop_id, self.clock.now() + AUTH_CODE_LIFETIME)
-            return code
-
-    def redeem_auth_code(self, app_key: str, code: str) -> Grant:
-        with self.lock:
-            entry = self.auth_codes.pop(code, None)  # single use (§5)
-            if entry is None or entry[0] != app_key:
-                raise NotFound("auth_code is invalid or already used")
-            _, shop_id, expires_at = entry
-            if self.clock.now() >= expires_at:
-                raise SandboxError("auth_code has expired (30 minutes)")
-            return self.issue_grant(app_key, shop_id)
 
     # -- catalogue and stock ---------------------------------------------------------------
 
