@@ -33,6 +33,16 @@ class PermanentError(PlatformError):
     """Will not succeed by retrying: surface it on the order."""
 
 
+class AccessLost(PermanentError):
+    """The platform no longer accepts this connection's credentials (app uninstalled, seller
+    deauthorized, tokens refused after a renewal): the connection needs reconnecting, and its
+    work waits for that instead of failing."""
+
+    def __init__(self, platform: str, message: str) -> None:
+        super().__init__(message, code="access_lost")
+        self.platform = platform
+
+
 @dataclass(frozen=True)
 class ShopifyFulfilment:
     fulfillment_id: str

@@ -8,20 +8,27 @@ the UI or the CLI in any process reaches every worker within seconds.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
+import httpx
+
 from shopbridge.clock import Clock
+from shopbridge.credentials import Tokens
 from shopbridge.domain.policy import Policy
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.engine.ports import PermanentError
 from shopbridge.engine.shopify_gateway import ShopifyGateway
 from shopbridge.engine.tiktok_gateway import TikTokGateway
+from shopbridge.engine.tokens import Renew, StoredTokens, renew_shopify, renew_tiktok
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.store import ConnectionRecord, Store
+from shopbridge.store.store import Platform
 from shopbridge.tiktok.client import DEFAULT_API_BASE_URL, DEFAULT_AUTH_BASE_URL, TikTokClient
-from shopbridge.tiktok.models import TokenSet
 
 VERSION_CHECK_SECONDS = 1.0  # real seconds between checks of one connection's settings version
 
@@ -54,6 +61,9 @@ class Runtime:
         self._clients: dict[int, tuple[TikTokClient, ShopifyClient]] = {}
         self._retired: list[TikTokClient | ShopifyClient] = []
         self._refreshing = threading.Lock()
+        # Who renews tokens, in the database's renewal leases: this process.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._auth_http = httpx.AsyncClient(timeout=15.0)
 
     async def context(self, connection_id: int) -> ConnectionContext:
         if self._stale(connection_id):
@@ -77,6 +87,7 @@ class Runtime:
             await shopify.aclose()
         for client in self._retired:
             await client.aclose()
+        await self._auth_http.aclose()
         self._clients.clear()
         self._retired.clear()
         self._cached.clear()
@@ -98,6 +109,11 @@ class Runtime:
                 record.settings_version, self._build(record), time.monotonic()
             )
 
+    def _tokens(
+        self, record: ConnectionRecord, platform: Platform, renew: Renew | None
+    ) -> StoredTokens:
+        return StoredTokens(self.store, self.clock, record.id, platform, renew, owner=self.owner)
+
     def _build(self, record: ConnectionRecord) -> ConnectionContext:
         missing = [
             name
@@ -114,35 +130,27 @@ class Runtime:
         if missing:
             raise PermanentError(
                 f"connection {record.name!r} is missing {', '.join(missing)}: "
-                "set them with `shopbridge connect`"
+                "connect it in Settings or with `shopbridge connect`"
             )
-        connection_id = record.id
 
-        async def save_tokens(tokens: TokenSet) -> None:
-            await asyncio.to_thread(
-                self.store.update_connection,
-                connection_id,
-                tiktok_access_token=tokens.access_token,
-                tiktok_refresh_token=tokens.refresh_token,
-                tiktok_token_expires_at=tokens.access_token_expires_at,
-            )
+        async def renew(tokens: Tokens) -> Tokens:
+            return await renew_tiktok(tiktok, tokens)
 
         tiktok = TikTokClient(
             app_key=record.tiktok_app_key or "",
             app_secret=record.tiktok_app_secret or "",
             clock=self.clock,
-            access_token=record.tiktok_access_token or "",
-            refresh_token=record.tiktok_refresh_token or "",
             shop_cipher=record.tiktok_shop_cipher,
             api_base_url=record.tiktok_api_base_url or DEFAULT_API_BASE_URL,
             auth_base_url=record.tiktok_auth_base_url or DEFAULT_AUTH_BASE_URL,
-            on_tokens_refreshed=save_tokens,
+            tokens=self._tokens(record, "tiktok", renew),
         )
         shopify = ShopifyClient(
             record.shopify_domain or "",
-            record.shopify_access_token or "",
+            self._tokens(record, "shopify", renew_shopify(record, self._auth_http, self.clock)),
             base_url=record.shopify_api_base_url,
         )
+        connection_id = record.id
         old = self._clients.pop(connection_id, None)
         if old is not None:
             # An item may still be using them; they are closed when the runtime is.

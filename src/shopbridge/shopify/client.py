@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from shopbridge.credentials import FixedToken, TokenSource
 from shopbridge.shopify.errors import (
     ShopifyAuthError,
     ShopifyError,
@@ -89,7 +90,7 @@ class ShopifyClient:
     def __init__(
         self,
         shop: str,
-        access_token: str,
+        access_token: str | TokenSource,
         *,
         base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -109,7 +110,10 @@ class ShopifyClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
-            headers={ACCESS_TOKEN_HEADER: access_token, "Content-Type": "application/json"},
+            headers={"Content-Type": "application/json"},
+        )
+        self._tokens: TokenSource = (
+            FixedToken(access_token) if isinstance(access_token, str) else access_token
         )
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -154,11 +158,15 @@ class ShopifyClient:
             )
         body = {"query": op.text, "variables": dict(variables), "operationName": op.operation_name}
         failures = throttled = 0
+        renewed = False
         while True:
+            token = await self._tokens.token()
             reserved = await self.bucket.acquire(static_cost, op.operation_name)
             status: ThrottleStatus | None = None
             try:
-                response = await self._http.post(self.endpoint, json=body)
+                response = await self._http.post(
+                    self.endpoint, json=body, headers={ACCESS_TOKEN_HEADER: token}
+                )
                 payload = _json_or_none(response)
                 cost_report = _cost_report(payload)
                 status = ThrottleStatus.from_cost(cost_report)
@@ -174,6 +182,9 @@ class ShopifyClient:
             if requested is not None:
                 self.bucket.remember_requested(op.operation_name, requested)
 
+            if response.status_code == 401 and not renewed and await self._tokens.rejected(token):
+                renewed = True  # a renewed token gets one more try; a second 401 is final
+                continue
             if response.status_code in (401, 403):
                 raise ShopifyAuthError(
                     name, self.shop, f"HTTP {response.status_code}: {_said(response, payload)}"

@@ -62,6 +62,9 @@ class ConnectionRecord:
     tiktok_access_token: str | None
     tiktok_refresh_token: str | None
     tiktok_token_expires_at: datetime | None
+    tiktok_refresh_expires_at: datetime | None
+    tiktok_token_lease_owner: str | None
+    tiktok_token_lease_until: datetime | None
     tiktok_shop_id: str | None
     tiktok_shop_cipher: str | None
     tiktok_region: str | None
@@ -70,6 +73,13 @@ class ConnectionRecord:
     shopify_domain: str | None
     shopify_api_base_url: str | None
     shopify_access_token: str | None
+    shopify_auth: str
+    shopify_client_id: str | None
+    shopify_token_expires_at: datetime | None
+    shopify_refresh_token: str | None
+    shopify_refresh_expires_at: datetime | None
+    shopify_token_lease_owner: str | None
+    shopify_token_lease_until: datetime | None
     shopify_client_secret: str | None
     shopify_previous_client_secret: str | None
     shopify_location_id: str | None
@@ -82,6 +92,7 @@ class ConnectionRecord:
     last_polled_at: datetime | None
     reconcile_cursor: str | None
     last_reconcile_error: str | None
+    reconnect_reason: str | None
     settings_version: int
     created_at: datetime
 

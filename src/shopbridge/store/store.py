@@ -6,11 +6,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from shopbridge.clock import Clock
+from shopbridge.credentials import Tokens
 from shopbridge.store import claims
 from shopbridge.store.db import read_transaction, write_transaction
 from shopbridge.store.records import (
@@ -47,6 +48,7 @@ _CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at", "set
 _BOOKKEEPING_FIELDS = frozenset(
     {"last_reconciled_at", "last_polled_at", "reconcile_cursor", "last_reconcile_error"}
 )
+Platform = Literal["shopify", "tiktok"]
 _QUEUES: dict[WorkKind, sa.Table] = {
     WorkKind.INBOX: inbox,
     WorkKind.DEADLINE: deadlines,
@@ -144,6 +146,73 @@ class Store:
         if version is None:
             raise NotFound(f"no connection {connection_id}")
         return int(version)
+
+    # -- platform tokens -------------------------------------------------------------------------
+
+    def tokens(self, connection_id: int, platform: Platform) -> Tokens | None:
+        """The platform's current tokens of this connection (decrypted), None without any."""
+        cols = _token_columns(platform)
+        with read_transaction(self.engine) as db:
+            row = db.execute(
+                sa.select(cols.access, cols.expires, cols.refresh, cols.refresh_expires).where(
+                    connections.c.id == connection_id
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no connection {connection_id}")
+        access, expires_at, refresh, refresh_expires_at = row
+        if access is None:
+            return None
+        return Tokens(
+            self._box().decrypt(access),
+            expires_at,
+            self._box().decrypt(refresh) if refresh is not None else None,
+            refresh_expires_at,
+        )
+
+    def take_token_lease(
+        self, connection_id: int, platform: Platform, owner: str, until: datetime
+    ) -> bool:
+        """Become the one process renewing this platform's tokens until `until` (a lapsed lease
+        is taken over). One atomic UPDATE, so of several processes exactly one renews."""
+        cols = _token_columns(platform)
+        now = self.clock.now()
+        with write_transaction(self.engine) as db:
+            taken = db.execute(
+                connections.update()
+                .where(
+                    connections.c.id == connection_id,
+                    sa.or_(
+                        cols.lease_until.is_(None),
+                        cols.lease_until < now,
+                        cols.lease_owner == owner,
+                    ),
+                )
+                .values({cols.lease_owner.name: owner, cols.lease_until.name: until})
+            )
+            return taken.rowcount == 1
+
+    def save_tokens(
+        self, connection_id: int, platform: Platform, tokens: Tokens, owner: str | None = None
+    ) -> None:
+        """Store renewed tokens at once (a rotated refresh token must never be lost) and end
+        `owner`'s renewal lease. Tokens are not settings: workers read them when they need to."""
+        cols = _token_columns(platform)
+        box = self._box()
+        values: dict[str, Any] = {
+            cols.access.name: box.encrypt(tokens.access_token),
+            cols.expires.name: tokens.expires_at,
+            cols.refresh.name: box.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
+            cols.refresh_expires.name: tokens.refresh_expires_at,
+        }
+        with write_transaction(self.engine) as db:
+            db.execute(connections.update().where(connections.c.id == connection_id).values(values))
+            if owner is not None:
+                _end_token_lease(db, connection_id, cols, owner)
+
+    def release_token_lease(self, connection_id: int, platform: Platform, owner: str) -> None:
+        with write_transaction(self.engine) as db:
+            _end_token_lease(db, connection_id, _token_columns(platform), owner)
 
     def record_reconciliation(
         self,
@@ -808,3 +877,35 @@ def _dict_or_none(value: Any) -> dict[str, Any] | None:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class _TokenColumns:
+    access: sa.Column[Any]
+    expires: sa.Column[Any]
+    refresh: sa.Column[Any]
+    refresh_expires: sa.Column[Any]
+    lease_owner: sa.Column[Any]
+    lease_until: sa.Column[Any]
+
+
+def _token_columns(platform: Platform) -> _TokenColumns:
+    c = connections.c
+    return _TokenColumns(
+        c[f"{platform}_access_token"],
+        c[f"{platform}_token_expires_at"],
+        c[f"{platform}_refresh_token"],
+        c[f"{platform}_refresh_expires_at"],
+        c[f"{platform}_token_lease_owner"],
+        c[f"{platform}_token_lease_until"],
+    )
+
+
+def _end_token_lease(
+    db: sa.Connection, connection_id: int, cols: _TokenColumns, owner: str
+) -> None:
+    db.execute(
+        connections.update()
+        .where(connections.c.id == connection_id, cols.lease_owner == owner)
+        .values({cols.lease_owner.name: None, cols.lease_until.name: None})
+    )

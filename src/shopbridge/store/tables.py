@@ -38,7 +38,12 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-CONNECTION_STATUSES = ("active", "paused", "revoked")
+# setting_up: created from the web UI, one platform still to connect; needs_reconnect: a platform
+# revoked its access (uninstalled, deauthorized, tokens refused): work waits, nothing is lost.
+CONNECTION_STATUSES = ("active", "paused", "revoked", "setting_up", "needs_reconnect")
+# How shopbridge gets Shopify access tokens: a pasted legacy admin token, the install
+# (authorization-code) flow with expiring tokens, or the client-credentials grant.
+SHOPIFY_AUTH_MODES = ("static", "authorization_code", "client_credentials")
 INVENTORY_BEHAVIOURS = ("DECREMENT_OBEYING_POLICY", "DECREMENT_IGNORING_POLICY")
 INBOX_SOURCES = ("tiktok", "shopify", "reconcile", "merchant")
 INBOX_STATUSES = ("pending", "done", "ignored", "malformed", "failed")
@@ -52,6 +57,7 @@ SECRET_CONNECTION_COLUMNS = frozenset(
         "tiktok_access_token",
         "tiktok_refresh_token",
         "shopify_access_token",
+        "shopify_refresh_token",
         "shopify_client_secret",
         "shopify_previous_client_secret",
     }
@@ -68,6 +74,11 @@ connections = sa.Table(
     sa.Column("tiktok_access_token", sa.Text),
     sa.Column("tiktok_refresh_token", sa.Text),
     sa.Column("tiktok_token_expires_at", UTCDateTime),
+    sa.Column("tiktok_refresh_expires_at", UTCDateTime),
+    # Who renews a platform's tokens now, and until when: one process at a time, because a
+    # refresh rotates the refresh token and two racing refreshes could lose it.
+    sa.Column("tiktok_token_lease_owner", sa.String(200)),
+    sa.Column("tiktok_token_lease_until", UTCDateTime),
     sa.Column("tiktok_shop_id", sa.String(64), unique=True),
     sa.Column("tiktok_shop_cipher", sa.String(200)),
     sa.Column("tiktok_region", sa.String(8)),
@@ -76,6 +87,13 @@ connections = sa.Table(
     sa.Column("shopify_domain", sa.String(255), unique=True),
     sa.Column("shopify_api_base_url", sa.String(500)),
     sa.Column("shopify_access_token", sa.Text),
+    sa.Column("shopify_auth", sa.String(32), nullable=False, server_default="static"),
+    sa.Column("shopify_client_id", sa.String(200)),
+    sa.Column("shopify_token_expires_at", UTCDateTime),
+    sa.Column("shopify_refresh_token", sa.Text),
+    sa.Column("shopify_refresh_expires_at", UTCDateTime),
+    sa.Column("shopify_token_lease_owner", sa.String(200)),
+    sa.Column("shopify_token_lease_until", UTCDateTime),
     sa.Column("shopify_client_secret", sa.Text),
     sa.Column("shopify_previous_client_secret", sa.Text),
     sa.Column("shopify_location_id", sa.String(100)),
@@ -98,11 +116,14 @@ connections = sa.Table(
     sa.Column("reconcile_cursor", sa.Text),
     # Why the last reconciliation pass failed, NULL once one succeeds (shown in Settings).
     sa.Column("last_reconcile_error", sa.Text),
+    # Why the connection needs reconnecting (status needs_reconnect), in the merchant's words.
+    sa.Column("reconnect_reason", sa.Text),
     # Bumped on every change of what workers cache (credentials, policy, mapping): each worker
     # compares it on use, so a change reaches every process within seconds.
     sa.Column("settings_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(_in("status", CONNECTION_STATUSES), name="status"),
+    sa.CheckConstraint(_in("shopify_auth", SHOPIFY_AUTH_MODES), name="shopify_auth"),
     sa.CheckConstraint("holdback_minutes >= 60", name="holdback_minutes"),
     sa.CheckConstraint("unpaid_window_minutes >= 1440", name="unpaid_window_minutes"),
     sa.CheckConstraint(

@@ -30,6 +30,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from shopbridge.clock import Clock
+from shopbridge.credentials import TokenSource
 from shopbridge.tiktok import signing
 from shopbridge.tiktok.errors import (
     TikTokError,
@@ -95,6 +96,7 @@ class TikTokClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         on_tokens_refreshed: TokensRefreshed | None = None,
+        tokens: TokenSource | None = None,
         pacer: Pacer = SHARED_PACER,
         max_attempts: int = 3,
         backoff_seconds: float = 0.25,
@@ -111,6 +113,8 @@ class TikTokClient:
         self._api_base_url = api_base_url.rstrip("/")
         self._auth_base_url = auth_base_url.rstrip("/")
         self._on_tokens_refreshed = on_tokens_refreshed
+        # Given: tokens come from (and are renewed by) the source, shared with other processes.
+        self._tokens = tokens
         self._pacer = pacer
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
@@ -156,6 +160,12 @@ class TikTokClient:
         )
         self._access_token, self._refresh_token = tokens.access_token, tokens.refresh_token
         return tokens
+
+    async def refresh_with(self, refresh_token: str) -> TokenSet:
+        """New tokens for `refresh_token`, only returned (the caller stores and hands them out)."""
+        return await self._token_call(
+            "/api/v2/token/refresh", {"refresh_token": refresh_token, "grant_type": "refresh_token"}
+        )
 
     async def refresh_token(self) -> TokenSet:
         """Get fresh tokens with the refresh token, use them, and report them to the owner."""
@@ -455,17 +465,25 @@ class TikTokClient:
             raise ValueError(f"{endpoint} is shop-scoped: the client needs a shop_cipher")
         content = _body_bytes(body)
         pace_key = (self._api_base_url, self._app_key, self.shop_cipher, method, template)
-        token_used = self._access_token
+        token_used = await self._token()
 
         async def attempt() -> _Reply:
-            return await self._send_api(method, path, endpoint, query or {}, content)
+            return await self._send_api(method, path, endpoint, query or {}, content, token_used)
 
         try:
             return await self._with_retries(attempt, pace_key, endpoint)
         except TikTokTokenExpired:
-            await self._refresh_after_expiry(token_used, endpoint)
+            if self._tokens is not None:
+                if not await self._tokens.rejected(token_used):
+                    raise
+            else:
+                await self._refresh_after_expiry(token_used, endpoint)
+            token_used = await self._token()
             # A second 105002 right after a refresh is raised: retrying more cannot help.
             return await self._with_retries(attempt, pace_key, endpoint)
+
+    async def _token(self) -> str:
+        return await self._tokens.token() if self._tokens is not None else self._access_token
 
     async def _send_api(
         self,
@@ -474,6 +492,7 @@ class TikTokClient:
         endpoint: str,
         query: Mapping[str, QueryValue],
         content: bytes,
+        token: str,
     ) -> _Reply:
         params = _query_params(
             {
@@ -486,7 +505,7 @@ class TikTokClient:
         params["sign"] = signing.sign(self._app_secret, path, params, content)
         headers = {
             "content-type": "application/json",
-            "x-tts-access-token": self._access_token,
+            "x-tts-access-token": token,
         }
         return await self._send(
             method, self._api_base_url + path, endpoint, params, headers, content
