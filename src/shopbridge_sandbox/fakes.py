@@ -77,6 +77,9 @@ class FakeShopify(_Faulty):
             fulfilments=tuple(o.fulfilments),
         )
 
+    async def check_access(self) -> None:
+        self._enter("check_access")
+
     def orders_for(self, tiktok_order_id: str) -> list[FakeShopifyOrder]:
         return [o for o in self.orders.values() if o.tiktok_order_id == tiktok_order_id]
 
@@ -190,6 +193,9 @@ class FakeTikTok(_Faulty):
         self.inventory: dict[str, int] = {}
         self.shipped: dict[str, tuple[str, str]] = {}
         self.answers: dict[str, str] = {}
+
+    async def check_access(self) -> None:
+        self._enter("check_access")
 
     def put(self, order: TikTokOrder) -> TikTokOrder:
         self.orders[order.order_id] = order

@@ -6,6 +6,9 @@
   so it is surfaced at once, with the platform's words, for the merchant to act on and Retry;
 - **malformed**: the input itself cannot be read (a delivery that is not what it claims to
   be): recorded as malformed at once, never retried;
+- **access lost**: the platform no longer accepts the connection's credentials (uninstalled,
+  deauthorized, tokens refused after a renewal): the connection is marked Needs reconnect and
+  its work waits, neither failed nor retried in a loop, until the merchant reconnects;
 - **bug**: an exception nobody classified: logged with its traceback, retried like a retryable
   failure (it may be a surprise of the moment) and surfaced when the attempts run out.
 """
@@ -18,7 +21,7 @@ from enum import StrEnum
 import httpx
 import sqlalchemy.exc
 
-from shopbridge.engine.ports import PermanentError, RetryableError
+from shopbridge.engine.ports import AccessLost, PermanentError, RetryableError
 
 
 class FailureKind(StrEnum):
@@ -26,6 +29,7 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"
     MALFORMED = "malformed"
     BUG = "bug"
+    ACCESS_LOST = "access_lost"  # the platform refused the connection: wait for a reconnect
 
 
 class MalformedInput(Exception):
@@ -45,6 +49,8 @@ class Failure:
 
 def classify(error: BaseException) -> Failure:
     match error:
+        case AccessLost():
+            return Failure(FailureKind.ACCESS_LOST, error.message, error.code)
         case PermanentError():
             return Failure(FailureKind.PERMANENT, error.message, error.code)
         case RetryableError():

@@ -17,11 +17,12 @@ from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_event
 from shopbridge.engine.executors import ContextSource
 from shopbridge.engine.failures import MalformedInput
-from shopbridge.engine.ports import PermanentError
+from shopbridge.engine.ports import AccessLost, PermanentError
 from shopbridge.store import InboxItem, Store
 from shopbridge.tiktok.webhooks import (
     CANCELLATION_STATUS_CHANGE,
     ORDER_STATUS_CHANGE,
+    SELLER_DEAUTHORIZATION,
     MalformedNotification,
     parse_notification,
 )
@@ -73,6 +74,14 @@ class PlatformInboxHandler:
         except MalformedNotification as error:
             return InboxOutcome(status="malformed", note=str(error))
         order_id = notification.order_id
+        if notification.type == SELLER_DEAUTHORIZATION:
+            # A hint, never proof (anyone may replay one): ask TikTok. A refusal raises
+            # AccessLost, and the worker puts the connection in Needs reconnect.
+            ctx = await self.contexts.context(connection_id)
+            await ctx.tiktok.check_access()
+            return InboxOutcome(
+                status="ignored", note="deauthorization notice, but TikTok still accepts the token"
+            )
         if notification.type not in (
             ORDER_STATUS_CHANGE,
             CANCELLATION_STATUS_CHANGE,
@@ -88,6 +97,8 @@ class PlatformInboxHandler:
                 events.append((connection_id, order_id, cancellation))
         try:
             order = await ctx.tiktok.get_order(order_id)
+        except AccessLost:
+            raise
         except PermanentError as error:
             return InboxOutcome(events, status="ignored", note=error.message)
         events.append((connection_id, order_id, ev.TikTokOrderObserved(order, "webhook")))
@@ -101,6 +112,13 @@ class PlatformInboxHandler:
             return InboxOutcome(status="malformed", note=f"body is not JSON: {error}")
         if not isinstance(payload, dict):
             return InboxOutcome(status="malformed", note="body is not a JSON object")
+        if topic == "app/uninstalled":
+            # A hint (a replayed or forged delivery must not disconnect a shop): ask Shopify.
+            ctx = await self.contexts.context(connection_id)
+            await ctx.shopify.check_access()
+            return InboxOutcome(
+                status="ignored", note="uninstall notice, but Shopify still accepts the token"
+            )
         if topic in ("fulfillments/create", "fulfillments/update"):
             order_gid = _gid("Order", payload.get("order_id"))
             fulfilment = ev.ShopifyFulfilmentObserved(

@@ -120,9 +120,15 @@ class ShopifyPort(Protocol):
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         """Ids of the orders Shopify changed after `since`."""
 
+    async def check_access(self) -> None:
+        """One cheap call: raises AccessLost when Shopify no longer accepts the connection."""
+
 
 class TikTokPort(Protocol):
     async def get_order(self, order_id: str) -> TikTokOrder: ...
+
+    async def check_access(self) -> None:
+        """One cheap call: raises AccessLost when TikTok no longer accepts the connection."""
 
     async def get_cancellations(self, order_id: str) -> tuple[CancellationObserved, ...]: ...
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
 from shopbridge.engine.ports import (
+    AccessLost,
     CreatedOrder,
     PermanentError,
     RetryableError,
@@ -17,7 +18,12 @@ from shopbridge.engine.ports import (
 )
 from shopbridge.shopify import models as shopify
 from shopbridge.shopify.client import ShopifyClient
-from shopbridge.shopify.errors import ShopifyError, ShopifyRetryable, ShopifyUserError
+from shopbridge.shopify.errors import (
+    ShopifyAuthError,
+    ShopifyError,
+    ShopifyRetryable,
+    ShopifyUserError,
+)
 
 TAGS = ("tiktok-shop", "shopbridge")
 DONE_STATUSES = frozenset({"CLOSED", "CANCELLED"})
@@ -32,6 +38,12 @@ async def translated() -> AsyncIterator[None]:
         raise RetryableError(str(error)) from error
     except ShopifyUserError as error:
         raise PermanentError(str(error), code=error.code or "") from error
+    except ShopifyAuthError as error:
+        raise AccessLost(
+            "shopify",
+            f"Shopify refused shopbridge's access to {error.shop} ({error.detail}): the app was "
+            "uninstalled, its access revoked, or it lacks a permission. Reconnect the store.",
+        ) from error
     except ShopifyError as error:
         raise PermanentError(str(error)) from error
 
@@ -74,6 +86,10 @@ class ShopifyGateway:
             ),
             fulfilments=fulfilments,
         )
+
+    async def check_access(self) -> None:
+        async with translated():
+            await self.client.locations()
 
     async def _order(self, order_id: str) -> shopify.OrderState:
         order = await self.client.get_order_state(order_id)

@@ -11,17 +11,26 @@ from shopbridge.domain.events import CancellationObserved
 from shopbridge.domain.money import Money
 from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
 from shopbridge.engine.ports import (
+    AccessLost,
     OrderCancellation,
     PermanentError,
     RetryableError,
     ShippingProvider,
 )
 from shopbridge.tiktok.client import TikTokClient
-from shopbridge.tiktok.errors import TikTokError, TikTokPermanent, TikTokRetryable
+from shopbridge.tiktok.errors import (
+    TikTokError,
+    TikTokPermanent,
+    TikTokRetryable,
+    TikTokTokenExpired,
+)
 from shopbridge.tiktok.models import Cancellation, Order
 
 # Mark Package As Shipped: "already shipped" in its two spellings (tiktok_shop_api.md §4.3).
 ALREADY_SHIPPED = frozenset({21011006, 21008099})
+# The seller's authorization is gone (tiktok_shop_api_wave2.md §1.5): deauthorized (105001,
+# UNCONFIRMED for sellers), a token that stays invalid after a refresh, a missing scope.
+ACCESS_REFUSED = frozenset({105001, 105002, 105005, 36009004})
 # Approve/reject of a request the buyer already withdrew (§4.2): nothing left to do.
 REQUEST_ALREADY_CLOSED = frozenset({25020009})
 
@@ -34,6 +43,12 @@ async def translated(call: str) -> AsyncIterator[None]:
     except TikTokRetryable as error:
         raise RetryableError(str(error), code=str(error.code or "")) from error
     except TikTokError as error:
+        if isinstance(error, TikTokTokenExpired) or error.code in ACCESS_REFUSED:
+            raise AccessLost(
+                "tiktok",
+                f"TikTok Shop refused shopbridge's access ({error}): the seller deauthorized the "
+                "app or its authorization expired. Reconnect the shop.",
+            ) from error
         raise PermanentError(str(error), code=str(error.code or "")) from error
 
 
@@ -113,6 +128,10 @@ def to_cancellation(record: Cancellation) -> CancellationObserved:
 class TikTokGateway:
     def __init__(self, client: TikTokClient) -> None:
         self.client = client
+
+    async def check_access(self) -> None:
+        async with translated("get authorized shops"):
+            await self.client.get_authorized_shops()
 
     async def get_order(self, order_id: str) -> TikTokOrder:
         async with translated("get order"):

@@ -483,8 +483,15 @@ class Worker:
         return finish
 
     def _after_failure(self, claimed: Claimed, failure: Failure) -> Finish:
-        """What a failed run records: a retry, or the failure for the merchant to see."""
+        """What a failed run records: a retry, or the failure for the merchant to see; work
+        whose platform refused the connection waits for the merchant to reconnect it."""
         item = claimed.item
+        if (
+            failure.kind is FailureKind.ACCESS_LOST
+            and not isinstance(item, DeadlineItem)
+            and item.connection_id is not None
+        ):
+            return self._wait_for_reconnect(claimed, item.connection_id, failure)
         if isinstance(item, OutboxItem) and not self._retries(claimed, failure):
             command = decode_command(dict(item.payload))
             message = failure.message
@@ -496,6 +503,17 @@ class Worker:
                 ev.ActionFailed(command.key, command.kind, message, failure.code),
             )
         return self._bare(claimed, failure)
+
+    def _wait_for_reconnect(self, claimed: Claimed, connection_id: int, failure: Failure) -> Finish:
+        item, fence = claimed.item, claimed.fence
+        kind = WorkKind.INBOX if isinstance(item, InboxItem) else WorkKind.OUTBOX
+        log.warning("connection needs reconnecting", connection=connection_id, why=failure.message)
+
+        def finish(unit: ConnectionUnit) -> None:
+            unit.needs_reconnect(connection_id, failure.message)
+            unit.hold_for_reconnect(kind, item.id, fence, failure.message)
+
+        return finish
 
     def _bare(self, claimed: Claimed, failure: Failure) -> Finish:
         """A failure recorded without the domain: retry, or fail and show it with a Retry."""
@@ -584,6 +602,8 @@ class Worker:
                     await poll_new_orders(self.store, ctx, now, self.poll_every)
             except Exception as error:
                 failure = classify(error)
+                if failure.kind is FailureKind.ACCESS_LOST:
+                    await asyncio.to_thread(self.store.needs_reconnect, record.id, failure.message)
                 if failure.kind is FailureKind.BUG:
                     log.exception("reconciliation failed", connection=record.id)
                 else:

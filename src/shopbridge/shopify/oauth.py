@@ -184,8 +184,10 @@ async def _grant(
             f"Shopify answered HTTP {response.status_code} while {doing}; try again",
             retryable=True,
         )
-    if response.status_code != 200 or not isinstance(answer, dict) or not answer.get(
-        "access_token"
+    if (
+        response.status_code != 200
+        or not isinstance(answer, dict)
+        or not answer.get("access_token")
     ):
         said = _said(answer) or response.text[:200]
         raise ShopifyOAuthError(f"Shopify refused {doing}: HTTP {response.status_code} {said}")

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from shopbridge.store.types import UTCDateTime
 
 _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+# Connections whose remote work waits (needs_reconnect, paused, still setting up).
+_HELD_CONNECTIONS = "SELECT id FROM connections WHERE status <> 'active'"
 
 CLAIM_INBOX = """
 WITH picked AS {materialized} (
@@ -34,6 +36,7 @@ WITH picked AS {materialized} (
      WHERE status = 'pending'
        AND next_attempt_at <= :now
        AND (locked_until IS NULL OR locked_until < :now)
+       AND (connection_id IS NULL OR connection_id NOT IN ({held_connections}))
      ORDER BY next_attempt_at, id
      LIMIT :limit
      {row_lock}
@@ -53,6 +56,7 @@ WITH picked AS {materialized} (
      WHERE status = 'pending'
        AND next_attempt_at <= :now
        AND (locked_until IS NULL OR locked_until < :now)
+       AND connection_id NOT IN ({held_connections})
      ORDER BY priority, next_attempt_at, id
      LIMIT :limit
      {row_lock}
@@ -88,6 +92,24 @@ RETURNING id
 FINISH_INBOX = """
 UPDATE inbox
    SET status = :status, last_error = :error, processed_at = :now,
+       locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
+RETURNING id
+"""
+
+# Work about a connection that lost a platform's access waits for the merchant to reconnect:
+# put back unleased with fresh attempts (claims skip it while the connection is not active).
+HOLD_INBOX = """
+UPDATE inbox
+   SET last_error = :error, next_attempt_at = :now, attempts = 0,
+       locked_by = NULL, locked_until = NULL
+ WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
+RETURNING id
+"""
+
+HOLD_OUTBOX = """
+UPDATE outbox
+   SET last_error = :error, next_attempt_at = :now, attempts = 0,
        locked_by = NULL, locked_until = NULL
  WHERE id = :id AND status = 'pending' AND locked_by = :worker_id AND attempts = :fence
 RETURNING id
@@ -184,8 +206,10 @@ _TIME_PARAMETERS = ("now", "lease_until", "next_attempt_at")
 def statement(sql: str, dialect_name: str) -> sa.TextClause:
     """`sql` ready to run on this dialect, with its time parameters bound as aware UTC."""
     postgres = dialect_name == "postgresql"
-    rendered = sql.replace("{row_lock}", _SKIP_LOCKED if postgres else "").replace(
-        "{materialized}", "MATERIALIZED" if postgres else ""
+    rendered = (
+        sql.replace("{row_lock}", _SKIP_LOCKED if postgres else "")
+        .replace("{materialized}", "MATERIALIZED" if postgres else "")
+        .replace("{held_connections}", _HELD_CONNECTIONS)
     )
     text = sa.text(rendered)
     present = [name for name in _TIME_PARAMETERS if f":{name}" in sql]

@@ -147,6 +147,27 @@ class Store:
             raise NotFound(f"no connection {connection_id}")
         return int(version)
 
+    def needs_reconnect(self, connection_id: int, reason: str) -> None:
+        """A platform refused the connection: its work waits until the merchant reconnects."""
+        with self.unit(connection_id) as unit:
+            unit.needs_reconnect(connection_id, reason)
+
+    def reconnected(self, connection_id: int) -> None:
+        """Both platforms accept the connection again: held work resumes, and a reconciliation
+        pass runs at once (what happened while it was disconnected is caught up)."""
+        with write_transaction(self.engine) as db:
+            db.execute(
+                connections.update()
+                .where(connections.c.id == connection_id)
+                .values(
+                    status="active",
+                    reconnect_reason=None,
+                    last_reconciled_at=None,
+                    last_polled_at=None,
+                    settings_version=connections.c.settings_version + 1,
+                )
+            )
+
     # -- platform tokens -------------------------------------------------------------------------
 
     def tokens(self, connection_id: int, platform: Platform) -> Tokens | None:

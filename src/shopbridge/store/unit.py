@@ -16,11 +16,12 @@ import sqlalchemy as sa
 
 from shopbridge.clock import Clock
 from shopbridge.store import claims
-from shopbridge.store.records import Fence, LeaseLost
+from shopbridge.store.records import Fence, LeaseLost, WorkKind
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
 from shopbridge.store.tables import (
     INBOX_STATUSES,
     TIMELINE_KINDS,
+    connections,
     deadlines,
     order_mirrors,
     outbox,
@@ -107,6 +108,26 @@ class ConnectionUnit:
             status=status,
             error=error,
             now=self._clock.now(),
+        )
+
+    def hold_for_reconnect(self, kind: WorkKind, item_id: int, fence: Fence, error: str) -> None:
+        """Put an inbox or outbox item back to wait, with fresh attempts, until the merchant
+        reconnects the connection (see `Store.needs_reconnect`)."""
+        sql = claims.HOLD_INBOX if kind is WorkKind.INBOX else claims.HOLD_OUTBOX
+        what = f"{kind.value} item {item_id}"
+        self._guarded(sql, what, fence, id=item_id, error=error, now=self._clock.now())
+
+    def needs_reconnect(self, connection_id: int, reason: str) -> None:
+        """The connection lost a platform's access: its work waits until it is reconnected
+        (an active connection only; one already waiting keeps its first reason)."""
+        self._db.execute(
+            connections.update()
+            .where(connections.c.id == connection_id, connections.c.status == "active")
+            .values(
+                status="needs_reconnect",
+                reconnect_reason=reason,
+                settings_version=connections.c.settings_version + 1,
+            )
         )
 
     def retry_inbox(

@@ -54,6 +54,7 @@ from shopbridge.tiktok.models import (
 )
 from shopbridge.tiktok.pacing import SHARED_PACER, Pacer
 
+TOKEN_REFUSED_CODES = frozenset({105001, 36009004})
 DEFAULT_API_BASE_URL = "https://open-api.tiktokglobalshop.com"
 DEFAULT_AUTH_BASE_URL = "https://auth.tiktok-shops.com"
 
@@ -70,6 +71,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 QueryValue = str | int | bool | Sequence[str] | None
 
 log = structlog.get_logger(__name__)
+
+
+def _token_refused(error: TikTokError) -> bool:
+    """The token itself was refused: expired (105002), invalid, e.g. replaced by a refresh in
+    another process (36009004), or deauthorized (105001)."""
+    return isinstance(error, TikTokTokenExpired) or error.code in TOKEN_REFUSED_CODES
 
 
 @dataclass(frozen=True)
@@ -472,14 +479,18 @@ class TikTokClient:
 
         try:
             return await self._with_retries(attempt, pace_key, endpoint)
-        except TikTokTokenExpired:
-            if self._tokens is not None:
+        except TikTokError as error:
+            if self._tokens is not None and _token_refused(error):
+                # Another process may have renewed it (a refresh ends the old token at once):
+                # the source reads the stored one, or renews it, or says it cannot.
                 if not await self._tokens.rejected(token_used):
                     raise
-            else:
+            elif isinstance(error, TikTokTokenExpired):
                 await self._refresh_after_expiry(token_used, endpoint)
+            else:
+                raise
             token_used = await self._token()
-            # A second 105002 right after a refresh is raised: retrying more cannot help.
+            # A second refusal right after a renewal is raised: retrying more cannot help.
             return await self._with_retries(attempt, pace_key, endpoint)
 
     async def _token(self) -> str:

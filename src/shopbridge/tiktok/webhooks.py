@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shopbridge.tiktok.models import CancelStatusValue, OrderStatusValue, TikTokId, UnixTime
 
 ORDER_STATUS_CHANGE = 1
+SELLER_DEAUTHORIZATION = 6
 CANCELLATION_STATUS_CHANGE = 11
 
 # Topic numbers from the official topic page titles, names from the Update Shop Webhook
