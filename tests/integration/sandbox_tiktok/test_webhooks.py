@@ -70,7 +70,8 @@ async def test_cancelled_order_is_spelled_cancel_in_webhooks_by_default(
     order_id = sandbox.create_order(shop.shop_id, {"TEE-RED-L": 1})
     sandbox.buyer_cancel(order_id)
     await sandbox.tick()
-    assert receiver.of_type(1)[-1]["data"]["order_status"] == "CANCEL"
+    # Pushed several at once, the notifications may arrive in any order (as TikTok's may).
+    assert "CANCEL" in {e["data"]["order_status"] for e in receiver.of_type(1)}
     assert sandbox.order(order_id)["status"] == "CANCELLED"
 
 
