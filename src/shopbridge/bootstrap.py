@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shopbridge.alerts import AlertDigest
 from shopbridge.clock import Clock, ClockSpec, clock_span
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
@@ -50,6 +51,8 @@ class Shopbridge:
             "retry": RetryPolicy(max_attempts=s.max_attempts),
             "reconcile_every": timedelta(minutes=s.reconcile_minutes),
             "poll_every": timedelta(seconds=s.poll_seconds) if s.poll_seconds > 0 else None,
+            "public_url": s.public_url,
+            "alerts": AlertDigest(self.store, s) if s.alert_email or s.alert_webhook_url else None,
         }
         options.update(overrides)
         return Worker(self.store, self.clock, self.contexts, self.inbox, self.bridge, **options)
@@ -72,6 +75,7 @@ class Shopbridge:
             secret_key=secret_key,
             secure_cookies=secure_cookies,
             on_connection_changed=self.contexts.forget,
+            config=self.settings,
         )
 
     async def aclose(self) -> None:

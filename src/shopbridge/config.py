@@ -20,6 +20,23 @@ default below.
 | max_attempts | SHOPBRIDGE_MAX_ATTEMPTS | 8 |
 | reconcile_minutes | SHOPBRIDGE_RECONCILE_MINUTES | 5 |
 | poll_seconds | SHOPBRIDGE_POLL_SECONDS | 60 (quick look for new TikTok orders) |
+| public_url | SHOPBRIDGE_PUBLIC_URL | (none: where the platforms reach shopbridge) |
+| shopify_client_id | SHOPBRIDGE_SHOPIFY_CLIENT_ID | (none: your Shopify app's client id) |
+| shopify_client_secret | SHOPBRIDGE_SHOPIFY_CLIENT_SECRET | (none) |
+| shopify_grant | SHOPBRIDGE_SHOPIFY_GRANT | authorization_code (or client_credentials) |
+| shopify_api_url | SHOPBRIDGE_SHOPIFY_API_URL | (none: https://SHOP; a sandbox's address) |
+| tiktok_app_key | SHOPBRIDGE_TIKTOK_APP_KEY | (none: your TikTok Shop app's key) |
+| tiktok_app_secret | SHOPBRIDGE_TIKTOK_APP_SECRET | (none) |
+| tiktok_service_id | SHOPBRIDGE_TIKTOK_SERVICE_ID | (none: from Partner Center) |
+| tiktok_authorize_url | SHOPBRIDGE_TIKTOK_AUTHORIZE_URL | https://services.us.tiktokshop.com/… |
+| tiktok_api_url | SHOPBRIDGE_TIKTOK_API_URL | https://open-api.tiktokglobalshop.com |
+| tiktok_auth_url | SHOPBRIDGE_TIKTOK_AUTH_URL | https://auth.tiktok-shops.com |
+| alert_email | SHOPBRIDGE_ALERT_EMAIL | (none: where alerts are mailed) |
+| smtp_url | SHOPBRIDGE_SMTP_URL | (none: smtp://user:password@host:587, smtps://… for TLS) |
+| smtp_from | SHOPBRIDGE_SMTP_FROM | shopbridge@localhost |
+| alert_webhook_url | SHOPBRIDGE_ALERT_WEBHOOK_URL | (none: a Slack-compatible incoming webhook) |
+| alert_digest_minutes | SHOPBRIDGE_ALERT_DIGEST_MINUTES | 15 (at most one digest this often) |
+| webhook_silence_minutes | SHOPBRIDGE_WEBHOOK_SILENCE_MINUTES | 120 (no webhook this long: alert) |
 
 Secrets at rest are encrypted with `SHOPBRIDGE_SECRET_KEY` (a Fernet key; see
 `shopbridge.store.secrets`).
@@ -54,6 +71,23 @@ class Settings:
     max_attempts: int = 8
     reconcile_minutes: float = 5.0
     poll_seconds: float = 60.0
+    public_url: str = ""
+    shopify_client_id: str = ""
+    shopify_client_secret: str = ""
+    shopify_grant: str = "authorization_code"
+    shopify_api_url: str = ""
+    tiktok_app_key: str = ""
+    tiktok_app_secret: str = ""
+    tiktok_service_id: str = ""
+    tiktok_authorize_url: str = "https://services.us.tiktokshop.com/open/authorize"
+    tiktok_api_url: str = "https://open-api.tiktokglobalshop.com"
+    tiktok_auth_url: str = "https://auth.tiktok-shops.com"
+    alert_email: str = ""
+    smtp_url: str = ""
+    smtp_from: str = "shopbridge@localhost"
+    alert_webhook_url: str = ""
+    alert_digest_minutes: float = 15.0
+    webhook_silence_minutes: float = 120.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -142,6 +176,15 @@ def _check(settings: Settings, source: str) -> None:
         raise ConfigError(
             f"in {source}: worker_heartbeat_seconds must be positive and worker_concurrency "
             "at least 1"
+        )
+    if settings.shopify_grant not in ("authorization_code", "client_credentials"):
+        raise ConfigError(
+            f"in {source}: shopify_grant must be authorization_code or client_credentials, "
+            f"got {settings.shopify_grant!r}"
+        )
+    if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"in {source}: public_url must be an address like https://shopbridge.example.com"
         )
     if settings.worker_lease_seconds < 2 * settings.worker_heartbeat_seconds:
         raise ConfigError(

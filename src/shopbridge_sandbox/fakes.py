@@ -21,6 +21,7 @@ from shopbridge.engine.ports import (
     OrderCancellation,
     PermanentError,
     PlatformError,
+    Registration,
     ShippingProvider,
     ShopifyFulfilment,
     ShopifyOrderRef,
@@ -58,6 +59,8 @@ class FakeShopifyOrder:
 
 
 class FakeShopify(_Faulty):
+    platform = "shopify"
+
     def __init__(self, stock: dict[str, int] | None = None) -> None:
         super().__init__()
         self.available_stock: dict[str, int] = dict(stock or {})
@@ -79,6 +82,10 @@ class FakeShopify(_Faulty):
 
     async def check_access(self) -> None:
         self._enter("check_access")
+
+    async def ensure_webhooks(self, address: str, topics: tuple[str, ...]) -> list[Registration]:
+        self._enter("ensure_webhooks")
+        return [Registration(self.platform, t, address, "kept") for t in topics]
 
     def orders_for(self, tiktok_order_id: str) -> list[FakeShopifyOrder]:
         return [o for o in self.orders.values() if o.tiktok_order_id == tiktok_order_id]
@@ -181,6 +188,8 @@ class FakeShopify(_Faulty):
 
 
 class FakeTikTok(_Faulty):
+    platform = "tiktok"
+
     def __init__(self, providers: tuple[ShippingProvider, ...] | None = None) -> None:
         super().__init__()
         self.orders: dict[str, TikTokOrder] = {}
@@ -196,6 +205,10 @@ class FakeTikTok(_Faulty):
 
     async def check_access(self) -> None:
         self._enter("check_access")
+
+    async def ensure_webhooks(self, address: str, topics: tuple[str, ...]) -> list[Registration]:
+        self._enter("ensure_webhooks")
+        return [Registration(self.platform, t, address, "kept") for t in topics]
 
     def put(self, order: TikTokOrder) -> TikTokOrder:
         self.orders[order.order_id] = order

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopbridge.clock import Clock
+from shopbridge.config import Settings
+from shopbridge.credentials import Tokens
 from shopbridge.domain.policy import Policy
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyError
-from shopbridge.store import Store
+from shopbridge.store import ConnectionRecord, Store
 from shopbridge.tiktok.client import DEFAULT_API_BASE_URL, DEFAULT_AUTH_BASE_URL, TikTokClient
 from shopbridge.tiktok.errors import TikTokError
+from shopbridge.tiktok.models import Shop
 
 
 class ConnectError(ValueError):
@@ -109,3 +112,135 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
         timezone=request.timezone,
         **fields,
     )
+
+
+# -- the web UI's flows: one platform at a time ------------------------------------------------
+
+
+async def connect_shopify(
+    store: Store,
+    settings: Settings,
+    connection_id: int,
+    shop: str,
+    tokens: Tokens,
+    grant: str,
+) -> None:
+    """Attach a Shopify store to the connection with tokens just obtained (an install's code
+    exchange, or the client-credentials grant); checks the token works and picks a location."""
+    other = store.connection_by_shopify_domain(shop)
+    if other is not None and other.id != connection_id:
+        raise ConnectError(f"{shop} is already connected as {other.name!r}")
+    base_url = settings.shopify_api_url or None
+    async with ShopifyClient(shop, tokens.access_token, base_url=base_url) as shopify:
+        try:
+            locations = [loc for loc in await shopify.locations() if loc.is_active]
+        except ShopifyError as error:
+            raise ConnectError(f"Shopify refused the new token: {error}") from None
+    if not locations:
+        raise ConnectError(f"{shop} has no active location to take stock from")
+    current = store.get_connection(connection_id)
+    keep = current.shopify_domain == shop and current.shopify_location_id
+    store.update_connection(
+        connection_id,
+        shopify_domain=shop,
+        shopify_api_base_url=base_url,
+        shopify_auth=grant,
+        shopify_client_id=settings.shopify_client_id,
+        shopify_client_secret=settings.shopify_client_secret,
+        shopify_location_id=current.shopify_location_id if keep else locations[0].id,
+    )
+    store.save_tokens(connection_id, "shopify", tokens)
+
+
+def tiktok_client(settings: Settings, clock: Clock, tokens: Tokens | None = None) -> TikTokClient:
+    """A client of the operator's TikTok Shop app (from Settings)."""
+    return TikTokClient(
+        app_key=settings.tiktok_app_key,
+        app_secret=settings.tiktok_app_secret,
+        clock=clock,
+        access_token=tokens.access_token if tokens else "",
+        refresh_token=(tokens.refresh_token or "") if tokens else "",
+        api_base_url=settings.tiktok_api_url,
+        auth_base_url=settings.tiktok_auth_url,
+    )
+
+
+async def authorize_tiktok(
+    store: Store, settings: Settings, clock: Clock, connection_id: int, code: str
+) -> list[Shop]:
+    """Exchange a seller's authorization code; store the tokens on the connection and return
+    the shops they may act for (the caller picks one with `choose_tiktok_shop`)."""
+    async with tiktok_client(settings, clock) as tiktok:
+        try:
+            granted = await tiktok.get_token(code)
+            shops = await tiktok.get_authorized_shops()
+        except TikTokError as error:
+            raise ConnectError(f"TikTok Shop refused the authorization: {error}") from None
+    store.update_connection(
+        connection_id,
+        tiktok_app_key=settings.tiktok_app_key,
+        tiktok_app_secret=settings.tiktok_app_secret,
+        tiktok_api_base_url=settings.tiktok_api_url,
+        tiktok_auth_base_url=settings.tiktok_auth_url,
+    )
+    store.save_tokens(
+        connection_id,
+        "tiktok",
+        Tokens(
+            granted.access_token,
+            granted.access_token_expires_at,
+            granted.refresh_token,
+            granted.refresh_token_expires_at,
+        ),
+    )
+    if not shops:
+        raise ConnectError("the authorization covers no TikTok shop: authorize one shop at least")
+    return shops
+
+
+async def tiktok_shops(
+    store: Store, settings: Settings, clock: Clock, connection_id: int
+) -> list[Shop]:
+    """The shops the connection's stored TikTok token may act for."""
+    tokens = store.tokens(connection_id, "tiktok")
+    if tokens is None:
+        raise ConnectError("connect TikTok Shop first")
+    async with tiktok_client(settings, clock, tokens) as tiktok:
+        try:
+            return await tiktok.get_authorized_shops()
+        except TikTokError as error:
+            raise ConnectError(f"TikTok Shop refused the stored token: {error}") from None
+
+
+def choose_tiktok_shop(store: Store, connection_id: int, shop: Shop) -> None:
+    other = store.connection_by_tiktok_shop(shop.id)
+    if other is not None and other.id != connection_id:
+        raise ConnectError(f"TikTok shop {shop.name} is already connected as {other.name!r}")
+    store.update_connection(
+        connection_id,
+        tiktok_shop_id=shop.id,
+        tiktok_shop_cipher=shop.cipher,
+        tiktok_region=shop.region,
+    )
+
+
+def ready(record: ConnectionRecord) -> bool:
+    """Both platforms are connected: a TikTok shop with its token, a Shopify store with its."""
+    return bool(
+        record.tiktok_shop_id
+        and record.tiktok_shop_cipher
+        and record.tiktok_access_token
+        and record.shopify_domain
+        and record.shopify_access_token
+    )
+
+
+def activate_if_ready(store: Store, connection_id: int) -> bool:
+    """A connection set up (or reconnected) on both sides starts working: held work resumes and
+    a reconciliation pass runs at once. True when it is now active."""
+    record = store.get_connection(connection_id)
+    if not ready(record):
+        return False
+    if record.status in ("setting_up", "needs_reconnect"):
+        store.reconnected(connection_id)
+    return True

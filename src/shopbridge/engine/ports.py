@@ -44,6 +44,17 @@ class AccessLost(PermanentError):
 
 
 @dataclass(frozen=True)
+class Registration:
+    """One webhook topic on one platform after a check (engine/subscriptions.py)."""
+
+    platform: str
+    topic: str
+    address: str | None  # where the platform sends it now (None: nowhere)
+    action: str  # kept | created | updated | failed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ShopifyFulfilment:
     fulfillment_id: str
     company: str | None
@@ -123,12 +134,18 @@ class ShopifyPort(Protocol):
     async def check_access(self) -> None:
         """One cheap call: raises AccessLost when Shopify no longer accepts the connection."""
 
+    async def ensure_webhooks(self, uri: str, topics: tuple[str, ...]) -> list[Registration]: ...
+
 
 class TikTokPort(Protocol):
     async def get_order(self, order_id: str) -> TikTokOrder: ...
 
     async def check_access(self) -> None:
         """One cheap call: raises AccessLost when TikTok no longer accepts the connection."""
+
+    async def ensure_webhooks(
+        self, address: str, events: tuple[str, ...]
+    ) -> list[Registration]: ...
 
     async def get_cancellations(self, order_id: str) -> tuple[CancellationObserved, ...]: ...
 

@@ -11,6 +11,7 @@ from shopbridge.engine.ports import (
     AccessLost,
     CreatedOrder,
     PermanentError,
+    Registration,
     RetryableError,
     ShopifyFulfilment,
     ShopifyOrderRef,
@@ -90,6 +91,27 @@ class ShopifyGateway:
     async def check_access(self) -> None:
         async with translated():
             await self.client.locations()
+
+    async def ensure_webhooks(self, uri: str, topics: tuple[str, ...]) -> list[Registration]:
+        """Every topic subscribed at `uri`: missing ones created, stale addresses moved."""
+        found: list[Registration] = []
+        async with translated():
+            existing = {s.topic: s for s in await self.client.webhook_subscriptions()}
+            for topic in topics:
+                current = existing.get(topic)
+                try:
+                    if current is None:
+                        await self.client.create_webhook_subscription(topic, uri)
+                        found.append(Registration("shopify", topic, uri, "created"))
+                    elif current.uri != uri:
+                        await self.client.update_webhook_subscription(current.id, uri)
+                        found.append(Registration("shopify", topic, uri, "updated"))
+                    else:
+                        found.append(Registration("shopify", topic, uri, "kept"))
+                except ShopifyUserError as refused:
+                    where = current.uri if current else None
+                    found.append(Registration("shopify", topic, where, "failed", str(refused)))
+        return found
 
     async def _order(self, order_id: str) -> shopify.OrderState:
         order = await self.client.get_order_state(order_id)

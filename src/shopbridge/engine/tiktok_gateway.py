@@ -14,6 +14,7 @@ from shopbridge.engine.ports import (
     AccessLost,
     OrderCancellation,
     PermanentError,
+    Registration,
     RetryableError,
     ShippingProvider,
 )
@@ -132,6 +133,25 @@ class TikTokGateway:
     async def check_access(self) -> None:
         async with translated("get authorized shops"):
             await self.client.get_authorized_shops()
+
+    async def ensure_webhooks(self, address: str, events: tuple[str, ...]) -> list[Registration]:
+        """Every event type pushed to `address` (one address per type: a PUT overwrites)."""
+        found: list[Registration] = []
+        async with translated("shop webhooks"):
+            existing = await self.client.shop_webhooks()
+            for event in events:
+                if existing.get(event) == address:
+                    found.append(Registration("tiktok", event, address, "kept"))
+                    continue
+                try:
+                    await self.client.update_shop_webhook(event, address)
+                except TikTokPermanent as refused:
+                    where = existing.get(event)
+                    found.append(Registration("tiktok", event, where, "failed", str(refused)))
+                    continue
+                action = "updated" if event in existing else "created"
+                found.append(Registration("tiktok", event, address, action))
+        return found
 
     async def get_order(self, order_id: str) -> TikTokOrder:
         async with translated("get order"):

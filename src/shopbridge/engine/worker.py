@@ -38,6 +38,7 @@ from typing import Any
 
 import structlog
 
+from shopbridge.alerts import AlertDigest
 from shopbridge.clock import Clock, clock_span
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_command
@@ -46,6 +47,7 @@ from shopbridge.engine.executors import ContextSource, execute
 from shopbridge.engine.failures import Failure, FailureKind, classify, is_database_unavailable
 from shopbridge.engine.inbox import InboxHandler, InboxOutcome
 from shopbridge.engine.reconcile import poll_new_orders, reconcile
+from shopbridge.engine.subscriptions import ensure_webhooks
 from shopbridge.store import (
     ConnectionUnit,
     DeadlineItem,
@@ -187,6 +189,8 @@ class Worker:
         seed: int | None = None,
         reconcile_every: timedelta | None = None,
         poll_every: timedelta | None = None,
+        public_url: str = "",
+        alerts: AlertDigest | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -205,6 +209,8 @@ class Worker:
         self.wake = asyncio.Event()
         self.reconcile_every = reconcile_every
         self.poll_every = poll_every
+        self.public_url = public_url  # where webhooks are pointed (re-checked every pass)
+        self.alerts = alerts  # the digest of what needs the merchant, looked at every check
         self._next_reconcile_check: datetime | None = None
         self._held = _Held()
         self._running = 0
@@ -580,6 +586,11 @@ class Worker:
         if self.poll_every is not None:
             cadences.append(self.poll_every)
         self._next_reconcile_check = now + min(cadences)
+        if self.alerts is not None:
+            try:
+                await self.alerts.send_due(now)
+            except Exception:  # alerts never stop the work they report on
+                log.exception("sending the alert digest failed")
         passes = 0
         for record in await asyncio.to_thread(self.store.list_connections):
             full = await asyncio.to_thread(
@@ -597,6 +608,7 @@ class Worker:
                 ctx = await self.contexts.context(record.id)
                 if full:
                     await reconcile(self.store, ctx, since, now)
+                    await ensure_webhooks(self.store, ctx, self.public_url, now)
                 else:
                     assert self.poll_every is not None
                     await poll_new_orders(self.store, ctx, now, self.poll_every)

@@ -605,6 +605,19 @@ class ShopifyClient:
         payload = self._payload("create_webhook_subscription", data, "webhookSubscriptionCreate")
         return WebhookSubscription.model_validate(payload["webhookSubscription"])
 
+    async def webhook_subscriptions(self) -> list[WebhookSubscription]:
+        """This app's subscriptions on this shop (a handful: one page of 100 is all of them)."""
+        data = await self.execute("webhook_subscriptions", {"first": 100})
+        return [
+            WebhookSubscription.model_validate(n) for n in data["webhookSubscriptions"]["nodes"]
+        ]
+
+    async def update_webhook_subscription(self, subscription_id: str, uri: str) -> None:
+        data = await self.execute(
+            "update_webhook_subscription", {"id": subscription_id, "uri": uri}
+        )
+        self._payload("update_webhook_subscription", data, "webhookSubscriptionUpdate")
+
 
 # --- helpers ------------------------------------------------------------------------------
 

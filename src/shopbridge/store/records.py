@@ -93,6 +93,7 @@ class ConnectionRecord:
     reconcile_cursor: str | None
     last_reconcile_error: str | None
     reconnect_reason: str | None
+    webhook_status: Mapping[str, Any] | None
     settings_version: int
     created_at: datetime
 

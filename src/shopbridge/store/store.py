@@ -46,7 +46,13 @@ from shopbridge.store.unit import ConnectionUnit, OrderUnit, insert_timeline, op
 _CONNECTION_FIELDS = frozenset(connections.c.keys()) - {"id", "created_at", "settings_version"}
 # Bookkeeping of the reconciliation schedule: changing it changes nothing a worker caches.
 _BOOKKEEPING_FIELDS = frozenset(
-    {"last_reconciled_at", "last_polled_at", "reconcile_cursor", "last_reconcile_error"}
+    {
+        "last_reconciled_at",
+        "last_polled_at",
+        "reconcile_cursor",
+        "last_reconcile_error",
+        "webhook_status",
+    }
 )
 Platform = Literal["shopify", "tiktok"]
 _QUEUES: dict[WorkKind, sa.Table] = {
@@ -167,6 +173,19 @@ class Store:
                     settings_version=connections.c.settings_version + 1,
                 )
             )
+
+    def last_deliveries(self, connection_id: int) -> dict[tuple[str, str], datetime]:
+        """(platform, topic) -> when its newest webhook arrived, for this connection."""
+        newest = sa.func.max(inbox.c.received_at)
+        query = (
+            sa.select(inbox.c.source, inbox.c.topic, newest)
+            .where(
+                inbox.c.connection_id == connection_id, inbox.c.source.in_(("tiktok", "shopify"))
+            )
+            .group_by(inbox.c.source, inbox.c.topic)
+        )
+        with read_transaction(self.engine) as db:
+            return {(source, topic): at for source, topic, at in db.execute(query)}
 
     # -- platform tokens -------------------------------------------------------------------------
 

@@ -118,6 +118,8 @@ connections = sa.Table(
     sa.Column("last_reconcile_error", sa.Text),
     # Why the connection needs reconnecting (status needs_reconnect), in the merchant's words.
     sa.Column("reconnect_reason", sa.Text),
+    # The last check of both platforms' webhook subscriptions (engine/subscriptions.py).
+    sa.Column("webhook_status", Json),
     # Bumped on every change of what workers cache (credentials, policy, mapping): each worker
     # compares it on use, so a change reaches every process within seconds.
     sa.Column("settings_version", sa.Integer, nullable=False, server_default="1"),
@@ -294,4 +296,26 @@ clock_anchor = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("id = 1", name="single_row"),
     sa.CheckConstraint("factor > 0", name="factor"),
+)
+
+# One row per alert digest (alerts.py): claimed before it is sent, so that of several processes
+# on this database one sends each digest. `fingerprint` names the set of alerts it carried ("" for
+# an all-clear: nothing sent, but the same problems coming back are news); `results` says per
+# channel what happened, as JSON text, NULL while the digest is being sent.
+alert_digests = sa.Table(
+    "alert_digests",
+    metadata,
+    _id(),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("results", sa.Text),
+    sa.Index("ix_alert_digests_sent_at", "sent_at"),
+)
+
+# Webhook silence (alerts.py) asks for each connection's newest delivery from each platform.
+sa.Index(
+    "ix_inbox_connection_source_received",
+    inbox.c.connection_id,
+    inbox.c.source,
+    inbox.c.received_at,
 )

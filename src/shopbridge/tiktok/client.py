@@ -160,6 +160,22 @@ class TikTokClient:
         reply = await self._api("GET", "/authorization/202309/shops")
         return _parse_list(Shop, reply, "shops")
 
+    async def shop_webhooks(self) -> dict[str, str]:
+        """Event type -> the address TikTok pushes it to, for this shop (wave2 §2)."""
+        reply = await self._api("GET", "/event/202309/webhooks")
+        rows = reply.data.get("webhooks") or []
+        return {
+            str(row.get("event_type")): str(row.get("address"))
+            for row in rows
+            if isinstance(row, dict) and row.get("event_type")
+        }
+
+    async def update_shop_webhook(self, event_type: str, address: str) -> None:
+        """Point one event type of this shop at `address` (one address per type; overwrites)."""
+        await self._api(
+            "PUT", "/event/202309/webhooks", body={"event_type": event_type, "address": address}
+        )
+
     async def get_token(self, auth_code: str) -> TokenSet:
         """Exchange a seller's single-use auth code (30 min) for tokens, and use them (§5)."""
         tokens = await self._token_call(

@@ -21,9 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbridge import __version__
 from shopbridge.clock import Clock
+from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
-from shopbridge.web import auth, orders, settings
+from shopbridge.web import alerts, auth, connect, orders, settings
 from shopbridge.web.context import HERE, UiContext, build_templates, render
 from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
@@ -40,6 +41,7 @@ def create_app(
     secret_key: str | None = None,
     secure_cookies: bool = False,
     on_connection_changed: Callable[[int], None] = lambda connection_id: None,
+    config: Settings | None = None,
 ) -> Starlette:
     """The whole web app on one store (built by `bootstrap()`, which owns the wiring).
 
@@ -47,7 +49,8 @@ def create_app(
     `secret_key` signs session cookies (default: derived from SHOPBRIDGE_SECRET_KEY, else random
     per process, which signs everyone out on restart); `secure_cookies` adds the Secure flag
     (behind HTTPS); `on_connection_changed(id)` runs after a merchant changed a connection's
-    settings (a worker uses it to drop its cached policy).
+    settings (a worker uses it to drop its cached policy); `config` holds the service's
+    settings (public_url, the platform apps).
     """
     clock = clock or store.clock
 
@@ -63,6 +66,8 @@ def create_app(
             *auth.routes,
             *orders.routes,
             *settings.routes,
+            *connect.routes,
+            *alerts.routes(),
         ],
         middleware=[
             Middleware(PageSecurityHeaders),
@@ -85,6 +90,7 @@ def create_app(
         on_connection_changed=on_connection_changed,
         templates=build_templates(),
         login_throttle=LoginThrottle(clock),
+        settings=config or Settings(),
     )
     return app
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from shopbridge.clock import Clock
+from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
 from shopbridge.web.throttle import LoginThrottle
@@ -33,6 +34,8 @@ class UiContext:
     on_connection_changed: Callable[[int], None]
     templates: Jinja2Templates
     login_throttle: LoginThrottle
+    # The service's settings: public_url, the platform apps' credentials, alert channels.
+    settings: Settings = field(default_factory=Settings)
 
 
 def ui(request: Request) -> UiContext:

@@ -41,7 +41,9 @@ STATES: dict[str, tuple[str, dict[str, Any]]] = {
 async def home(request: Request) -> Response:
     connections: list[ConnectionRecord] = request.state.connections
     if len(connections) == 1:
-        return RedirectResponse(f"/connections/{connections[0].id}/orders", status_code=303)
+        only = connections[0]
+        page = "connect" if only.status == "setting_up" else "orders"
+        return RedirectResponse(f"/connections/{only.id}/{page}", status_code=303)
     return render(request, "connections.html", {"connections": connections, "active": "orders"})
 
 

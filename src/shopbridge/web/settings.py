@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +15,11 @@ from starlette.routing import Route
 
 from shopbridge.domain.codec import decode_mirror
 from shopbridge.domain.mirror import FlagCode
+from shopbridge.engine.subscriptions import SHOPIFY_TOPICS, TIKTOK_EVENTS
 from shopbridge.store import ConnectionRecord, Store
+from shopbridge.web.alerts import alert_panel
 from shopbridge.web.auth import checked_form, connection_of, flash, login_required
+from shopbridge.web.connect import platform_addresses
 from shopbridge.web.context import render, ui
 
 # TikTok policy (workflow.md): the post-payment holdback is never below 60 minutes.
@@ -70,6 +74,43 @@ def tracking_companies() -> list[str]:
     return sorted(dict.fromkeys(n for n in names if n))
 
 
+@dataclass(frozen=True)
+class WebhookRow:
+    platform: str
+    topic: str
+    address: str | None
+    action: str | None  # kept | created | updated | failed; None: never checked
+    error: str | None
+    last_delivery: datetime | None
+
+
+def webhook_rows(store: Store, connection: ConnectionRecord) -> list[WebhookRow]:
+    """Per topic shopbridge reads: where the platform sends it (as last checked) and when the
+    newest delivery arrived."""
+    checked = {
+        (str(t.get("platform")), str(t.get("topic"))): t
+        for t in (connection.webhook_status or {}).get("topics", [])
+        if isinstance(t, dict)
+    }
+    seen = store.last_deliveries(connection.id)
+    rows = []
+    for platform, topics in (("shopify", SHOPIFY_TOPICS), ("tiktok", TIKTOK_EVENTS)):
+        for topic in topics:
+            found = checked.get((platform, topic)) or checked.get((platform, "*")) or {}
+            stored = topic.lower().replace("_", "/", 1) if platform == "shopify" else topic
+            rows.append(
+                WebhookRow(
+                    platform,
+                    topic,
+                    found.get("address"),
+                    found.get("action"),
+                    found.get("error"),
+                    seen.get((platform, stored)),
+                )
+            )
+    return rows
+
+
 async def _page(
     request: Request,
     connection: ConnectionRecord,
@@ -96,6 +137,9 @@ async def _page(
             "min_holdback": MIN_HOLDBACK_MINUTES,
             "max_holdback": MAX_HOLDBACK_MINUTES,
             "now": ui(request).clock.now(),
+            "alert_panel": await alert_panel(request),
+            "addresses": platform_addresses(ui(request).settings.public_url),
+            "webhooks": await run_in_threadpool(webhook_rows, store, connection),
             "active": "settings",
         },
         status_code=status_code,

@@ -6,7 +6,8 @@ renewal at a time per platform, and connections that wait for the merchant to re
 - `connections.shopify_auth`, `shopify_client_id`, `shopify_token_expires_at`,
   `shopify_refresh_token`, `shopify_refresh_expires_at`, `tiktok_refresh_expires_at`;
 - `connections.{shopify,tiktok}_token_lease_owner/_until`: who renews the tokens right now;
-- `connections.reconnect_reason`: why the connection needs reconnecting.
+- `connections.reconnect_reason`: why the connection needs reconnecting;
+- `connections.webhook_status`: the last check of both platforms' webhook subscriptions.
 
 Revision ID: 0006
 Revises: 0005
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -27,6 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 # Frozen column type (see 0001).
 TIME = sa.DateTime(timezone=True)
+JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 OLD_STATUSES = "status IN ('active', 'paused', 'revoked')"
 NEW_STATUSES = "status IN ('active', 'paused', 'revoked', 'setting_up', 'needs_reconnect')"
 AUTH_MODES = "shopify_auth IN ('static', 'authorization_code', 'client_credentials')"
@@ -49,6 +52,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tiktok_token_lease_owner", sa.String(200)))
         batch.add_column(sa.Column("tiktok_token_lease_until", TIME))
         batch.add_column(sa.Column("reconnect_reason", sa.Text))
+        batch.add_column(sa.Column("webhook_status", JSON_TYPE))
         batch.create_check_constraint(op.f("ck_connections_shopify_auth"), AUTH_MODES)
 
 
@@ -56,6 +60,7 @@ def downgrade() -> None:
     with op.batch_alter_table("connections") as batch:
         batch.drop_constraint(op.f("ck_connections_shopify_auth"), type_="check")
         for name in (
+            "webhook_status",
             "reconnect_reason",
             "tiktok_token_lease_until",
             "tiktok_token_lease_owner",

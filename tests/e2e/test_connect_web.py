@@ -1,0 +1,249 @@
+"""Connecting real shops from the web UI, against both sandboxes over loopback: a fresh database,
+a new connection, "Connect Shopify" (install approval, signed callback, expiring token) and
+"Connect TikTok Shop" (seller authorization, code exchange), then webhooks registered by
+shopbridge itself and an order held in Shopify. Refusals (tampered HMAC, replayed state) are
+pages that say what to do, with nothing saved."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import pytest
+
+from shopbridge.bootstrap import Shopbridge, bootstrap
+from shopbridge.clock import SystemClock
+from shopbridge.config import Settings
+from shopbridge.store import SecretBox, Store
+from shopbridge.web.accounts import create_user
+from shopbridge_sandbox.rehearsal import free_port
+from shopbridge_sandbox.serving import BackgroundServer
+from shopbridge_sandbox.shopify.cli import demo_sandbox
+from shopbridge_sandbox.shopify.sandbox import ShopifySandbox
+from shopbridge_sandbox.tiktok.cli import seeded_sandbox
+from shopbridge_sandbox.tiktok.sandbox import TikTokSandbox
+
+EMAIL, PASSWORD = "owner@example.com", "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class _Form(HTMLParser):
+    """The first form of a page: its action and fields (checked boxes and hidden inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and not self.action:
+            self.action = a.get("action", "")
+        kind = a.get("type")
+        if tag == "input" and a.get("name") and (kind == "hidden" or "checked" in a):
+            self.fields.append((a["name"], a.get("value", "")))
+
+
+def form_of(html: str) -> _Form:
+    form = _Form()
+    form.feed(html)
+    return form
+
+
+@dataclass
+class Setup:
+    service: Shopbridge
+    app_url: str
+    client: httpx.Client
+    shopify: ShopifySandbox
+    shopify_url: str
+    tiktok: TikTokSandbox
+    tiktok_url: str
+    secret_box: SecretBox
+
+
+@pytest.fixture
+def setup(db_url: str, secret_box) -> Iterator[Setup]:  # type: ignore[no-untyped-def]
+    clock = SystemClock()
+    shopify, tiktok = demo_sandbox(clock), seeded_sandbox(clock)
+    shopify_server, tiktok_server = BackgroundServer(shopify.app), BackgroundServer(tiktok.app)
+    shopify_server.start()
+    tiktok_server.start()
+    port = free_port()
+    app_url = f"http://127.0.0.1:{port}"
+    tiktok_app = tiktok.app_settings()
+    tiktok.configure_app(redirect_url=f"{app_url}/tiktok/callback")
+    shopify_app = shopify.app_settings()
+    settings = Settings(
+        database_url=db_url,
+        public_url=app_url,
+        shopify_client_id=shopify_app["client_id"],
+        shopify_client_secret=shopify_app["client_secret"],
+        shopify_api_url=shopify_server.base_url,
+        tiktok_app_key=tiktok_app["app_key"],
+        tiktok_app_secret=tiktok_app["app_secret"],
+        tiktok_service_id=tiktok_app["service_id"],
+        tiktok_authorize_url=f"{tiktok_server.base_url}/open/authorize",
+        tiktok_api_url=tiktok_server.base_url,
+        tiktok_auth_url=tiktok_server.base_url,
+    )
+    service = bootstrap(settings, clock=clock, secret_box=secret_box)
+    create_user(service.store, EMAIL, PASSWORD)
+    web = BackgroundServer(service.web(wake=lambda: None, secret_key="test"), port=port)
+    web.start()
+    client = httpx.Client(base_url=app_url, timeout=20.0, follow_redirects=True)
+    try:
+        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+        yield Setup(
+            service,
+            app_url,
+            client,
+            shopify,
+            shopify_server.base_url,
+            tiktok,
+            tiktok_server.base_url,
+            secret_box,
+        )
+    finally:
+        client.close()
+        web.stop()  # its clients lived on the server's own loop, gone with it
+        service.store.engine.dispose()
+        shopify_server.stop()
+        tiktok_server.stop()
+
+
+def _post(setup: Setup, path: str, **data: str) -> httpx.Response:
+    page = setup.client.get(
+        path if not path.endswith(("/shopify", "/tiktok")) else path.rsplit("/", 1)[0]
+    )
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    return setup.client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+
+
+def _new_connection(setup: Setup) -> int:
+    response = _post(setup, "/connections/new", name="Demo")
+    assert response.status_code == 303
+    return int(response.headers["location"].split("/")[2])
+
+
+def _approve_on_shopify(setup: Setup, connection_id: int) -> str:
+    """Press Connect Shopify, then Install on Shopify's page: the callback address it sends to."""
+    started = _post(setup, f"/connections/{connection_id}/connect/shopify", shop="demo")
+    assert started.status_code == 303
+    authorize = started.headers["location"]
+    assert authorize.startswith(setup.shopify_url + "/admin/oauth/authorize?")
+    page = httpx.get(authorize)
+    form = form_of(page.text)
+    answer = _submit(setup.shopify_url + form.action, form.fields)
+    assert answer.status_code == 302
+    return answer.headers["location"]
+
+
+def _authorize_on_tiktok(setup: Setup, connection_id: int) -> str:
+    started = _post(setup, f"/connections/{connection_id}/connect/tiktok")
+    assert started.status_code == 303
+    authorize = started.headers["location"]
+    assert authorize.startswith(setup.tiktok_url + "/open/authorize?")
+    form = form_of(httpx.get(authorize).text)
+    answer = _submit(setup.tiktok_url + form.action, [*form.fields, ("decision", "authorize")])
+    assert answer.status_code == 302
+    return answer.headers["location"]
+
+
+def _submit(url: str, fields: list[tuple[str, str]]) -> httpx.Response:
+    """A browser's form post (repeated fields kept)."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    return httpx.post(url, content=urlencode(fields), headers=form)
+
+
+def _local(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_both_shops_connected_from_the_web_ui_then_an_order_is_held(setup: Setup) -> None:
+    store: Store = setup.service.store
+    connection_id = _new_connection(setup)
+    assert store.get_connection(connection_id).status == "setting_up"
+
+    callback = _approve_on_shopify(setup, connection_id)
+    assert callback.startswith(setup.app_url + "/shopify/callback?")
+    done = setup.client.get(_local(callback))
+    assert "Shopify store demo.myshopify.com connected" in done.text
+    connection = store.get_connection(connection_id)
+    assert connection.shopify_auth == "authorization_code"
+    tokens = store.tokens(connection_id, "shopify")
+    assert tokens is not None and tokens.refresh_token and tokens.expires_at is not None
+    assert connection.status == "setting_up", "TikTok is not connected yet"
+
+    callback = _authorize_on_tiktok(setup, connection_id)
+    done = setup.client.get(_local(callback))
+    assert "Both platforms are connected" in done.text
+    connection = store.get_connection(connection_id)
+    assert connection.status == "active" and connection.tiktok_shop_cipher
+
+    # Webhooks wired by shopbridge itself, on both platforms, at its public address.
+    subscriptions = setup.shopify.webhook_subscriptions("demo")
+    assert {s["uri"] for s in subscriptions} == {setup.app_url + "/webhooks/shopify"}
+    assert {s["topic"] for s in subscriptions} >= {"ORDERS_CANCELLED", "APP_UNINSTALLED"}
+    settings_page = setup.client.get(f"/connections/{connection_id}/settings").text
+    assert settings_page.count('data-testid="webhook-row"') == 10
+    assert "not checked yet" not in settings_page
+
+    # An order placed on TikTok is held in Shopify, carried by the webhooks just registered
+    # (a worker process of its own, as `shopbridge worker` would be).
+    shop_id = connection.tiktok_shop_id
+    assert shop_id is not None
+
+    async def until_held() -> float:
+        service = bootstrap(
+            setup.service.settings, clock=SystemClock(), secret_box=setup.secret_box
+        )
+        worker = service.worker(reconcile_every=None)
+        order_id = setup.tiktok.create_order(shop_id, {"TEE-RED-L": 1})
+        placed = time.monotonic()
+        try:
+            for _ in range(200):
+                await worker.run_until_idle()
+                row = store.get_mirror(connection_id, order_id)
+                if row is not None and row.phase == "held":
+                    return time.monotonic() - placed
+                await asyncio.sleep(0.05)
+        finally:
+            await service.aclose()
+        raise AssertionError("the order was never held")
+
+    held_after = asyncio.run(until_held())
+    print(f"order held in Shopify {held_after:.2f} s after it was placed on TikTok")
+
+
+def test_a_tampered_or_replayed_shopify_callback_changes_nothing(setup: Setup) -> None:
+    store: Store = setup.service.store
+    connection_id = _new_connection(setup)
+    callback = _approve_on_shopify(setup, connection_id)
+    tampered = _local(callback).replace("shop=demo.myshopify.com", "shop=evil.myshopify.com")
+    refused = setup.client.get(tampered)
+    assert refused.status_code in (400, 401)
+    assert "Traceback" not in refused.text
+    assert store.get_connection(connection_id).shopify_domain is None
+
+    callback = _approve_on_shopify(setup, connection_id)
+    assert setup.client.get(_local(callback)).status_code == 200
+    replayed = setup.client.get(_local(callback))
+    assert replayed.status_code == 400
+    assert "already used or expired" in replayed.text
+
+
+def test_a_shop_that_is_not_a_myshopify_host_is_refused(setup: Setup) -> None:
+    connection_id = _new_connection(setup)
+    refused = _post(setup, f"/connections/{connection_id}/connect/shopify", shop="evil.com/x")
+    assert refused.status_code == 303
+    page = setup.client.get(refused.headers["location"]).text
+    assert "my-store.myshopify.com" in page
