@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -247,3 +248,104 @@ def test_a_shop_that_is_not_a_myshopify_host_is_refused(setup: Setup) -> None:
     assert refused.status_code == 303
     page = setup.client.get(refused.headers["location"]).text
     assert "my-store.myshopify.com" in page
+
+
+def _connect_both(setup: Setup) -> int:
+    connection_id = _new_connection(setup)
+    setup.client.get(_local(_approve_on_shopify(setup, connection_id)))
+    setup.client.get(_local(_authorize_on_tiktok(setup, connection_id)))
+    assert setup.service.store.get_connection(connection_id).status == "active"
+    return connection_id
+
+
+async def _run_workers(setup: Setup, count: int, seconds: float, act: Any = None) -> None:
+    """`count` workers, each with its own platform clients and renewal identity (as separate
+    `shopbridge worker` processes), running for `seconds` while `act()` is awaited."""
+    services = [
+        bootstrap(setup.service.settings, clock=SystemClock(), secret_box=setup.secret_box)
+        for _ in range(count)
+    ]
+    stop = asyncio.Event()
+    workers = [s.worker(worker_id=f"w{n}", reconcile_every=None) for n, s in enumerate(services)]
+    tasks = [asyncio.create_task(w.run(stop, idle_seconds=0.05)) for w in workers]
+    try:
+        if act is not None:
+            await act()
+        await asyncio.sleep(seconds)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for service in services:
+            await service.aclose()
+
+
+def test_tokens_expiring_mid_run_are_renewed_once_by_two_workers(setup: Setup) -> None:
+    """Shopify tokens living 4 s, two workers, orders arriving all along: each refresh token is
+    spent exactly once (never by both workers), and no order fails."""
+    setup.shopify.configure_app(access_token_lifetime=4)
+    connection_id = _connect_both(setup)
+    store = setup.service.store
+    shop_id = store.get_connection(connection_id).tiktok_shop_id
+    assert shop_id is not None
+    placed: list[str] = []
+
+    async def orders() -> None:
+        for _ in range(12):
+            placed.append(setup.tiktok.create_order(shop_id, {"TEE-RED-L": 1}))
+            await asyncio.sleep(0.5)
+
+    asyncio.run(_run_workers(setup, 2, seconds=3.0, act=orders))
+    refreshes = setup.shopify.token_refreshes()
+    assert refreshes, "tokens expired and were renewed during the run"
+    assert set(refreshes.values()) == {1}, f"a refresh token was spent twice: {refreshes}"
+    phases = {store.get_mirror(connection_id, o).phase for o in placed}  # type: ignore[union-attr]
+    assert phases == {"held"}
+    assert not store.list_mirrors(connection_id, needs_attention=True)
+
+
+def test_uninstall_then_reconnect_completes_the_held_work(setup: Setup) -> None:
+    connection_id = _connect_both(setup)
+    store = setup.service.store
+    shop_id = store.get_connection(connection_id).tiktok_shop_id
+    assert shop_id is not None
+    setup.shopify.uninstall_app("demo")
+    order_id = setup.tiktok.create_order(shop_id, {"TEE-RED-L": 1})
+    asyncio.run(_run_workers(setup, 1, seconds=2.0))
+    connection = store.get_connection(connection_id)
+    assert connection.status == "needs_reconnect"
+    assert "Reconnect the store" in (connection.reconnect_reason or "")
+    orders_page = setup.client.get(f"/connections/{connection_id}/orders").text
+    assert 'data-testid="reconnect-banner"' in orders_page
+    row = store.get_mirror(connection_id, order_id)
+    assert row is None or row.phase == "new", "nothing reserved, nothing failed"
+
+    setup.client.get(_local(_approve_on_shopify(setup, connection_id)))
+    assert store.get_connection(connection_id).status == "active"
+    asyncio.run(_run_workers(setup, 1, seconds=2.0))
+    assert store.get_mirror(connection_id, order_id).phase == "held"  # type: ignore[union-attr]
+    assert not store.list_mirrors(connection_id, needs_attention=True)
+
+
+def test_deleted_subscriptions_are_recreated_by_the_next_pass(setup: Setup) -> None:
+    from datetime import timedelta
+
+    connection_id = _connect_both(setup)
+    for subscription in setup.shopify.webhook_subscriptions("demo"):
+        setup.shopify.delete_webhook_subscription("demo", subscription["id"])
+    assert setup.shopify.webhook_subscriptions("demo") == []
+
+    async def one_pass() -> None:
+        service = bootstrap(
+            setup.service.settings, clock=SystemClock(), secret_box=setup.secret_box
+        )
+        try:
+            worker = service.worker(reconcile_every=timedelta(minutes=5))
+            await worker.reconcile_due()
+        finally:
+            await service.aclose()
+
+    setup.service.store.update_connection(connection_id, last_reconciled_at=None)
+    asyncio.run(one_pass())
+    uris = {s["uri"] for s in setup.shopify.webhook_subscriptions("demo")}
+    assert uris == {setup.app_url + "/webhooks/shopify"}
+    assert len(setup.shopify.webhook_subscriptions("demo")) == 5

@@ -65,6 +65,7 @@ class StoredTokens:
         self._margin = margin
         self._lease_seconds = lease_seconds
         self._current: Tokens | None = None
+        self._seen: tuple[str, timedelta] | None = None  # a token and its renewal margin
         self._lock = asyncio.Lock()  # one renewal at a time within this process too
 
     async def token(self) -> str:
@@ -80,7 +81,15 @@ class StoredTokens:
         return fresh.access_token != token
 
     def _due(self, tokens: Tokens) -> bool:
-        return tokens.due(self.clock.now(), self._margin)
+        """Renew `margin` before expiry, or a fifth of the life it had when first seen if that
+        is shorter (a token living a few seconds is not renewed on every call)."""
+        if tokens.expires_at is None:
+            return False
+        now = self.clock.now()
+        if self._seen is None or self._seen[0] != tokens.access_token:
+            life = max(tokens.expires_at - now, timedelta(0))
+            self._seen = (tokens.access_token, min(self._margin, life / 5))
+        return tokens.due(now, self._seen[1])
 
     async def _fresh(self, seen: str | None, *, force: bool = False) -> Tokens:
         """Tokens newer than `seen` and not due, renewing them here if nobody else has."""
@@ -165,7 +174,10 @@ def renew_shopify(record: ConnectionRecord, http: httpx.AsyncClient, clock: Cloc
         except oauth.ShopifyOAuthError as error:
             if error.retryable:
                 raise RetryableError(str(error)) from error
-            raise AccessLost("shopify", str(error)) from error
+            raise AccessLost(
+                "shopify",
+                f"{error}. The app was uninstalled or its access revoked: Reconnect the store.",
+            ) from error
 
     return renew
 
@@ -179,7 +191,11 @@ async def renew_tiktok(client: TikTokClient, tokens: Tokens) -> Tokens:
     except TikTokRetryable as error:
         raise RetryableError(f"TikTok token refresh: {error}") from error
     except TikTokError as error:
-        raise AccessLost("tiktok", f"TikTok refused to refresh the token: {error}") from error
+        raise AccessLost(
+            "tiktok",
+            f"TikTok Shop refused to renew the token ({error}): the seller deauthorized the app "
+            "or the authorization expired. Reconnect the shop.",
+        ) from error
     return Tokens(
         granted.access_token,
         granted.access_token_expires_at,

@@ -161,6 +161,11 @@ class ShopifySandbox:
             self.world.emit(shop, "app/uninstalled", rest.shop(shop))
             shop.subscriptions.clear()
 
+    def token_refreshes(self) -> dict[str, int]:
+        """Per spent refresh token, how many new token pairs it bought (see TokenLedger)."""
+        with self.world.lock:
+            return self.world.tokens.refreshes()
+
     def webhook_subscriptions(self, shop_name: str) -> list[dict[str, Any]]:
         """The shop's API-created subscriptions, oldest first."""
         with self.world.lock:

@@ -86,6 +86,7 @@ class TokenLedger:
         self._codes: dict[str, AuthorizationCode] = {}
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._spent: dict[str, int] = {}  # refresh token -> pairs it bought
 
     def issue_code(self, client_id: str, shop: str, scope: str, now: datetime) -> str:
         code = AuthorizationCode(secrets.token_hex(16), client_id, shop, scope, now + CODE_LIFETIME)
@@ -148,7 +149,13 @@ class TokenLedger:
             raise TokenRefused("invalid_grant", "The refresh token has expired")
         # A fresh refresh-token lifetime on every rotation: UNCONFIRMED (use the answer's
         # refresh_token_expires_in, §1.2 step 5).
+        self._spent[value] = self._spent.get(value, 0) + 1
         return self.issue(spent.shop, spent.scope, now, access_lifetime, refresh_lifetime, spent)
+
+    def refreshes(self) -> dict[str, int]:
+        """How many new pairs each spent refresh token bought (more than 1: a race, or an
+        answer lost and asked again)."""
+        return dict(self._spent)
 
     def authenticate(self, value: str, now: datetime) -> str | None:
         """The shop an Admin API request with this token acts for, or None if the token is

@@ -63,8 +63,10 @@ async def test_processes_racing_near_expiry_renew_once_and_share_the_result(
     token rotates), the others wait for it and use the same new token."""
     platform = Platform(manual_clock)
     platform.delay = 0.3
-    cid = _connection(store, manual_clock, timedelta(minutes=2))
+    cid = _connection(store, manual_clock, timedelta(hours=1))
     sources = [_source(store, manual_clock, cid, platform, f"w{i}") for i in range(4)]
+    assert await asyncio.gather(*(s.token() for s in sources)) == ["access-0"] * 4
+    manual_clock.advance(timedelta(minutes=58))
     tokens = await asyncio.gather(*(s.token() for s in sources))
     assert tokens == ["access-1"] * 4
     assert platform.renewals == 1
@@ -94,20 +96,41 @@ async def test_a_refused_renewal_is_access_lost_and_frees_the_lease(
 ) -> None:
     platform = Platform(manual_clock)
     platform.live_refresh = "revoked-elsewhere"
-    cid = _connection(store, manual_clock, timedelta(minutes=1))
+    cid = _connection(store, manual_clock, timedelta(hours=1))
+    source = _source(store, manual_clock, cid, platform, "w1")
+    await source.token()
+    manual_clock.advance(timedelta(minutes=59))
     with pytest.raises(AccessLost):
-        await _source(store, manual_clock, cid, platform, "w1").token()
+        await source.token()
     assert store.get_connection(cid).shopify_token_lease_owner is None
 
 
 async def test_a_dead_renewers_lease_lapses(store: Store, manual_clock: ManualClock) -> None:
     """A process killed while renewing leaves its lease; after it lapses another renews."""
     platform = Platform(manual_clock)
-    cid = _connection(store, manual_clock, timedelta(minutes=1))
+    cid = _connection(store, manual_clock, timedelta(hours=1))
+    source = _source(store, manual_clock, cid, platform, "w2")
+    await source.token()
+    manual_clock.advance(timedelta(minutes=58))
     lapses = manual_clock.now() + timedelta(seconds=30)
     assert store.take_token_lease(cid, "shopify", "dead", lapses)
     manual_clock.advance(timedelta(seconds=31))
-    assert await _source(store, manual_clock, cid, platform, "w2").token() == "access-1"
+    assert await source.token() == "access-1"
+
+
+async def test_a_short_lived_token_is_renewed_near_its_end_not_on_every_call(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Tokens living 10 s (a sandbox set to expire them fast): renewed in their last fifth."""
+    platform = Platform(manual_clock, lifetime=timedelta(seconds=10))
+    cid = _connection(store, manual_clock, timedelta(seconds=10))
+    source = _source(store, manual_clock, cid, platform, "w1")
+    for _ in range(5):
+        assert await source.token() == "access-0"
+    manual_clock.advance(timedelta(seconds=8.5))
+    assert await source.token() == "access-1"
+    assert await source.token() == "access-1"
+    assert platform.renewals == 1
 
 
 async def test_a_fixed_token_is_never_renewed(store: Store, manual_clock: ManualClock) -> None:
