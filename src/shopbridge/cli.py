@@ -109,6 +109,7 @@ async def _serve(settings: Settings, with_web: bool) -> None:
 
     from shopbridge.bootstrap import bootstrap
     from shopbridge.store.anchor import ClockMismatch
+    from shopbridge.web.accounts import has_users
 
     url = settings.resolved_database_url()
     try:
@@ -126,16 +127,18 @@ async def _serve(settings: Settings, with_web: bool) -> None:
     try:
         if with_web:
             wake = the_worker.wake.set if the_worker is not None else (lambda: None)
+            app = service.web(wake=wake)
             config = uvicorn.Config(
-                service.web(wake=wake),
-                host=settings.host,
-                port=settings.port,
-                log_level=settings.log_level,
+                app, host=settings.host, port=settings.port, log_level=settings.log_level
             )
+            address = settings.public_url or f"http://{settings.host}:{settings.port}"
             click.echo(
                 f"shopbridge {__version__} on http://{settings.host}:{settings.port} "
                 f"({_safe(url)}{'' if run_worker else ', web only'})"
             )
+            if not await asyncio.to_thread(has_users, service.store):
+                code = app.state.ui.setup_code
+                click.echo(f"No account yet: create the first one at {address}/setup?code={code}")
             # uvicorn owns SIGINT/SIGTERM here; when it has shut down, the worker stops too.
             await uvicorn.Server(config).serve()
         else:

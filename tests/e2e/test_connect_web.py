@@ -349,3 +349,43 @@ def test_deleted_subscriptions_are_recreated_by_the_next_pass(setup: Setup) -> N
     uris = {s["uri"] for s in setup.shopify.webhook_subscriptions("demo")}
     assert uris == {setup.app_url + "/webhooks/shopify"}
     assert len(setup.shopify.webhook_subscriptions("demo")) == 5
+
+
+def test_the_first_account_is_created_in_the_browser_with_the_printed_code(
+    db_url: str, secret_box: SecretBox
+) -> None:
+    from shopbridge.web.setup import setup_code
+
+    service = bootstrap(Settings(database_url=db_url), clock=SystemClock(), secret_box=secret_box)
+    web = BackgroundServer(service.web(wake=lambda: None, secret_key="k")).start()
+    try:
+        with httpx.Client(base_url=web.base_url, follow_redirects=True) as client:
+            assert 'data-testid="first-run"' in client.get("/login").text
+            assert client.get("/setup?code=guess").status_code == 403
+            page = client.get(f"/setup?code={setup_code('k')}")
+            token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+            made = client.post(
+                "/setup",
+                data={
+                    "csrf_token": token,
+                    "code": setup_code("k"),
+                    "email": EMAIL,
+                    "password": "short",
+                },
+            )
+            assert made.status_code == 400 and "at least 8" in made.text
+            made = client.post(
+                "/setup",
+                data={
+                    "csrf_token": token,
+                    "code": setup_code("k"),
+                    "email": EMAIL,
+                    "password": PASSWORD,
+                },
+            )
+            assert made.url.path == "/connections/new", "signed in, on to the first connection"
+            again = client.get(f"/setup?code={setup_code('k')}")
+            assert again.url.path != "/setup", "the setup page is gone once an account exists"
+    finally:
+        web.stop()
+        service.store.engine.dispose()

@@ -77,6 +77,11 @@ def create_user(
     return User(int(user_id), email)
 
 
+def has_users(store: Store) -> bool:
+    with read_transaction(store.engine) as db:
+        return db.execute(sa.select(users.c.id).limit(1)).first() is not None
+
+
 def grant(store: Store, user_id: int, connection_id: int) -> None:
     """Let a user see one more connection (idempotent)."""
     with write_transaction(store.engine) as db:

@@ -24,7 +24,7 @@ from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
-from shopbridge.web import alerts, auth, connect, orders, settings
+from shopbridge.web import alerts, auth, connect, orders, settings, setup
 from shopbridge.web.context import HERE, UiContext, build_templates, render
 from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
@@ -53,6 +53,7 @@ def create_app(
     settings (public_url, the platform apps).
     """
     clock = clock or store.clock
+    session_key = secret_key or _session_key()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
@@ -67,13 +68,14 @@ def create_app(
             *orders.routes,
             *settings.routes,
             *connect.routes,
+            *setup.routes,
             *alerts.routes(),
         ],
         middleware=[
             Middleware(PageSecurityHeaders),
             Middleware(
                 SessionMiddleware,
-                secret_key=secret_key or _session_key(),
+                secret_key=session_key,
                 session_cookie=auth.SESSION_COOKIE,
                 max_age=auth.SESSION_HOURS * 3600,
                 same_site="lax",
@@ -91,6 +93,7 @@ def create_app(
         templates=build_templates(),
         login_throttle=LoginThrottle(clock),
         settings=config or Settings(),
+        setup_code=setup.setup_code(session_key),
     )
     return app
 

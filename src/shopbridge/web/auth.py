@@ -125,8 +125,11 @@ def safe_next(value: object) -> str:
 async def login_page(request: Request) -> Response:
     if isinstance(request.session.get("user_id"), int):
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    first_run = not await run_in_threadpool(accounts.has_users, ui(request).store)
     return render(
-        request, "login.html", {"next": safe_next(request.query_params.get("next")), "email": ""}
+        request,
+        "login.html",
+        {"next": safe_next(request.query_params.get("next")), "email": "", "first_run": first_run},
     )
 
 

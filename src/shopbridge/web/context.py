@@ -36,6 +36,8 @@ class UiContext:
     login_throttle: LoginThrottle
     # The service's settings: public_url, the platform apps' credentials, alert channels.
     settings: Settings = field(default_factory=Settings)
+    # Opens /setup (the first account) while no user exists; see web/setup.py.
+    setup_code: str = ""
 
 
 def ui(request: Request) -> UiContext:
