@@ -7,31 +7,28 @@ pages that say what to do, with nothing saved."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
-from shopbridge.bootstrap import Shopbridge, bootstrap
+from shopbridge.bootstrap import bootstrap
 from shopbridge.clock import SystemClock
 from shopbridge.config import Settings
 from shopbridge.store import SecretBox, Store
 from shopbridge.web.accounts import create_user
-from shopbridge_sandbox.rehearsal import free_port
 from shopbridge_sandbox.serving import BackgroundServer
-from shopbridge_sandbox.shopify.cli import demo_sandbox
-from shopbridge_sandbox.shopify.sandbox import ShopifySandbox
-from shopbridge_sandbox.tiktok.cli import seeded_sandbox
-from shopbridge_sandbox.tiktok.sandbox import TikTokSandbox
+from support.connect_stack import ConnectStack, connect_stack
 
 EMAIL, PASSWORD = "owner@example.com", "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ONWARD = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
 
 
 class _Form(HTMLParser):
@@ -58,66 +55,21 @@ def form_of(html: str) -> _Form:
 
 
 @dataclass
-class Setup:
-    service: Shopbridge
-    app_url: str
-    client: httpx.Client
-    shopify: ShopifySandbox
-    shopify_url: str
-    tiktok: TikTokSandbox
-    tiktok_url: str
-    secret_box: SecretBox
+class Setup(ConnectStack):
+    client: httpx.Client = None  # type: ignore[assignment]
 
 
 @pytest.fixture
-def setup(db_url: str, secret_box) -> Iterator[Setup]:  # type: ignore[no-untyped-def]
-    clock = SystemClock()
-    shopify, tiktok = demo_sandbox(clock), seeded_sandbox(clock)
-    shopify_server, tiktok_server = BackgroundServer(shopify.app), BackgroundServer(tiktok.app)
-    shopify_server.start()
-    tiktok_server.start()
-    port = free_port()
-    app_url = f"http://127.0.0.1:{port}"
-    tiktok_app = tiktok.app_settings()
-    tiktok.configure_app(redirect_url=f"{app_url}/tiktok/callback")
-    shopify_app = shopify.app_settings()
-    settings = Settings(
-        database_url=db_url,
-        public_url=app_url,
-        shopify_client_id=shopify_app["client_id"],
-        shopify_client_secret=shopify_app["client_secret"],
-        shopify_api_url=shopify_server.base_url,
-        tiktok_app_key=tiktok_app["app_key"],
-        tiktok_app_secret=tiktok_app["app_secret"],
-        tiktok_service_id=tiktok_app["service_id"],
-        tiktok_authorize_url=f"{tiktok_server.base_url}/open/authorize",
-        tiktok_api_url=tiktok_server.base_url,
-        tiktok_auth_url=tiktok_server.base_url,
-    )
-    service = bootstrap(settings, clock=clock, secret_box=secret_box)
-    create_user(service.store, EMAIL, PASSWORD)
-    web = BackgroundServer(service.web(wake=lambda: None, secret_key="test"), port=port)
-    web.start()
-    client = httpx.Client(base_url=app_url, timeout=20.0, follow_redirects=True)
-    try:
-        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
-        client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
-        yield Setup(
-            service,
-            app_url,
-            client,
-            shopify,
-            shopify_server.base_url,
-            tiktok,
-            tiktok_server.base_url,
-            secret_box,
-        )
-    finally:
-        client.close()
-        web.stop()  # its clients lived on the server's own loop, gone with it
-        service.store.engine.dispose()
-        shopify_server.stop()
-        tiktok_server.stop()
+def setup(db_url: str, secret_box: SecretBox) -> Iterator[Setup]:
+    with connect_stack(db_url, secret_box) as stack:
+        create_user(stack.service.store, EMAIL, PASSWORD)
+        client = httpx.Client(base_url=stack.app_url, timeout=20.0, follow_redirects=True)
+        try:
+            token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+            client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+            yield Setup(**vars(stack), client=client)
+        finally:
+            client.close()
 
 
 def _post(setup: Setup, path: str, **data: str) -> httpx.Response:
@@ -137,8 +89,7 @@ def _new_connection(setup: Setup) -> int:
 def _approve_on_shopify(setup: Setup, connection_id: int) -> str:
     """Press Connect Shopify, then Install on Shopify's page: the callback address it sends to."""
     started = _post(setup, f"/connections/{connection_id}/connect/shopify", shop="demo")
-    assert started.status_code == 303
-    authorize = started.headers["location"]
+    authorize = _onward(started)
     assert authorize.startswith(setup.shopify_url + "/admin/oauth/authorize?")
     page = httpx.get(authorize)
     form = form_of(page.text)
@@ -149,13 +100,21 @@ def _approve_on_shopify(setup: Setup, connection_id: int) -> str:
 
 def _authorize_on_tiktok(setup: Setup, connection_id: int) -> str:
     started = _post(setup, f"/connections/{connection_id}/connect/tiktok")
-    assert started.status_code == 303
-    authorize = started.headers["location"]
+    authorize = _onward(started)
     assert authorize.startswith(setup.tiktok_url + "/open/authorize?")
     form = form_of(httpx.get(authorize).text)
     answer = _submit(setup.tiktok_url + form.action, [*form.fields, ("decision", "authorize")])
     assert answer.status_code == 302
     return answer.headers["location"]
+
+
+def _onward(page: httpx.Response) -> str:
+    """Where the "On to the platform" page sends the browser (a page, not a redirect: the
+    Content-Security-Policy keeps form posts on this site)."""
+    assert page.status_code == 200
+    found = ONWARD.search(page.text)
+    assert found, "the page links on to the platform"
+    return html.unescape(found.group(1))
 
 
 def _submit(url: str, fields: list[tuple[str, str]]) -> httpx.Response:
@@ -258,27 +217,6 @@ def _connect_both(setup: Setup) -> int:
     return connection_id
 
 
-async def _run_workers(setup: Setup, count: int, seconds: float, act: Any = None) -> None:
-    """`count` workers, each with its own platform clients and renewal identity (as separate
-    `shopbridge worker` processes), running for `seconds` while `act()` is awaited."""
-    services = [
-        bootstrap(setup.service.settings, clock=SystemClock(), secret_box=setup.secret_box)
-        for _ in range(count)
-    ]
-    stop = asyncio.Event()
-    workers = [s.worker(worker_id=f"w{n}", reconcile_every=None) for n, s in enumerate(services)]
-    tasks = [asyncio.create_task(w.run(stop, idle_seconds=0.05)) for w in workers]
-    try:
-        if act is not None:
-            await act()
-        await asyncio.sleep(seconds)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        for service in services:
-            await service.aclose()
-
-
 def test_tokens_expiring_mid_run_are_renewed_once_by_two_workers(setup: Setup) -> None:
     """Shopify tokens living 4 s, two workers, orders arriving all along: each refresh token is
     spent exactly once (never by both workers), and no order fails."""
@@ -294,7 +232,7 @@ def test_tokens_expiring_mid_run_are_renewed_once_by_two_workers(setup: Setup) -
             placed.append(setup.tiktok.create_order(shop_id, {"TEE-RED-L": 1}))
             await asyncio.sleep(0.5)
 
-    asyncio.run(_run_workers(setup, 2, seconds=3.0, act=orders))
+    asyncio.run(setup.run_workers(2, seconds=3.0, act=orders))
     refreshes = setup.shopify.token_refreshes()
     assert refreshes, "tokens expired and were renewed during the run"
     assert set(refreshes.values()) == {1}, f"a refresh token was spent twice: {refreshes}"
@@ -310,7 +248,7 @@ def test_uninstall_then_reconnect_completes_the_held_work(setup: Setup) -> None:
     assert shop_id is not None
     setup.shopify.uninstall_app("demo")
     order_id = setup.tiktok.create_order(shop_id, {"TEE-RED-L": 1})
-    asyncio.run(_run_workers(setup, 1, seconds=2.0))
+    asyncio.run(setup.run_workers(1, seconds=2.0))
     connection = store.get_connection(connection_id)
     assert connection.status == "needs_reconnect"
     assert "Reconnect the store" in (connection.reconnect_reason or "")
@@ -321,7 +259,7 @@ def test_uninstall_then_reconnect_completes_the_held_work(setup: Setup) -> None:
 
     setup.client.get(_local(_approve_on_shopify(setup, connection_id)))
     assert store.get_connection(connection_id).status == "active"
-    asyncio.run(_run_workers(setup, 1, seconds=2.0))
+    asyncio.run(setup.run_workers(1, seconds=2.0))
     assert store.get_mirror(connection_id, order_id).phase == "held"  # type: ignore[union-attr]
     assert not store.list_mirrors(connection_id, needs_attention=True)
 

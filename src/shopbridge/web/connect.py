@@ -120,6 +120,13 @@ async def _connect_page(
     )
 
 
+def _on_to(request: Request, platform: str, target: str) -> Response:
+    """A page that moves on to the platform's approval page at once. Not a redirect: the
+    pages' Content-Security-Policy (form-action 'self') stops a form post from being
+    redirected to another site, as it should."""
+    return render(request, "redirecting.html", {"platform": platform, "target": target})
+
+
 def _refused(request: Request, message: str, status_code: int = 400) -> Response:
     return render(
         request,
@@ -169,7 +176,7 @@ def _to_shopify(request: Request, connection_id: int, shop: str) -> Response:
         callback_urls(settings.public_url)["shopify"],
         state,
     )
-    return RedirectResponse(target, status_code=303)
+    return _on_to(request, "Shopify", target)
 
 
 async def _client_credentials(
@@ -280,7 +287,7 @@ async def start_tiktok(request: Request) -> Response:
         )
     state = _remember_state(request, "tiktok", connection.id)
     query = urlencode({"service_id": settings.tiktok_service_id, "state": state})
-    return RedirectResponse(f"{settings.tiktok_authorize_url}?{query}", status_code=303)
+    return _on_to(request, "TikTok Shop", f"{settings.tiktok_authorize_url}?{query}")
 
 
 @login_required
