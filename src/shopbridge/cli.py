@@ -180,7 +180,18 @@ def _open_store(settings: Settings) -> Store:
 )
 @click.option("--tiktok-auth-url", default="https://auth.tiktok-shops.com", show_default=True)
 @click.option("--shopify-domain", required=True, help="e.g. my-store.myshopify.com")
-@click.option("--shopify-access-token", required=True, envvar="SHOPBRIDGE_SHOPIFY_ACCESS_TOKEN")
+@click.option(
+    "--shopify-access-token",
+    default="",
+    envvar="SHOPBRIDGE_SHOPIFY_ACCESS_TOKEN",
+    help="A legacy admin token (shpat_…), or leave it out and give --shopify-client-id:",
+)
+@click.option(
+    "--shopify-client-id",
+    default="",
+    envvar="SHOPBRIDGE_SHOPIFY_CLIENT_ID",
+    help="An app of your own Shopify organization: tokens by the client-credentials grant.",
+)
 @click.option("--shopify-client-secret", required=True, envvar="SHOPBRIDGE_SHOPIFY_CLIENT_SECRET")
 @click.option("--shopify-api-url", default=None, help="Default: https://<domain>.")
 @click.option("--shopify-location-id", default=None, help="Default: the first active location.")
@@ -219,6 +230,7 @@ def connect(
         tiktok_auth_base_url=options["tiktok_auth_url"],
         shopify_domain=options["shopify_domain"],
         shopify_access_token=options["shopify_access_token"],
+        shopify_client_id=options["shopify_client_id"],
         shopify_client_secret=options["shopify_client_secret"],
         shopify_api_base_url=options["shopify_api_url"],
         shopify_location_id=options["shopify_location_id"],

@@ -85,3 +85,32 @@ def test_holdback_below_an_hour_is_refused(platforms: Platforms, tmp_path: Path)
     result = CliRunner().invoke(main, connect_args(platforms, db, **{"--holdback-minutes": "30"}))
     assert result.exit_code == 2
     assert "30 is not in the range x>=60" in result.output
+
+
+def test_connect_with_an_own_organization_app_uses_client_credentials(
+    platforms: Platforms, tmp_path: Path
+) -> None:
+    """No pasted token: the client-credentials grant gives one, and the connection renews it."""
+    from shopbridge.bootstrap import open_store
+    from shopbridge.config import Settings
+    from shopbridge.store import SecretBox
+
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    app = platforms.shopify.app_settings()
+    args = connect_args(
+        platforms,
+        db,
+        **{
+            "--shopify-access-token": "",
+            "--shopify-client-id": app["client_id"],
+            "--shopify-client-secret": app["client_secret"],
+        },
+    )
+    key = SecretBox.generate_key()
+    result = CliRunner().invoke(main, args, env={"SHOPBRIDGE_SECRET_KEY": key})
+    assert result.exit_code == 0, result.output
+    store = open_store(Settings(database_url=db), clock=SystemClock(), secret_box=SecretBox(key))
+    [connection] = store.list_connections()
+    assert connection.shopify_auth == "client_credentials"
+    tokens = store.tokens(connection.id, "shopify")
+    assert tokens is not None and tokens.expires_at is not None and tokens.refresh_token is None

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.credentials import Tokens
 from shopbridge.domain.policy import Policy
+from shopbridge.shopify import oauth
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.errors import ShopifyError
 from shopbridge.store import ConnectionRecord, Store
@@ -29,6 +32,7 @@ class ConnectionRequest:
     shopify_domain: str
     shopify_access_token: str
     shopify_client_secret: str
+    shopify_client_id: str = ""
     tiktok_access_token: str = ""
     tiktok_refresh_token: str = ""
     tiktok_auth_code: str = ""
@@ -82,8 +86,9 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
             tiktok_shop_cipher=shop.cipher,
             tiktok_region=shop.region,
         )
+    shopify_tokens = await _shopify_tokens(request, clock)
     async with ShopifyClient(
-        request.shopify_domain, request.shopify_access_token, base_url=request.shopify_api_base_url
+        request.shopify_domain, shopify_tokens.access_token, base_url=request.shopify_api_base_url
     ) as shopify:
         try:
             locations = [loc for loc in await shopify.locations() if loc.is_active]
@@ -95,7 +100,7 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
         raise ConnectError(f"choose an active Shopify location with --shopify-location-id: {known}")
     if store.connection_by_tiktok_shop(shop.id) is not None:
         raise ConnectError(f"TikTok shop {shop.id} is already connected")
-    return store.add_connection(
+    connection_id = store.add_connection(
         name=request.name,
         tiktok_app_key=request.tiktok_app_key,
         tiktok_app_secret=request.tiktok_app_secret,
@@ -103,7 +108,8 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
         tiktok_auth_base_url=request.tiktok_auth_base_url,
         shopify_domain=shopify.shop,
         shopify_api_base_url=request.shopify_api_base_url,
-        shopify_access_token=request.shopify_access_token,
+        shopify_auth="static" if request.shopify_access_token else "client_credentials",
+        shopify_client_id=request.shopify_client_id or None,
         shopify_client_secret=request.shopify_client_secret,
         shopify_location_id=location,
         holdback_minutes=request.holdback_minutes,
@@ -112,6 +118,30 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
         timezone=request.timezone,
         **fields,
     )
+    store.save_tokens(connection_id, "shopify", shopify_tokens)
+    return connection_id
+
+
+async def _shopify_tokens(request: ConnectionRequest, clock: Clock) -> Tokens:
+    """The pasted legacy token, or one from the client-credentials grant."""
+    if request.shopify_access_token:
+        return Tokens(request.shopify_access_token)
+    if not request.shopify_client_id:
+        raise ConnectError(
+            "give --shopify-access-token, or --shopify-client-id (an app of your own organization)"
+        )
+    base_url = request.shopify_api_base_url or f"https://{request.shopify_domain}"
+    async with httpx.AsyncClient(timeout=15.0) as http:
+        try:
+            return await oauth.client_credentials(
+                http,
+                base_url,
+                request.shopify_client_id,
+                request.shopify_client_secret,
+                clock.now(),
+            )
+        except oauth.ShopifyOAuthError as error:
+            raise ConnectError(str(error)) from None
 
 
 # -- the web UI's flows: one platform at a time ------------------------------------------------
