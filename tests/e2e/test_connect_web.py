@@ -327,3 +327,23 @@ def test_the_first_account_is_created_in_the_browser_with_the_printed_code(
     finally:
         web.stop()
         service.store.engine.dispose()
+
+
+def test_an_own_organization_app_connects_without_an_approval_page(
+    db_url: str, secret_box: SecretBox
+) -> None:
+    with connect_stack(db_url, secret_box, shopify_grant="client_credentials") as stack:
+        create_user(stack.service.store, EMAIL, PASSWORD)
+        with httpx.Client(base_url=stack.app_url, follow_redirects=True) as client:
+            setup = Setup(**vars(stack), client=client)
+            token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+            client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+            connection_id = _new_connection(setup)
+            done = _post(setup, f"/connections/{connection_id}/connect/shopify", shop="demo")
+            assert done.status_code == 303, "no page on Shopify: the token is asked for directly"
+            assert (
+                "Shopify store demo.myshopify.com connected"
+                in client.get(done.headers["location"]).text
+            )
+            connection = stack.service.store.get_connection(connection_id)
+            assert connection.shopify_auth == "client_credentials"

@@ -58,7 +58,8 @@ class ConnectStack:
 
 
 @contextmanager
-def connect_stack(db_url: str, secret_box: SecretBox) -> Iterator[ConnectStack]:
+def connect_stack(db_url: str, secret_box: SecretBox, **settings_: str) -> Iterator[ConnectStack]:
+    """The stack; `settings_` override shopbridge's settings (e.g. shopify_grant)."""
     clock = SystemClock()
     shopify, tiktok = demo_sandbox(clock), seeded_sandbox(clock)
     shopify_server = BackgroundServer(shopify.app).start()
@@ -80,6 +81,7 @@ def connect_stack(db_url: str, secret_box: SecretBox) -> Iterator[ConnectStack]:
         tiktok_authorize_url=f"{tiktok_server.base_url}/open/authorize",
         tiktok_api_url=tiktok_server.base_url,
         tiktok_auth_url=tiktok_server.base_url,
+        **settings_,  # type: ignore[arg-type]
     )
     service = bootstrap(settings, clock=clock, secret_box=secret_box)
     web = BackgroundServer(service.web(wake=lambda: None, secret_key=SESSION_KEY), port=port)

@@ -156,7 +156,7 @@ async def start_shopify(request: Request) -> Response:
             "(see the README, Connect your real shops), then try again.",
         )
     if settings.shopify_grant == "client_credentials":
-        return await _client_credentials(request, connection, shop)
+        return await _attach_shopify(request, connection.id, shop)
     return _to_shopify(request, connection.id, shop)
 
 
@@ -179,27 +179,29 @@ def _to_shopify(request: Request, connection_id: int, shop: str) -> Response:
     return _on_to(request, "Shopify", target)
 
 
-async def _client_credentials(
-    request: Request, connection: ConnectionRecord, shop: str
+async def _attach_shopify(
+    request: Request, connection_id: int, shop: str, code: str | None = None
 ) -> Response:
+    """Get a token (the install's `code` exchanged, or else the client-credentials grant) and
+    attach the store to the connection."""
     context = ui(request)
     settings = context.settings
-    base_url = settings.shopify_api_url or f"https://{shop}"
+    app = (
+        settings.shopify_api_url or f"https://{shop}",
+        settings.shopify_client_id,
+        settings.shopify_client_secret,
+    )
     try:
         async with httpx.AsyncClient(timeout=15.0) as http:
-            tokens = await oauth.client_credentials(
-                http,
-                base_url,
-                settings.shopify_client_id,
-                settings.shopify_client_secret,
-                context.clock.now(),
-            )
-        await flows.connect_shopify(
-            context.store, settings, connection.id, shop, tokens, "client_credentials"
-        )
+            if code is None:
+                tokens = await oauth.client_credentials(http, *app, context.clock.now())
+            else:
+                tokens = await oauth.exchange_code(http, *app, code, context.clock.now())
+        grant = "client_credentials" if code is None else "authorization_code"
+        await flows.connect_shopify(context.store, settings, connection_id, shop, tokens, grant)
     except (oauth.ShopifyOAuthError, ConnectError) as error:
         return _refused(request, str(error))
-    return await _connected(request, connection.id, f"Shopify store {shop} connected.")
+    return await _connected(request, connection_id, f"Shopify store {shop} connected.")
 
 
 @login_required
@@ -251,24 +253,9 @@ async def shopify_callback(request: Request) -> Response:
         return _refused(request, "Shopify answered for another store than the one asked for.")
     if not oauth.timestamp_fresh(query.get("timestamp"), context.clock.now()):
         return _refused(request, "Shopify's answer is too old. Press Connect Shopify again.")
-    base_url = settings.shopify_api_url or f"https://{shop}"
-    connection_id = int(remembered["connection_id"])
-    try:
-        async with httpx.AsyncClient(timeout=15.0) as http:
-            tokens = await oauth.exchange_code(
-                http,
-                base_url,
-                settings.shopify_client_id,
-                settings.shopify_client_secret,
-                query.get("code", ""),
-                context.clock.now(),
-            )
-        await flows.connect_shopify(
-            context.store, settings, connection_id, shop, tokens, "authorization_code"
-        )
-    except (oauth.ShopifyOAuthError, ConnectError) as error:
-        return _refused(request, str(error))
-    return await _connected(request, connection_id, f"Shopify store {shop} connected.")
+    return await _attach_shopify(
+        request, int(remembered["connection_id"]), shop, query.get("code", "")
+    )
 
 
 # -- TikTok Shop -------------------------------------------------------------------------------
