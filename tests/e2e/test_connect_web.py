@@ -201,6 +201,18 @@ def test_a_tampered_or_replayed_shopify_callback_changes_nothing(setup: Setup) -
     assert "already used or expired" in replayed.text
 
 
+def test_shopify_down_during_the_exchange_is_a_page_and_saves_nothing(setup: Setup) -> None:
+    connection_id = _new_connection(setup)
+    callback = _approve_on_shopify(setup, connection_id)
+    setup.shopify_server.stop()
+    answer = setup.client.get(_local(callback))
+    assert answer.status_code == 400
+    assert "could not be reached" in answer.text and "try again" in answer.text
+    assert "Traceback" not in answer.text
+    connection = setup.service.store.get_connection(connection_id)
+    assert connection.shopify_domain is None and connection.status == "setting_up"
+
+
 def test_a_shop_that_is_not_a_myshopify_host_is_refused(setup: Setup) -> None:
     connection_id = _new_connection(setup)
     refused = _post(setup, f"/connections/{connection_id}/connect/shopify", shop="evil.com/x")

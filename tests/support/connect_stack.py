@@ -31,6 +31,7 @@ class ConnectStack:
     tiktok: TikTokSandbox
     tiktok_url: str
     secret_box: SecretBox
+    shopify_server: BackgroundServer
 
     async def run_workers(
         self, count: int, seconds: float, act: Callable[[], Awaitable[None]] | None = None
@@ -95,6 +96,7 @@ def connect_stack(db_url: str, secret_box: SecretBox, **settings_: str) -> Itera
             tiktok,
             tiktok_server.base_url,
             secret_box,
+            shopify_server,
         )
     finally:
         web.stop()  # its clients lived on the server's own loop, gone with it
