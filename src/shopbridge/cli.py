@@ -24,11 +24,28 @@ def _settings(ctx: click.Context, **flags: object) -> Settings:
         raise click.UsageError(str(error)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a database that cannot be reached or used is one line saying why, not a
+    traceback (`shopbridge --debug ...` shows the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlalchemy.exc
+
+        try:
+            return super().invoke(ctx)
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+            if "--debug" in sys.argv[1:]:
+                raise
+            reason = str(error.orig or error).strip().splitlines()[0]
+            raise click.ClickException(f"cannot use the database: {reason}") from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="shopbridge")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
-def main(ctx: click.Context, config_file: str | None) -> None:
+def main(ctx: click.Context, config_file: str | None, debug: bool) -> None:
     """Mirror TikTok Shop orders into Shopify: reserve at once, hold, release when safe."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config_file
@@ -417,16 +434,11 @@ def rehearse(
         seed=seed,
         keep=keep,
     )
-    import sqlalchemy.exc
-
     try:
         report = asyncio.run(run_rehearsal(options, click.echo))
     except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("rehearsal interrupted", err=True)
         sys.exit(130)
-    except sqlalchemy.exc.OperationalError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise click.ClickException(f"cannot use the database: {reason}") from None
     sys.exit(0 if report.ok else 1)
 
 

@@ -658,14 +658,12 @@ async def rehearse(options: Options, out: Callable[[str], None] = print) -> Repo
     assert task is not None
     stops = (signal.SIGTERM, signal.SIGINT)
     for number in stops:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(number, task.cancel)
+        loop.add_signal_handler(number, task.cancel)
     try:
         report = await Rehearsal(options, out).run()
     finally:
         for number in stops:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(number)
+            loop.remove_signal_handler(number)
     for line in render(report, options):
         out(line)
     return report
