@@ -154,7 +154,7 @@ def _summary(
         return
     click.echo(
         "\nRules checked: one Shopify order per TikTok order; never released before paid time + "
-        "holdback, nor unpaid; every cancellation mirrored; stock equal on both platforms."
+        "holdback, nor unpaid; every cancellation mirrored; TikTok's stock follows Shopify's."
     )
     for breach in breaches:
         click.echo(f"  BREACH {breach}", err=True)

@@ -3,7 +3,8 @@
 The scenario (buyers, TikTok, the merchant in the Shopify admin) and the invariant checker talk to
 the sandboxes only through these small clients, so each sandbox can run in a process of its own
 (a rehearsal) as well as in-process on a background server (the demo, the end-to-end tests).
-A control call the sandbox refuses (the order moved on, say) raises `Refused` with its words.
+A control call the sandbox refuses (the order moved on, say) raises `Refused` with its words;
+a Shopify checkout refused because the variant is sold out raises `SoldOut`, a `Refused`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SoldOut(Refused):
+    """A Shopify checkout refused (HTTP 409): the variant denies overselling and too few units
+    are available at the location. Nothing changed in the store."""
 
 
 # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them from its
@@ -61,17 +67,22 @@ class _Driver:
 class TikTokDriver(_Driver):
     """The TikTok Shop sandbox's control API: shops, buyers' acts, TikTok's own acts."""
 
-    async def create_shop(self, name: str, region: str = "US") -> dict[str, Any]:
-        """Credentials of a new shop: app_key, app_secret, tokens, shop_id, shop_cipher, ..."""
-        result: dict[str, Any] = await self._call(
-            "POST", "/shops", {"name": name, "region": region}
-        )
+    async def create_shop(
+        self, name: str, region: str = "US", warehouses: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Credentials of a new shop: app_key, app_secret, tokens, shop_id, shop_cipher, ...,
+        and its warehouse_ids (one per name in `warehouses`, else a single default one)."""
+        body: dict[str, Any] = {"name": name, "region": region}
+        if warehouses:
+            body["warehouses"] = list(warehouses)
+        result: dict[str, Any] = await self._call("POST", "/shops", body)
         return result
 
     async def add_product(
         self, shop_id: str, title: str, skus: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """`skus`: [{"seller_sku", "price", "quantity"}]."""
+        """`skus`: [{"seller_sku", "price", "quantity"}], or "warehouse_quantities"
+        ({warehouse_id: units}) instead of "quantity" to stock several warehouses."""
         result: dict[str, Any] = await self._call(
             "POST", f"/shops/{shop_id}/products", {"title": title, "skus": list(skus)}
         )
@@ -117,8 +128,21 @@ class TikTokDriver(_Driver):
         return list(result["orders"])
 
     async def inventory(self, shop_id: str, seller_sku: str) -> int:
+        """Units a buyer can order now, over every warehouse of the SKU."""
         return int(
             (await self._call("GET", f"/shops/{shop_id}/inventory/{seller_sku}"))["available"]
+        )
+
+    async def warehouse_stock(self, shop_id: str, seller_sku: str) -> dict[str, int]:
+        """Available units per warehouse id of the SKU."""
+        stock = await self._call("GET", f"/shops/{shop_id}/inventory/{seller_sku}")
+        return {str(k): int(v) for k, v in stock["warehouses"].items()}
+
+    async def promotion_lock(self, shop_id: str, seller_sku: str, locked: bool = True) -> None:
+        """Lock (or unlock) the SKU for a promotion: while locked, Update Inventory may not
+        lower its stock (12052393 in data.errors)."""
+        await self._call(
+            "POST", f"/shops/{shop_id}/skus/{seller_sku}/promotion_lock", {"locked": locked}
         )
 
     async def faults(self, **knobs: Any) -> dict[str, Any]:
@@ -181,9 +205,62 @@ class ShopifyDriver(_Driver):
             (await self._call("POST", f"/shops/{shop}/orders/{order_id}/fulfill", body))["id"]
         )
 
-    async def inventory(self, shop: str, sku: str) -> dict[str, int]:
-        result: dict[str, int] = await self._call("GET", f"/shops/{shop}/inventory/{sku}")
+    async def inventory(
+        self, shop: str, sku: str, location_id: str | None = None
+    ) -> dict[str, int]:
+        """available / committed / on_hand ... of the SKU, over every location unless one
+        is named."""
+        params = {} if location_id is None else {"location_id": location_id}
+        result: dict[str, int] = await self._call(
+            "GET", f"/shops/{shop}/inventory/{sku}", params=params
+        )
         return result
+
+    async def sell(
+        self,
+        shop: str,
+        sku: str,
+        quantity: int = 1,
+        channel: str = "online_store",
+        location_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A buyer's paid checkout in the online store or at POS ("pos"), committing stock
+        at the location: {"order_id", "name", "available" left there}. Raises `SoldOut` when
+        the variant denies overselling and too few units are available."""
+        body: dict[str, Any] = {"sku": sku, "quantity": quantity, "channel": channel}
+        if location_id is not None:
+            body["location_id"] = location_id
+        try:
+            result: dict[str, Any] = await self._call("POST", f"/shops/{shop}/sales", body)
+        except Refused as refused:
+            if refused.status == 409:
+                raise SoldOut(refused.status, str(refused)) from None
+            raise
+        return result
+
+    async def set_available(
+        self, shop: str, sku: str, available: int, location_id: str | None = None
+    ) -> dict[str, int]:
+        """The merchant sets the available count in the admin; the SKU's quantities there."""
+        body: dict[str, Any] = {"sku": sku, "available": available}
+        if location_id is not None:
+            body["location_id"] = location_id
+        result: dict[str, int] = await self._call("POST", f"/shops/{shop}/inventory/set", body)
+        return result
+
+    async def adjust(
+        self, shop: str, sku: str, delta: int, location_id: str | None = None
+    ) -> dict[str, int]:
+        """The merchant adjusts available by `delta`; the SKU's quantities there."""
+        body: dict[str, Any] = {"sku": sku, "delta": delta}
+        if location_id is not None:
+            body["location_id"] = location_id
+        result: dict[str, int] = await self._call("POST", f"/shops/{shop}/inventory/adjust", body)
+        return result
+
+    async def add_location(self, shop: str, name: str) -> str:
+        """A new active location; its gid."""
+        return str((await self._call("POST", f"/shops/{shop}/locations", {"name": name}))["id"])
 
     async def faults(self, **knobs: Any) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", "/faults", knobs)

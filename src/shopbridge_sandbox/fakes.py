@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -26,7 +27,11 @@ from shopbridge.engine.ports import (
     ShopifyFulfilment,
     ShopifyOrderRef,
     ShopifyOrderView,
+    TikTokSku,
 )
+
+FAKE_LOCATION = "gid://shopify/Location/1"
+FAKE_WAREHOUSE = "7000000000000000001"
 
 
 class _Faulty:
@@ -61,7 +66,10 @@ class FakeShopifyOrder:
 class FakeShopify(_Faulty):
     platform = "shopify"
 
-    def __init__(self, stock: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, stock: dict[str, int] | None = None, sku_links: dict[str, str] | None = None
+    ) -> None:
+        self.sku_links = dict(sku_links or {})
         super().__init__()
         self.available_stock: dict[str, int] = dict(stock or {})
         self.committed: dict[str, int] = defaultdict(int)
@@ -172,6 +180,38 @@ class FakeShopify(_Faulty):
         self._enter("orders_updated")
         return tuple(self.orders)  # no clock here: every order counts as updated
 
+    # --- stock: one location, an inventory item per SKU ---
+
+    def shopify_sku(self, seller_sku: str) -> str:
+        return self.sku_links.get(seller_sku, seller_sku)
+
+    async def find_items(self, shopify_skus: Sequence[str]) -> dict[str, str]:
+        self._enter("find_items")
+        return {s: f"item:{s}" for s in shopify_skus if s in self.available_stock}
+
+    async def stock_levels(self, item_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        self._enter("stock_levels")
+        return {
+            i: {FAKE_LOCATION: self.available_stock[i[5:]]}
+            for i in item_ids
+            if i.startswith("item:") and i[5:] in self.available_stock
+        }
+
+    async def item_sku(self, item_id: str) -> str | None:
+        return item_id[5:] if item_id[5:] in self.available_stock else None
+
+    async def stock_locations(self) -> list[tuple[str, str]]:
+        return [(FAKE_LOCATION, "Main warehouse")]
+
+    async def catalog_levels(self, location_id: str) -> AsyncIterator[list[tuple[str, str, int]]]:
+        yield [(f"item:{sku}", sku, n) for sku, n in sorted(self.available_stock.items())]
+
+    async def set_available(
+        self, item_id: str, location_id: str, quantity: int, idempotency_key: str
+    ) -> None:
+        self._enter("set_available")
+        self.available_stock[item_id[5:]] = quantity
+
     # --- merchant actions in the Shopify admin ---
 
     def fulfil(self, order_id: str, company: str | None, number: str | None) -> ShopifyFulfilment:
@@ -200,6 +240,8 @@ class FakeTikTok(_Faulty):
             ShippingProvider("6617675021119438851", "FedEx"),
         )
         self.inventory: dict[str, int] = {}
+        self.unlisted: set[str] = set()
+        self.refuse: dict[str, PlatformError] = {}  # seller SKU -> what TikTok says of its stock
         self.shipped: dict[str, tuple[str, str]] = {}
         self.answers: dict[str, str] = {}
 
@@ -246,6 +288,40 @@ class FakeTikTok(_Faulty):
     async def set_inventory(self, seller_sku: str, quantity: int) -> None:
         self._enter("set_inventory")
         self.inventory[seller_sku] = quantity
+
+    # --- stock: every SKU listed (but `unlisted`), one product each, one warehouse ---
+
+    def _sku(self, seller_sku: str) -> TikTokSku:
+        quantity = self.inventory.get(seller_sku, 0)
+        return TikTokSku(
+            seller_sku, f"prod:{seller_sku}", f"sku:{seller_sku}", {FAKE_WAREHOUSE: quantity}
+        )
+
+    async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]:
+        self._enter("find_skus")
+        return {s: self._sku(s) for s in seller_skus if s not in self.unlisted}
+
+    async def catalog(self) -> AsyncIterator[list[TikTokSku]]:
+        yield [self._sku(s) for s in sorted(self.inventory) if s not in self.unlisted]
+
+    async def sku_stock(self, sku_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        self._enter("sku_stock")
+        return {i: {FAKE_WAREHOUSE: self.inventory.get(i[4:], 0)} for i in sku_ids}
+
+    async def push_stock(
+        self, product_id: str, quantities: Mapping[str, Mapping[str, int]]
+    ) -> dict[str, PlatformError]:
+        self._enter("set_inventory")
+        refused: dict[str, PlatformError] = {}
+        for sku_id, by_warehouse in quantities.items():
+            if sku_id[4:] in self.refuse:
+                refused[sku_id] = self.refuse[sku_id[4:]]
+            else:
+                self.inventory[sku_id[4:]] = sum(by_warehouse.values())
+        return refused
+
+    async def warehouses(self) -> list[tuple[str, str, bool]]:
+        return [(FAKE_WAREHOUSE, "Main", True)]
 
     async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
         self._enter("orders_updated")

@@ -4,7 +4,7 @@ It reads the sandboxes only through their control APIs (`driver`), so it works t
 they run in this process (the demo, the end-to-end tests) or in processes of their own (a
 rehearsal). Some rules hold at every moment (one Shopify order per TikTok order, never released
 early or unpaid); others only once the system has settled (every cancellation mirrored, every
-live order mirrored, stock equal on both platforms).
+live order mirrored, TikTok's stock following Shopify's under the stock rules).
 
 `Observer` keeps the latest snapshot of every order of one shop pair and refreshes only what
 changed since its last look, so a rehearsal can check every few seconds over thousands of orders.
@@ -14,11 +14,12 @@ as new, so an order released at the very moment TikTok moved on is never seen as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shopbridge.domain.stock import DEFAULT_RULE, tiktok_quantity
 from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
 
 
@@ -117,11 +118,15 @@ class Observer:
         shop_name: str,
         holdback: timedelta,
         skus: Iterable[str] = (),
+        follows: Callable[[int], int] | None = None,
     ) -> None:
         self.tiktok, self.shop_id = tiktok, shop_id
         self.shopify, self.shop_name = shopify, shop_name
         self.holdback = holdback
         self.skus = tuple(skus)
+        # What TikTok should show for Shopify's available count: the connection's stock rules
+        # (by default shopbridge's: two units kept back).
+        self.follows = follows or (lambda available: tiktok_quantity(available, DEFAULT_RULE))
         self.tiktok_orders: dict[str, dict[str, Any]] = {}
         self.shopify_orders: dict[str, dict[str, Any]] = {}
         self._tiktok_since: int | None = None
@@ -182,17 +187,35 @@ class Observer:
                 )
         return found
 
+    def unreserved(self) -> dict[str, int]:
+        """Units of live TikTok orders that have no Shopify order: sold on TikTok, not yet
+        out of Shopify's available count, so TikTok must not offer them again."""
+        by_source = self._by_source()
+        counts: dict[str, int] = {}
+        for order_id, order in self.tiktok_orders.items():
+            if order.get("status") == "CANCELLED" or by_source.get(order_id):
+                continue
+            for line in order.get("line_items") or ():
+                sku = str(line.get("seller_sku"))
+                counts[sku] = counts.get(sku, 0) + 1
+        return counts
+
     async def stock_breaches(self) -> list[Breach]:
         found: list[Breach] = []
+        unreserved = self.unreserved()
         for sku in self.skus:
             on_tiktok = await self.tiktok.inventory(self.shop_id, sku)
             on_shopify = (await self.shopify.inventory(self.shop_name, sku))["available"]
-            if on_tiktok != on_shopify:
+            owed = unreserved.get(sku, 0)
+            expected = self.follows(on_shopify - owed)
+            if on_tiktok != expected:
+                also = f", {owed} in TikTok orders not in Shopify" if owed else ""
                 found.append(
                     Breach(
-                        "stock returned on both platforms",
+                        "TikTok's stock follows Shopify's",
                         "-",
-                        f"{sku}: TikTok {on_tiktok}, Shopify available {on_shopify}",
+                        f"{sku}: TikTok {on_tiktok}, Shopify available {on_shopify}{also} "
+                        f"(TikTok should show {expected})",
                     )
                 )
         return found

@@ -36,7 +36,13 @@ from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 Catalog = Mapping[str, tuple[str, int]]
 DEFAULT_CATALOG: Catalog = {"TEE-RED-L": ("19.99", 20), "MUG-BLUE": ("12.50", 20)}
 SHOP = "demo"
-SHOPIFY_TOPICS = ("fulfillments/create", "orders/cancelled")
+SHOPIFY_TOPICS = (
+    "fulfillments/create",
+    "orders/cancelled",
+    "inventory_levels/update",
+    "orders/create",
+    "refunds/create",
+)
 
 
 @dataclass

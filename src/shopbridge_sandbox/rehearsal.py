@@ -58,7 +58,13 @@ from shopbridge_sandbox.scenario import PATHS, Scenario, WebMerchant
 
 SKUS = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
 MERCHANT = ("rehearsal@example.com", "rehearsal-password")
-SHOPIFY_TOPICS = ("fulfillments/create", "orders/cancelled")
+SHOPIFY_TOPICS = (
+    "fulfillments/create",
+    "orders/cancelled",
+    "inventory_levels/update",
+    "orders/create",
+    "refunds/create",
+)
 # The scenario's last act on an order comes 10 + 115 minutes after it was created.
 LAST_ACT = timedelta(minutes=125)
 # Flags a path of the scenario raises on purpose (an unmapped carrier, a cancel after shipping):

@@ -6,6 +6,9 @@
     sandbox.add_product(
         "demo", title="Tee", variants=[VariantSpec(sku="TEE-RED-L", price="19.99", available=10)]
     )
+    sandbox.sell("demo", "TEE-RED-L", 2, channel="pos")   # a buyer's paid order, stock committed
+    sandbox.set_available("demo", "TEE-RED-L", 4)         # the merchant's count in the admin
+    pop_up = sandbox.add_location("demo", "Pop-up")       # stocked by set_available/adjust_stock
     with BackgroundServer(sandbox.app) as server:
         POST {server.base_url}/admin/api/2026-07/graphql.json
         with header X-Shopify-Access-Token: store.access_token
@@ -13,7 +16,12 @@
 Requests are parsed and validated against the vendored 2026-07 schema and executed with
 graphql-core; fields the sandbox does not implement answer with a GraphQL error naming
 them. Each request is charged Shopify's calculated cost against a per-shop leaky bucket
-(standard: 2000 points, 100/s; plus: 20000, 1000/s) in real monotonic time.
+(standard: 2000 points, 100/s; plus: 20000, 1000/s) in real monotonic time; a list field
+is charged per element it asks for (`first`, else its `ids` or `names`), so `nodes(ids:)`
+costs per id (see `cost.py`).
+
+Webhook bodies are REST representations: snake_case, numeric ids, `admin_graphql_api_id`, and
+times in ISO 8601 with a numeric offset (`2026-11-02T09:00:00+00:00`, shopify_api_wave2.md §2.4).
 
 Fault knobs (`Faults.api_fault()`) apply to the GraphQL endpoint, not to the control API:
 `api_error_rate` answers 500 `{"errors": "Internal Server Error"}` and `api_429_rate` a 429
@@ -47,7 +55,8 @@ field, else the only shop.
 The Admin endpoint accepts a shop's static token (`credentials().access_token`) and every issued
 token until it expires or the app is uninstalled (which revokes them all at once).
 
-Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
+Control API (JSON; errors are `{"error": "..."}` with HTTP 404 for an unknown SKU or location,
+409 when the store's state refuses the act (a sold-out checkout), 400 otherwise):
 
     POST /_sandbox/shops                          {"name", "plan"?, "locations"?} → credentials
     POST /_sandbox/shops/{shop}/products          {"title", "variants": [{"sku", "price"?,
@@ -74,8 +83,26 @@ Control API (JSON; errors are HTTP 400 `{"error": "..."}`):
                                                   with "created_at"
     POST /_sandbox/shops/{shop}/orders/{id}/fulfill  {"company"?, "number"?, "url"?} → {"id"}
     POST /_sandbox/shops/{shop}/orders/{id}/cancel   {"reason"?, "restock"?} (merchant, at once)
+    POST /_sandbox/shops/{shop}/locations         {"name"} → {"id": "gid://shopify/Location/…"}
+                                                  (active; names unique per shop)
     POST /_sandbox/shops/{shop}/inventory/adjust  {"sku", "delta", "location_id"?}
-    GET  /_sandbox/shops/{shop}/inventory/{sku}   → {"available", "committed", "on_hand", ...}
+    POST /_sandbox/shops/{shop}/inventory/set     {"sku", "available", "location_id"?}: the
+                                                  merchant's count in the admin (a whole number
+                                                  ≥ 0); inventory_levels/update once if changed
+         (adjust and set: location_id is a gid or numeric, default the first location; the item
+          is stocked there first if it was not, as "activate inventory at location" does;
+          both answer the SKU's quantities at that location)
+    POST /_sandbox/shops/{shop}/sales             {"sku", "quantity"? (1), "channel"?
+                                                  ("online_store" | "pos"), "location_id"?}:
+                                                  a paid checkout (sourceName "web" | "pos")
+                                                  committing the units at the location
+                                                  (available → committed), orders/create and
+                                                  inventory_levels/update sent → {"order_id",
+                                                  "name", "available" (left at the location)};
+                                                  409 "sold out" for a DENY variant without
+                                                  enough available, CONTINUE sells into negative
+    GET  /_sandbox/shops/{shop}/inventory/{sku}   → {"available", "committed", "on_hand", ...},
+                                                  summed over locations unless ?location_id=
     POST /_sandbox/shops/{shop}/uninstall         every token revoked, app/uninstalled sent,
                                                   then the shop's subscriptions deleted
     POST /_sandbox/shops/{shop}/bucket            {"available"} → throttleStatus
@@ -90,9 +117,11 @@ from shopbridge_sandbox.shopify.cli import serve
 from shopbridge_sandbox.shopify.partner_app import PartnerApp
 from shopbridge_sandbox.shopify.sandbox import ShopifySandbox
 from shopbridge_sandbox.shopify.specs import StoreCredentials, VariantSpec
-from shopbridge_sandbox.shopify.world import SandboxError
+from shopbridge_sandbox.shopify.world import Conflict, NotFound, SandboxError
 
 __all__ = [
+    "Conflict",
+    "NotFound",
     "PartnerApp",
     "SandboxError",
     "ShopifySandbox",

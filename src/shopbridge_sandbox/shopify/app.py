@@ -21,7 +21,7 @@ from shopbridge_sandbox.shopify.execution import run_request, throttled_body
 from shopbridge_sandbox.shopify.oauth_routes import oauth_routes
 from shopbridge_sandbox.shopify.schema import API_VERSION
 from shopbridge_sandbox.shopify.specs import VariantSpec
-from shopbridge_sandbox.shopify.world import SandboxError
+from shopbridge_sandbox.shopify.world import Conflict, NotFound, SandboxError
 
 if TYPE_CHECKING:
     from shopbridge_sandbox.shopify.sandbox import ShopifySandbox
@@ -83,7 +83,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _control(fn: Callable[[Request, dict[str, Any]], Any]) -> Handler:
-    """Wrap a control action: JSON in, JSON out, SandboxError → 400 with its message."""
+    """Wrap a control action: JSON in, JSON out; NotFound → 404, Conflict → 409, any other
+    SandboxError or malformed input → 400, each with its message."""
 
     async def endpoint(request: Request) -> Response:
         raw = await request.body()
@@ -92,6 +93,10 @@ def _control(fn: Callable[[Request, dict[str, Any]], Any]) -> Handler:
             result = fn(request, payload)
             if asyncio.iscoroutine(result):
                 result = await result
+        except NotFound as error:
+            return JSONResponse({"error": str(error)}, status_code=404)
+        except Conflict as error:
+            return JSONResponse({"error": str(error)}, status_code=409)
         except (SandboxError, ValueError, KeyError, TypeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(result if result is not None else {"ok": True})
@@ -145,6 +150,23 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         return sandbox.adjust_stock(
             shop_name(request), body["sku"], int(body["delta"]), body.get("location_id")
         )
+
+    def set_available(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.set_available(
+            shop_name(request), body["sku"], body["available"], body.get("location_id")
+        )
+
+    def sell(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.sell(
+            shop_name(request),
+            body["sku"],
+            body.get("quantity", 1),
+            body.get("channel", "online_store"),
+            body.get("location_id"),
+        )
+
+    def add_location(request: Request, body: dict[str, Any]) -> Any:
+        return {"id": sandbox.add_location(shop_name(request), body["name"])}
 
     def read_inventory(request: Request, body: dict[str, Any]) -> Any:
         return sandbox.inventory(
@@ -231,6 +253,9 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         Route(f"{shop}/orders/{{order_id:path}}/cancel", _control(cancel), methods=["POST"]),
         Route(f"{shop}/orders/{{order_id:path}}", _control(read_order), methods=["GET"]),
         Route(f"{shop}/inventory/adjust", _control(adjust), methods=["POST"]),
+        Route(f"{shop}/inventory/set", _control(set_available), methods=["POST"]),
+        Route(f"{shop}/sales", _control(sell), methods=["POST"]),
+        Route(f"{shop}/locations", _control(add_location), methods=["POST"]),
         Route(f"{shop}/inventory/{{sku}}", _control(read_inventory), methods=["GET"]),
         Route(f"{shop}/uninstall", _control(uninstall), methods=["POST"]),
         Route(f"{shop}/bucket", _control(set_bucket), methods=["POST"]),

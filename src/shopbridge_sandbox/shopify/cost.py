@@ -4,7 +4,13 @@ Rules: scalar and enum fields 0, an object 1, a connection 2 + `first` (or `last
 the cost of one node, a list of objects its length times one element, and each mutation
 root field 10 whatever its payload. The requested cost is charged up front; after
 execution the actual cost is computed the same way over what came back (a connection
-costs 2 + the nodes really returned) and the difference is refunded.
+costs 2 + the nodes really returned, a null object 1, fields of a fragment that did not
+apply nothing) and the difference is refunded.
+
+A list's requested length is its `first`/`last`, else the length of its `ids` or `names`
+argument (`nodes(ids:)`, `quantities(names:)` answer one element per entry), else 1. That
+`nodes(ids:)` is charged per id is the sandbox's reading of "cost of the objects", UNCONFIRMED
+against Shopify's exact figure.
 """
 
 from __future__ import annotations
@@ -102,6 +108,8 @@ def _selection_cost(
         if name.startswith("__") or field is None:
             continue
         key = node.alias.value if node.alias else name
+        if actual and (data is None or key not in data):
+            continue  # not resolved: a fragment on another type, or under a null
         value = data.get(key) if data is not None else None
         total += _field_cost(walk, node, field.type, value, actual)
     return total
@@ -120,7 +128,7 @@ def _field_cost(
         if actual:
             items = value if isinstance(value, list) else []
             return sum(1 + _selection_cost(walk, named, node.selection_set, i, True) for i in items)
-        return max(1, _page_size(walk, node)) * (
+        return max(1, _list_length(walk, node)) * (
             1 + _selection_cost(walk, named, node.selection_set, None, False)
         )
     if actual and not isinstance(value, Mapping):
@@ -181,6 +189,18 @@ def _edge_cost(
         for edge in items or []
         if isinstance(edge, Mapping)
     )
+
+
+def _list_length(walk: _Walk, node: FieldNode) -> int:
+    """How many elements a list field asks for: its page size, else its ids or names."""
+    size = _page_size(walk, node)
+    if size:
+        return size
+    for argument in node.arguments or ():
+        if argument.name.value in ("ids", "names"):
+            entries = value_from_ast_untyped(argument.value, dict(walk.variables))
+            return len(entries) if isinstance(entries, list) else 1
+    return 0
 
 
 def _page_size(walk: _Walk, node: FieldNode) -> int:

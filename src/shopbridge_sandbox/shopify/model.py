@@ -372,6 +372,12 @@ class Shop:
     _fulfillment_orders_by_id: dict[int, FulfillmentOrder] = field(default_factory=dict, repr=False)
     _orders_by_source: dict[str, list[Order]] = field(default_factory=dict, repr=False)
     _orders_indexed: int = field(default=0, repr=False)
+    # Levels and items are only ever added too: an inventory sync over thousands of SKUs
+    # reads levels per item and per location without scanning every level of the shop.
+    _levels_by_item: dict[int, list[InventoryLevel]] = field(default_factory=dict, repr=False)
+    _levels_by_location: dict[int, list[InventoryLevel]] = field(default_factory=dict, repr=False)
+    _levels_indexed: int = field(default=0, repr=False)
+    _items_by_id: dict[int, InventoryItem] = field(default_factory=dict, repr=False)
 
     @property
     def domain(self) -> str:
@@ -414,8 +420,24 @@ class Shop:
     def variant_by_sku(self, sku: str) -> Variant | None:
         return next((v for v in self.variants() if v.sku == sku), None)
 
+    def _index_levels(self) -> None:
+        for level in self.levels[self._levels_indexed :]:
+            self._levels_by_item.setdefault(level.item.id, []).append(level)
+            self._levels_by_location.setdefault(level.location.id, []).append(level)
+        self._levels_indexed = len(self.levels)
+
+    def levels_of(self, item: InventoryItem) -> list[InventoryLevel]:
+        """The item's levels, in the order they were stocked."""
+        self._index_levels()
+        return list(self._levels_by_item.get(item.id, ()))
+
+    def levels_at(self, location: Location) -> list[InventoryLevel]:
+        """The levels stocked at `location`, in the order they were stocked."""
+        self._index_levels()
+        return list(self._levels_by_location.get(location.id, ()))
+
     def level(self, item: InventoryItem, location: Location) -> InventoryLevel | None:
-        return next((lv for lv in self.levels if lv.item is item and lv.location is location), None)
+        return next((lv for lv in self.levels_of(item) if lv.location is location), None)
 
     def location_by_gid(self, value: object) -> Location | None:
         found: Location | None = self.find(self.locations, value, "Location")
@@ -423,6 +445,8 @@ class Shop:
 
     def item_by_gid(self, value: object) -> InventoryItem | None:
         number = parse_gid(value, "InventoryItem")
-        return next(
-            (v.inventory_item for v in self.variants() if v.inventory_item.id == number), None
-        )
+        if number is None:
+            return None
+        if number not in self._items_by_id:
+            self._items_by_id = {v.inventory_item.id: v.inventory_item for v in self.variants()}
+        return self._items_by_id.get(number)

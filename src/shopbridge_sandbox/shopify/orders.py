@@ -133,9 +133,16 @@ def create_order(
     shop.next_order_number += 1
     order.line_items = [_line_item(world, line, variant) for line, variant in resolved]
     if claim:
-        _claim_stock(world, shop, order, location)
+        claim_stock(world, shop, order, location)
     order.transactions = [_transaction(world, tx) for tx in spec.get("transactions") or []]
     order.financial_status = spec.get("financialStatus") or _derived_financial_status(order)
+    open_order(world, shop, order, location)
+    return order, []
+
+
+def open_order(world: World, shop: Shop, order: Order, location: Location) -> None:
+    """File a new order with one fulfillment order at `location`; emits orders/create."""
+    now = world.now()
     fo = FulfillmentOrder(world.ids.next("FulfillmentOrder"), order, location, now, now)
     fo.line_items = [
         FulfillmentOrderLineItem(
@@ -146,7 +153,6 @@ def create_order(
     order.fulfillment_orders.append(fo)
     shop.orders.append(order)
     world.emit(shop, "orders/create", rest.order(order))
-    return order, []
 
 
 def _line_item(world: World, line: dict[str, Any], variant: Variant | None) -> LineItem:
@@ -166,7 +172,7 @@ def _line_item(world: World, line: dict[str, Any], variant: Variant | None) -> L
     )
 
 
-def _claim_stock(world: World, shop: Shop, order: Order, location: Location) -> None:
+def claim_stock(world: World, shop: Shop, order: Order, location: Location) -> None:
     """DECREMENT_*: each tracked variant line moves its units available → committed."""
     for line_item in order.line_items:
         variant = line_item.variant

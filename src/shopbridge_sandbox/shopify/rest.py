@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shopbridge_sandbox.shopify.model import (
@@ -13,9 +14,16 @@ from shopbridge_sandbox.shopify.model import (
     LineItem,
     Order,
     Shop,
-    iso,
     money,
 )
+
+
+def iso(moment: datetime | None) -> str | None:
+    """REST's time form: ISO 8601 with a numeric offset, never `Z` (Shopify's samples read
+    `2020-09-03T08:44:10-04:00`, the shop's zone; the sandbox's shops are on UTC)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _line_item(li: LineItem) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge_sandbox.faults import Faults
-from shopbridge_sandbox.shopify import fulfillment, inventory, oauth, orders, rest
+from shopbridge_sandbox.shopify import checkout, fulfillment, inventory, oauth, orders, rest
 from shopbridge_sandbox.shopify.app import build_app
 from shopbridge_sandbox.shopify.cost import PLANS, LeakyBucket
 from shopbridge_sandbox.shopify.model import (
@@ -22,6 +22,7 @@ from shopbridge_sandbox.shopify.model import (
     Product,
     Shop,
     Variant,
+    gid,
     iso,
     money,
 )
@@ -29,7 +30,7 @@ from shopbridge_sandbox.shopify.partner_app import PartnerApp
 from shopbridge_sandbox.shopify.schema import admin_schema
 from shopbridge_sandbox.shopify.specs import StoreCredentials, VariantSpec
 from shopbridge_sandbox.shopify.webhooks import ShopifyWebhooks, subscribe, subscription_view
-from shopbridge_sandbox.shopify.world import SandboxError, World
+from shopbridge_sandbox.shopify.world import NotFound, SandboxError, World
 
 
 class ShopifySandbox:
@@ -145,6 +146,19 @@ class ShopifySandbox:
                     for v in product.variants
                 },
             }
+
+    def add_location(self, shop_name: str, name: str) -> str:
+        """A new active location (names are unique per shop, as in the admin); returns its id.
+        Nothing is stocked there until stock is set or adjusted at it."""
+        if not isinstance(name, str) or not name.strip():
+            raise SandboxError(f"a location needs a name, got {name!r}")
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            if any(loc.name == name for loc in shop.locations):
+                raise SandboxError(f"{shop_name} already has a location named {name!r}")
+            location = Location(self.world.ids.next("Location"), name)
+            shop.locations.append(location)
+            return location.gid
 
     def subscribe_webhook(self, shop_name: str, topic: str, url: str) -> str:
         """Subscribe `url` to `topic` (`orders/create` or `ORDERS_CREATE`); returns its id."""
@@ -264,37 +278,93 @@ class ShopifySandbox:
             orders.cancel_order(self.world, shop, order, reason, restock)
 
     def adjust_stock(
-        self, shop_name: str, sku: str, delta: int, location_id: str | None = None
+        self, shop_name: str, sku: str, delta: int, location_id: str | int | None = None
     ) -> dict[str, int]:
-        """Change `available` (and so on_hand) by `delta`; emits inventory_levels/update."""
+        """Change `available` (and so on_hand) by `delta` at the location (default the first),
+        stocking the item there first if it was not; emits inventory_levels/update."""
         with self.world.lock:
             shop = self.world.shop(shop_name)
             variant = self._variant(shop, sku)
-            location = shop.location_by_gid(location_id) if location_id else shop.locations[0]
-            if location is None:
-                raise SandboxError(f"no location {location_id} in {shop_name}")
+            location = self._location(shop, location_id)
             level = inventory.level_for(self.world, shop, variant.inventory_item, location)
             inventory.move(self.world, shop, level, available=delta)
             return self.inventory(shop_name, sku, location.gid)
 
+    def set_available(
+        self, shop_name: str, sku: str, available: int, location_id: str | int | None = None
+    ) -> dict[str, int]:
+        """The merchant types a new available count in the admin (default: first location),
+        stocking the item there first if it was not; inventory_levels/update goes out once,
+        and only if the count changed."""
+        if isinstance(available, bool) or not isinstance(available, int):
+            raise SandboxError(f"available must be a whole number, got {available!r}")
+        if available < 0:
+            # As inventorySetQuantities refuses it (INVALID_QUANTITY_NEGATIVE).
+            raise SandboxError(f"available can't be negative, got {available}")
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            variant = self._variant(shop, sku)
+            location = self._location(shop, location_id)
+            level = inventory.level_for(self.world, shop, variant.inventory_item, location)
+            delta = available - level.quantity("available")
+            if delta:
+                inventory.move(self.world, shop, level, available=delta)
+            return self.inventory(shop_name, sku, location.gid)
+
+    def sell(
+        self,
+        shop_name: str,
+        sku: str,
+        quantity: int = 1,
+        channel: str = "online_store",
+        location_id: str | int | None = None,
+    ) -> dict[str, Any]:
+        """A buyer checks out in the online store (`source_name` "web") or at POS ("pos"): a
+        paid order committing the units at the location (default the first), orders/create
+        and inventory_levels/update sent. A DENY variant with too few available units is
+        refused with `Conflict` ("sold out") and nothing changes; CONTINUE sells into negative.
+        Returns the order's id and name and what is left available at the location."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            variant = self._variant(shop, sku)
+            location = self._location(shop, location_id)
+            order = checkout.sell(self.world, shop, variant, quantity, location, channel)
+            level = shop.level(variant.inventory_item, location)
+            return {
+                "order_id": order.gid,
+                "name": order.name,
+                "available": level.quantity("available") if level else 0,
+            }
+
     def _variant(self, shop: Shop, sku: str) -> Variant:
         variant = shop.variant_by_sku(sku)
         if variant is None:
-            raise SandboxError(f"no variant with SKU {sku!r} in {shop.name}")
+            raise NotFound(f"no variant with SKU {sku!r} in {shop.name}")
         return variant
+
+    def _location(self, shop: Shop, location_id: str | int | None) -> Location:
+        """The location a gid or numeric id names; the shop's first one when None."""
+        if location_id is None:
+            return shop.locations[0]
+        wanted = str(location_id)
+        found = shop.location_by_gid(gid("Location", int(wanted)) if wanted.isdigit() else wanted)
+        if found is None:
+            raise NotFound(f"no location {location_id} in {shop.name}")
+        return found
 
     # --- reading state ---------------------------------------------------------------
 
-    def inventory(self, shop_name: str, sku: str, location_id: str | None = None) -> dict[str, int]:
+    def inventory(
+        self, shop_name: str, sku: str, location_id: str | int | None = None
+    ) -> dict[str, int]:
         """available / committed / on_hand (+ the other states) of a SKU, summed over
-        locations unless one is given."""
+        locations unless one is given (gid or numeric id)."""
         with self.world.lock:
             shop = self.world.shop(shop_name)
             item = self._variant(shop, sku).inventory_item
+            location = self._location(shop, location_id) if location_id is not None else None
             levels = [
-                lv
-                for lv in shop.levels
-                if lv.item is item and (location_id is None or lv.location.gid == location_id)
+                lv for lv in shop.levels_of(item) if location is None or lv.location is location
             ]
             names = sorted(inventory.READABLE_NAMES)
             return {n: sum(lv.quantity(n) for lv in levels) for n in names}
@@ -396,6 +466,7 @@ def _snapshot(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
         "source_identifier": order.source_identifier,
+        "source_name": order.source_name,
         "tags": list(order.tags),
         "note": order.note,
         "financial_status": order.financial_status,

@@ -78,3 +78,11 @@ class World:
 
 class SandboxError(ValueError):
     """A Python-API or control-API call the sandbox cannot honour (bad shop, sku, state)."""
+
+
+class NotFound(SandboxError):
+    """The call names a SKU or location the shop does not have (the control API answers 404)."""
+
+
+class Conflict(SandboxError):
+    """The store's state refuses the call, e.g. a sold-out DENY variant (control API: 409)."""

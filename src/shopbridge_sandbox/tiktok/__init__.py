@@ -17,6 +17,8 @@ Python API::
     await sandbox.tick()                 # timers due at clock.now(), then due webhooks
     sandbox.order(order_id)              # as Get Order Detail returns it
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
+    sandbox.stock(shop.shop_id, "TEE-RED-L")       # + per warehouse, committed, lock
+    sandbox.promotion_lock(shop.shop_id, "TEE-RED-L")   # Update Inventory may not lower it
     with BackgroundServer(sandbox.app) as server: ...   # the app's lifespan runs timers + webhooks
     sandbox.configure_app(redirect_url="https://…/callback", access_token_lifetime=5)
     sandbox.authorization_url(state?)    # /open/authorize?service_id=…
@@ -31,7 +33,8 @@ Behaviour worth knowing:
 - Timers (ON_HOLD release 1 h after paid_time, unpaid cancel 24 h after create_time, request
   auto-approval 48 h after it opened) fire in clock time, earliest first, before every API
   call, every Python/control call, on `tick()` and every 50 ms in the app's lifespan.
-- Rate limit: 50 requests per real second per endpoint per app+shop, then HTTP 429 / 36009002.
+- Rate limit: 50 requests per real second per API per app+shop, then HTTP 429 / 36009002. An
+  API is a method and route template: Update Inventory for every product shares one window.
 - Fault knobs (`Faults.api_fault()`) apply to every API call but not to the token routes nor
   the control API: 5xx and 429 answer at once without effect; a timeout applies the call,
   then answers `api_timeout_seconds` real seconds late; a lost answer
@@ -84,7 +87,10 @@ Sandbox choices where the docs are silent (UNCONFIRMED upstream):
 
 Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     POST /_sandbox/shops {name, region, webhook_url?, warehouses?[names]} -> credentials
-    POST /_sandbox/shops/{shop_id}/products {title, skus:[{seller_sku, price, quantity}]}
+         + warehouse_ids (in the order named) + delivery_option_id
+    POST /_sandbox/shops/{shop_id}/products {title, skus:[{seller_sku, price, quantity,
+         name?, warehouse_quantities? {warehouse_id: units} instead of quantity}]}
+         -> {product_id, sku_ids: {seller_sku: sku_id}}
     PUT  /_sandbox/shops/{shop_id}/webhook {url}
     POST /_sandbox/shops/{shop_id}/auth_code -> {auth_code} for /api/v2/token/get
     POST /_sandbox/shops/{shop_id}/deauthorize {app_key?} -> {shop_id, deauthorized}
@@ -92,7 +98,12 @@ Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     GET|POST /_sandbox/apps/{app_key} {redirect_url?, access_token_lifetime? (seconds)}
          -> {app_key, app_secret, service_id, redirect_url, access_token_lifetime,
              authorization_url}
-    GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {available}
+    GET  /_sandbox/shops/{shop_id}/inventory/{seller_sku} -> {seller_sku, available (total),
+         warehouses: {warehouse_id: available}, committed (total), promotion_locked}
+    POST /_sandbox/shops/{shop_id}/skus/{seller_sku}/promotion_lock {locked? (true)}
+         -> the SKU's stock as above; while locked, Update Inventory answers code 0 with
+         data.errors [{code 12052393, message, detail {sku_id, extra_errors}}] for an update
+         lowering that SKU in any warehouse and applies the call's other SKUs
     GET  /_sandbox/shops/{shop_id}/orders?updated_since=<unix s> -> {orders: [order]}
          (each as GET /_sandbox/orders/{id} shows it, by update_time then id; with
          updated_since only those whose update_time >= it)

@@ -45,6 +45,9 @@ def search_inventory(call: Call) -> dict[str, Any]:
 
 
 def update_inventory(call: Call) -> dict[str, Any]:
+    """Sets the SKUs' stock per warehouse. A malformed call changes nothing; a SKU locked for
+    a promotion that would go down is left as it is and reported in `data.errors` under
+    code 0 while the call's other SKUs are applied (wave2 §3.1, partial failure)."""
     product = _product(call)
     entries = call.body.get("skus")
     if not isinstance(entries, list) or not entries:
@@ -57,10 +60,22 @@ def update_inventory(call: Call) -> dict[str, Any]:
                 e.SKU_NOT_IN_PRODUCT, f"SKU {entry.get('id')} does not belong to {product.id}"
             )
         changes.append((sku, _quantities(sku, entry.get("inventory") or [])))
+    errors = []
     for sku, quantities in changes:  # all checked before any is applied
+        if sku.promotion_locked and any(q < sku.available[w] for w, q in quantities.items()):
+            errors.append(_promotion_locked(sku))
+            continue
         sku.available.update(quantities)
-    product.update_time = call.now
-    return {}
+        product.update_time = call.now
+    return {"errors": errors} if errors else {}
+
+
+def _promotion_locked(sku: Sku) -> dict[str, Any]:
+    return {
+        "code": e.PROMOTION_LOCKED,
+        "message": "Product locked for Promotion and stock can't be updated below current stock",
+        "detail": {"sku_id": sku.id, "extra_errors": []},
+    }
 
 
 def _quantities(sku: Sku, inventory: list[dict[str, Any]]) -> dict[str, int]:

@@ -95,8 +95,12 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         )
 
     def inventory(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.stock(path(request, "shop_id"), path(request, "seller_sku"))
+
+    def promotion_lock(request: Request, body: dict[str, Any]) -> Any:
         shop_id, seller_sku = path(request, "shop_id"), path(request, "seller_sku")
-        return {"seller_sku": seller_sku, "available": sandbox.inventory(shop_id, seller_sku)}
+        sandbox.promotion_lock(shop_id, seller_sku, body.get("locked", True))
+        return sandbox.stock(shop_id, seller_sku)
 
     def list_orders(request: Request, body: dict[str, Any]) -> Any:
         since = request.query_params.get("updated_since")
@@ -188,6 +192,7 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/apps/{app_key}", get_app, "GET"),
         r("/apps/{app_key}", set_app, "POST"),
         r("/shops/{shop_id}/inventory/{seller_sku}", inventory, "GET"),
+        r("/shops/{shop_id}/skus/{seller_sku}/promotion_lock", promotion_lock, "POST"),
         r("/shops/{shop_id}/orders", list_orders, "GET"),
         r("/orders", create_order, "POST"),
         r("/orders/{order_id}", get_order, "GET"),

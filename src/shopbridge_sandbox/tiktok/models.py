@@ -114,6 +114,8 @@ class Sku:
     price: Decimal
     available: dict[str, int]  # warehouse id -> sellable units
     committed: dict[str, int] = field(default_factory=dict)  # warehouse id -> units in open orders
+    # A campaign holds the SKU: Update Inventory may raise its stock, never lower it (12052393).
+    promotion_locked: bool = False
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""TikTok's default rate limit: 50 requests per second per endpoint per app+shop (§6.3).
+"""TikTok's default rate limit: 50 requests per second per API per app+shop (§6.3, wave2 §7).
+
+The gateway keys it on (app_key, shop_id, method, route template): an API is its template,
+so Update Inventory for two products shares one window, not one per concrete path.
 
 Measured in real monotonic time, not the sandbox clock: throttling protects servers, which
 live in real time even when a test runs TikTok's calendar in fast-forward.

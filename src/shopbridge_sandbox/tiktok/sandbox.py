@@ -226,6 +226,28 @@ class TikTokSandbox:
             self._apply_due()
             return sum(self.market.sku(shop_id, seller_sku).available.values())
 
+    def stock(self, shop_id: str, seller_sku: str) -> dict[str, Any]:
+        """The SKU's stock: `available` (total), `warehouses` (warehouse id -> available),
+        `committed` (total units held by open orders) and `promotion_locked`."""
+        with self.market.lock:
+            self._apply_due()
+            sku = self.market.sku(shop_id, seller_sku)
+            return {
+                "seller_sku": sku.seller_sku,
+                "available": sum(sku.available.values()),
+                "warehouses": dict(sku.available),
+                "committed": sum(sku.committed.values()),
+                "promotion_locked": sku.promotion_locked,
+            }
+
+    def promotion_lock(self, shop_id: str, seller_sku: str, locked: bool = True) -> None:
+        """A campaign locks (or releases) the SKU: while locked, Update Inventory may not lower
+        its stock in any warehouse (12052393, wave2 §3.1)."""
+        if not isinstance(locked, bool):
+            raise ValueError(f"locked must be true or false, got {locked!r}")
+        with self.market.lock:
+            self.market.sku(shop_id, seller_sku).promotion_locked = locked
+
     # -- orders: the buyer's and the platform's side ---------------------------------------
 
     def create_order(

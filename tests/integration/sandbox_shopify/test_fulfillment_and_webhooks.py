@@ -241,7 +241,7 @@ async def test_a_merchant_cancellation_emits_orders_cancelled(
     [hook] = sink.topic("orders/cancelled")
     assert hook.json["admin_graphql_api_id"] == ids["order_id"]
     assert hook.json["cancel_reason"] == "fraud"
-    assert hook.json["cancelled_at"] == "2026-11-02T09:00:00Z"
+    assert hook.json["cancelled_at"] == "2026-11-02T09:00:00+00:00"
 
 
 async def test_a_tracking_update_emits_fulfillments_update(

@@ -44,7 +44,7 @@ def test_serve_prints_credentials_and_answers() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
-    assert stock == {"seller_sku": "TEE-RED-L", "available": 25}
+    assert (stock["seller_sku"], stock["available"]) == ("TEE-RED-L", 25)
     # The printed app_key is known: the refusal is about the missing sign, not the app.
     assert refused.json()["code"] == 36009004
     assert "sign" in refused.json()["message"]

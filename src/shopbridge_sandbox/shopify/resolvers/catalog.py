@@ -45,7 +45,7 @@ def _product_variants(
 
 def _available(variant: Variant, info: Any) -> int:
     shop = ctx(info).shop
-    return sum(lv.quantity("available") for lv in shop.levels if lv.item is variant.inventory_item)
+    return sum(lv.quantity("available") for lv in shop.levels_of(variant.inventory_item))
 
 
 attributes(
@@ -118,7 +118,7 @@ def _item_levels(item: InventoryItem, info: Any, query: str | None = None, **pag
             "InventoryItem.inventoryLevels(query:) is not implemented by the sandbox"
         )
     page.pop("includeInactive", None)  # every level is at an active location
-    return connection([lv for lv in ctx(info).shop.levels if lv.item is item], **page)
+    return connection(ctx(info).shop.levels_of(item), **page)
 
 
 @resolves("QueryRoot", "inventoryItem")
@@ -174,6 +174,14 @@ attributes(
     hasActiveInventory=lambda loc: loc.active,
     isFulfillmentService=lambda loc: False,
 )
+
+
+@resolves("Location", "inventoryLevels")
+def _location_levels(location: Location, info: Any, query: str | None = None, **page: Any) -> Any:
+    if query:
+        raise GraphQLError("Location.inventoryLevels(query:) is not implemented by the sandbox")
+    page.pop("includeInactive", None)  # every level is at an active location
+    return connection(ctx(info).shop.levels_at(location), **page)
 
 
 @resolves("Location", "inventoryLevel")

@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from shopbridge_sandbox.shopify.model import Shop, parse_gid
 from shopbridge_sandbox.shopify.resolvers.registry import ctx, resolves
 
-
-def _candidates(shop: Shop) -> list[Any]:
-    orders = shop.orders
-    return [
-        *orders,
-        *(li for o in orders for li in o.line_items),
-        *(fo for o in orders for fo in o.fulfillment_orders),
-        *(h for o in orders for fo in o.fulfillment_orders for h in fo.holds),
-        *(f for o in orders for f in o.fulfillments),
-        *(t for o in orders for t in o.transactions),
-        *shop.products,
-        *shop.variants(),
-        *(v.inventory_item for v in shop.variants()),
-        *shop.levels,
-        *shop.locations,
-        *shop.subscriptions,
-    ]
+# Per gid kind, where the shop keeps objects of that kind (orders, fulfillment orders and
+# inventory items have indexed lookups): `nodes(ids:)` with 250 inventory item ids must not
+# walk every order, line and fulfillment of the store for each id.
+_KINDS: dict[str, Callable[[Shop], Iterable[Any]]] = {
+    "LineItem": lambda shop: (li for o in shop.orders for li in o.line_items),
+    "FulfillmentHold": lambda shop: (
+        h for o in shop.orders for fo in o.fulfillment_orders for h in fo.holds
+    ),
+    "Fulfillment": lambda shop: (f for o in shop.orders for f in o.fulfillments),
+    "OrderTransaction": lambda shop: (t for o in shop.orders for t in o.transactions),
+    "Product": lambda shop: shop.products,
+    "ProductVariant": lambda shop: shop.variants(),
+    "InventoryLevel": lambda shop: shop.levels,
+    "Location": lambda shop: shop.locations,
+    "WebhookSubscription": lambda shop: shop.subscriptions,
+}
 
 
 def find_node(shop: Shop, value: str) -> Any:
     kind = value.removeprefix("gid://shopify/").split("/", 1)[0]
     number = parse_gid(value, kind)
-    return next(
-        (
-            c
-            for c in _candidates(shop)
-            if getattr(c, "graphql_type", None) == kind and c.id == number
-        ),
-        None,
-    )
+    if number is None:
+        return None
+    if kind == "Order":
+        return shop.order_by_gid(value)
+    if kind == "FulfillmentOrder":
+        return shop.fulfillment_order_by_gid(value)
+    if kind == "InventoryItem":
+        return shop.item_by_gid(value)
+    candidates = _KINDS.get(kind)
+    if candidates is None:
+        return None
+    return next((c for c in candidates(shop) if c.id == number), None)
 
 
 @resolves("QueryRoot", "node")
