@@ -260,9 +260,6 @@ async def send_tracking(command: ShipOnTikTok, ctx: ConnectionContext, lease: Le
 async def return_stock_on_tiktok(
     command: SyncTikTokInventory, ctx: ConnectionContext, lease: Lease
 ) -> ev.Event:
-    available = await ctx.shopify.available(command.seller_skus)
-    for sku in command.seller_skus:
-        if sku in available:
-            await lease.check()
-            await ctx.tiktok.set_inventory(sku, max(0, available[sku]))
+    """The cancelled units are back in Shopify (restock); recording this outcome puts the SKUs
+    in the stock queue, where TikTok follows Shopify under the merchant's rules."""
     return ev.InventorySynced(command.key, command.seller_skus)

@@ -28,6 +28,8 @@ from shopbridge.tiktok.webhooks import (
 )
 
 RECIPIENT_ADDRESS_UPDATE = 3
+# Shopify topics that move available stock: TikTok's count follows (engine/stock.py).
+STOCK_TOPICS = ("inventory_levels/update", "orders/create", "refunds/create")
 
 # (connection id, TikTok order id, event)
 OrderEvent = tuple[int, str, ev.Event]
@@ -119,6 +121,8 @@ class PlatformInboxHandler:
             return InboxOutcome(
                 status="ignored", note="uninstall notice, but Shopify still accepts the token"
             )
+        if topic in STOCK_TOPICS:
+            return await self._stock_moved(connection_id, topic, payload)
         if topic in ("fulfillments/create", "fulfillments/update"):
             order_gid = _gid("Order", payload.get("order_id"))
             fulfilment = ev.ShopifyFulfilmentObserved(
@@ -128,6 +132,7 @@ class PlatformInboxHandler:
             )
             return await self._about_shopify_order(connection_id, order_gid, [fulfilment])
         if topic == "orders/cancelled":
+            await self._stock_moved(connection_id, topic, payload)
             order_gid = str(payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id")))
             cancelled = ev.ShopifyCancellationObserved(payload.get("cancel_reason"))
             return await self._about_shopify_order(connection_id, order_gid, [cancelled])
@@ -144,6 +149,48 @@ class PlatformInboxHandler:
             ]
             return await self._about_shopify_order(connection_id, order_gid, found)
         return InboxOutcome(status="ignored", note=f"topic {topic} is not used")
+
+    async def _stock_moved(
+        self, connection_id: int, topic: str, payload: dict[str, Any]
+    ) -> InboxOutcome:
+        """A hint that Shopify's available count of some SKUs moved: they are marked due, and
+        their push reads the real counts (what the webhook says is only shown in the history)."""
+        if topic == "inventory_levels/update":
+            item = payload.get("inventory_item_id")
+            if isinstance(item, bool) or not isinstance(item, int | str) or not str(item).isdigit():
+                return InboxOutcome(status="malformed", note="no numeric inventory_item_id")
+            item_gid = _gid("InventoryItem", item)
+            note = (
+                "shopify",
+                f"Shopify: available {_short(payload.get('available'))} at location "
+                f"{_short(payload.get('location_id'))} (webhook)",
+            )
+            marked = await asyncio.to_thread(
+                self.store.stock.mark_shopify,
+                connection_id,
+                inventory_item_ids=[item_gid],
+                history=note,
+            )
+            if not marked:
+                ctx = await self.contexts.context(connection_id)
+                sku = await ctx.shopify.item_sku(item_gid)
+                if not sku:
+                    return InboxOutcome(
+                        status="ignored", note=f"inventory item {item} has no SKU to follow"
+                    )
+                marked = await asyncio.to_thread(
+                    self.store.stock.mark_shopify, connection_id, shopify_skus=[sku], history=note
+                )
+            return InboxOutcome(note=f"stock due for {', '.join(marked)[:300]}")
+        skus = _line_skus(payload, topic)
+        if not skus:
+            return InboxOutcome(status="ignored", note=f"{topic} names no SKU")
+        named = payload.get("name") or payload.get("order_id") or payload.get("id")
+        note = ("shopify", f"Shopify: {topic.replace('/', ' ')} ({_short(named)})")
+        marked = await asyncio.to_thread(
+            self.store.stock.mark_shopify, connection_id, shopify_skus=skus, history=note
+        )
+        return InboxOutcome(note=f"stock due for {', '.join(marked)[:300]}")
 
     async def _about_shopify_order(
         self, connection_id: int, order_gid: str, events: list[ev.Event]
@@ -168,6 +215,35 @@ def _header(headers: Any, name: str) -> Any:
 def _gid(kind: str, value: Any) -> str:
     text = str(value)
     return text if text.startswith("gid://") else f"gid://shopify/{kind}/{text}"
+
+
+def _line_skus(payload: dict[str, Any], topic: str) -> list[str]:
+    """The SKUs of an order's (or a refund's) line items, skipping what is not a SKU."""
+    if topic == "refunds/create":
+        lines = [
+            entry.get("line_item")
+            for entry in _list(payload.get("refund_line_items"))
+            if isinstance(entry, dict)
+        ]
+    else:
+        lines = _list(payload.get("line_items"))
+    skus = {
+        line["sku"]
+        for line in lines
+        if isinstance(line, dict)
+        and isinstance(line.get("sku"), str)
+        and 0 < len(line["sku"]) <= 200
+    }
+    return sorted(skus)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first(values: Any) -> str | None:

@@ -8,6 +8,7 @@ for what will not, with the platform's words.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -101,6 +102,16 @@ class ShippingProvider:
 
 
 @dataclass(frozen=True)
+class TikTokSku:
+    """One TikTok SKU by its seller SKU, with its stock per warehouse as TikTok shows it."""
+
+    seller_sku: str
+    product_id: str
+    sku_id: str
+    warehouses: dict[str, int]
+
+
+@dataclass(frozen=True)
 class OrderCancellation:
     order_id: str
     cancellation: CancellationObserved
@@ -127,6 +138,27 @@ class ShopifyPort(Protocol):
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
 
     async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]: ...
+
+    # Stock (engine/stock.py): Shopify leads, TikTok follows.
+    def shopify_sku(self, seller_sku: str) -> str:
+        """The Shopify SKU a TikTok seller SKU is linked to (itself unless mapped)."""
+
+    async def find_items(self, shopify_skus: Sequence[str]) -> dict[str, str]:
+        """Shopify SKU -> inventory item id, for the SKUs Shopify has."""
+
+    async def stock_levels(self, item_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Inventory item id -> location id -> available."""
+
+    async def item_sku(self, item_id: str) -> str | None: ...
+
+    async def stock_locations(self) -> list[tuple[str, str]]: ...
+
+    def catalog_levels(self, location_id: str) -> AsyncIterator[list[tuple[str, str, int]]]:
+        """Every item stocked at a location, a page at a time: (item id, SKU, available)."""
+
+    async def set_available(
+        self, item_id: str, location_id: str, quantity: int, idempotency_key: str
+    ) -> None: ...
 
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         """Ids of the orders Shopify changed after `since`."""
@@ -159,6 +191,19 @@ class TikTokPort(Protocol):
         """Raises PermanentError(code="already_shipped") when TikTok has it shipped already."""
 
     async def set_inventory(self, seller_sku: str, quantity: int) -> None: ...
+
+    async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]: ...
+
+    def catalog(self) -> AsyncIterator[list[TikTokSku]]: ...
+
+    async def sku_stock(self, sku_ids: Sequence[str]) -> dict[str, dict[str, int]]: ...
+
+    async def push_stock(
+        self, product_id: str, quantities: Mapping[str, Mapping[str, int]]
+    ) -> dict[str, PlatformError]:
+        """Set several SKUs of one product; returns the SKUs TikTok refused, by sku id."""
+
+    async def warehouses(self) -> list[tuple[str, str, bool]]: ...
 
     async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]: ...
 

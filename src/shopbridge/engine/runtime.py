@@ -163,6 +163,7 @@ class Runtime:
                 shopify,
                 location_id=record.shopify_location_id,
                 inventory_behaviour=record.inventory_behaviour,
+                sku_links=self.store.stock.links(record.id),
             ),
             policy_for(record),
             self.clock,

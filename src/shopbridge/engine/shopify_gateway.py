@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -57,8 +57,11 @@ class ShopifyGateway:
         location_id: str | None = None,
         inventory_behaviour: str = "DECREMENT_IGNORING_POLICY",
         hold_handle: str = "shopbridge-awaiting-payment",
+        sku_links: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
+        # TikTok seller SKU -> Shopify SKU, where the merchant's codes differ.
+        self.sku_links = dict(sku_links or {})
         self.location_id = location_id
         self.inventory_behaviour = shopify.InventoryBehaviour(inventory_behaviour)
         self.hold_handle = hold_handle
@@ -134,11 +137,13 @@ class ShopifyGateway:
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
         currency = order.total.currency if order.total else "USD"
         async with translated():
-            variants = await self.client.variants_by_sku([line.seller_sku for line in order.lines])
+            variants = await self.client.variants_by_sku(
+                [self.shopify_sku(line.seller_sku) for line in order.lines]
+            )
             lines = []
             unknown: list[str] = []
             for line in order.lines:
-                variant = variants.get(line.seller_sku)
+                variant = variants.get(self.shopify_sku(line.seller_sku))
                 if variant is None:
                     unknown.append(line.seller_sku)
                 lines.append(
@@ -149,7 +154,7 @@ class ShopifyGateway:
                         title=None
                         if variant
                         else f"{line.product_name or 'TikTok item'} ({line.seller_sku})",
-                        sku=line.seller_sku,
+                        sku=self.shopify_sku(line.seller_sku),
                     )
                 )
             created = await self.client.create_order(
@@ -273,18 +278,62 @@ class ShopifyGateway:
                 ) from refused
             await self.client.wait_for_job(job)
 
+    def shopify_sku(self, seller_sku: str) -> str:
+        return self.sku_links.get(seller_sku, seller_sku)
+
     async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
-        async with translated():
-            variants = await self.client.variants_by_sku(seller_skus)
-            location = self.location_id or await self._first_location()
-            levels = await self.client.inventory_levels(
-                [v.inventory_item_id for v in variants.values() if v.inventory_item_id], location
-            )
+        """Available at the claiming location, by TikTok seller SKU (linked SKUs only)."""
+        items = await self.find_items([self.shopify_sku(s) for s in seller_skus])
+        location = self.location_id or await self._first_location()
+        levels = await self.stock_levels(list(items.values()))
         return {
-            sku: levels[v.inventory_item_id].available
-            for sku, v in variants.items()
-            if v.inventory_item_id in levels
+            sku: levels[items[self.shopify_sku(sku)]].get(location, 0)
+            for sku in seller_skus
+            if items.get(self.shopify_sku(sku)) in levels
         }
+
+    async def find_items(self, shopify_skus: Sequence[str]) -> dict[str, str]:
+        """Shopify SKU -> inventory item id, for the SKUs Shopify has."""
+        async with translated():
+            variants = await self.client.variants_by_sku(shopify_skus)
+        return {sku: v.inventory_item_id for sku, v in variants.items() if v.inventory_item_id}
+
+    async def stock_levels(self, item_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Inventory item id -> location id -> available; unknown items are absent."""
+        async with translated():
+            found = await self.client.item_levels(item_ids)
+        return {item: dict(levels.available) for item, levels in found.items()}
+
+    async def item_sku(self, item_id: str) -> str | None:
+        async with translated():
+            return await self.client.inventory_item_sku(item_id)
+
+    async def stock_locations(self) -> list[tuple[str, str]]:
+        """(id, name) of each active location."""
+        async with translated():
+            return [(loc.id, loc.name) for loc in await self.client.locations() if loc.is_active]
+
+    async def catalog_levels(self, location_id: str) -> AsyncIterator[list[tuple[str, str, int]]]:
+        """Every item stocked at a location, a page at a time: (item id, SKU, available)."""
+        async with translated():
+            async for page in self.client.location_levels(location_id):
+                yield [(i.inventory_item_id, i.sku or "", i.available) for i in page]
+
+    async def set_available(
+        self, item_id: str, location_id: str, quantity: int, idempotency_key: str
+    ) -> None:
+        """Set an item's available count at one location (the first link, TikTok's count won)."""
+        async with translated():
+            await self.client.set_inventory(
+                [
+                    shopify.InventoryTarget(
+                        inventory_item_id=item_id, location_id=location_id, quantity=quantity
+                    )
+                ],
+                reason="correction",
+                idempotency_key=idempotency_key,
+                reference_document_uri="shopbridge://stock/first-link",
+            )
 
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         async with translated():

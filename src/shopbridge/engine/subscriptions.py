@@ -26,6 +26,10 @@ SHOPIFY_TOPICS = (
     "FULFILLMENTS_CREATE",
     "FULFILLMENTS_UPDATE",
     "APP_UNINSTALLED",
+    # Stock: TikTok follows every change of Shopify's available count (engine/stock.py).
+    "INVENTORY_LEVELS_UPDATE",
+    "ORDERS_CREATE",
+    "REFUNDS_CREATE",
 )
 # TikTok's Event API names of the topics the inbox reads (tiktok_shop_api_wave2.md §2).
 TIKTOK_EVENTS = (

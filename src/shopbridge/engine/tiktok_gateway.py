@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -14,9 +14,11 @@ from shopbridge.engine.ports import (
     AccessLost,
     OrderCancellation,
     PermanentError,
+    PlatformError,
     Registration,
     RetryableError,
     ShippingProvider,
+    TikTokSku,
 )
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import (
@@ -25,7 +27,7 @@ from shopbridge.tiktok.errors import (
     TikTokRetryable,
     TikTokTokenExpired,
 )
-from shopbridge.tiktok.models import Cancellation, Order
+from shopbridge.tiktok.models import Cancellation, Order, Product
 
 # Mark Package As Shipped: "already shipped" in its two spellings (tiktok_shop_api.md §4.3).
 ALREADY_SHIPPED = frozenset({21011006, 21008099})
@@ -34,6 +36,7 @@ ALREADY_SHIPPED = frozenset({21011006, 21008099})
 ACCESS_REFUSED = frozenset({105001, 105002, 105005, 36009004})
 # Approve/reject of a request the buyer already withdrew (§4.2): nothing left to do.
 REQUEST_ALREADY_CLOSED = frozenset({25020009})
+SELLER_SKUS_PER_SEARCH = 10  # Search Products' seller_skus filter (tiktok wave2 §3.4)
 
 
 @asynccontextmanager
@@ -196,32 +199,81 @@ class TikTokGateway:
                 raise PermanentError(error.message, code="already_shipped") from error
             raise
 
-    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
+    async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]:
+        """The TikTok SKUs carrying these seller SKUs (first match wins), with their stock."""
+        wanted = list(dict.fromkeys(seller_skus))
+        found: dict[str, TikTokSku] = {}
+        async with translated("search products"):
+            # Search Products takes at most 10 seller SKUs per call (12019027).
+            for start in range(0, len(wanted), SELLER_SKUS_PER_SEARCH):
+                batch = wanted[start : start + SELLER_SKUS_PER_SEARCH]
+                async for product in self.client.iter_products(batch):
+                    for sku in _skus(product):
+                        if sku.seller_sku in batch:
+                            found.setdefault(sku.seller_sku, sku)
+        return found
+
+    async def catalog(self) -> AsyncIterator[list[TikTokSku]]:
+        """Every SKU of the shop's products, a page of products at a time."""
+        page_token: str | None = None
+        seen: set[str] = set()
+        while True:
+            async with translated("search products"):
+                page = await self.client.search_products(page_token=page_token)
+            yield [sku for product in page.items for sku in _skus(product)]
+            page_token = page.next_page_token
+            if page_token is None or page_token in seen:
+                return
+            seen.add(page_token)
+
+    async def sku_stock(self, sku_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """sku id -> warehouse id -> available quantity, as TikTok counts it now."""
+        async with translated("search inventory"):
+            found = await self.client.search_inventory(sku_ids=list(sku_ids))
+        return {
+            s.id: {w.warehouse_id: w.available_quantity for w in s.warehouse_inventory}
+            for s in found
+        }
+
+    async def push_stock(
+        self, product_id: str, quantities: Mapping[str, Mapping[str, int]]
+    ) -> dict[str, PlatformError]:
+        """Set several SKUs of one product at once; returns the SKUs TikTok refused."""
         async with translated("update inventory"):
-            page = await self.client.search_products([seller_sku])
-            matches = [
-                (product.id, sku.id)
-                for product in page.items
-                for sku in product.skus
-                if sku.seller_sku == seller_sku
-            ]
-            if not matches:
-                raise TikTokPermanent(
-                    None,
-                    f"no TikTok product has seller SKU {seller_sku}",
-                    None,
-                    "search products",
-                    None,
-                )
-            for product_id, sku_id in matches:
-                [stock] = await self.client.search_inventory(sku_ids=[sku_id])
-                warehouses = stock.warehouse_ids or [
-                    w.id for w in await self.client.get_warehouses()
-                ]
-                # The SKU's whole quantity goes to its first warehouse; the others are zeroed,
-                # since TikTok wants every warehouse of the SKU listed (§4.4, 12019028).
-                quantities = {w: (quantity if i == 0 else 0) for i, w in enumerate(warehouses)}
-                await self.client.update_inventory(product_id, sku_id, quantities)
+            refused = await self.client.update_product_inventory(product_id, quantities)
+        errors: dict[str, PlatformError] = {}
+        for sku_id, error in refused.items():
+            try:
+                async with translated("update inventory"):
+                    raise error
+            except PlatformError as translated_error:
+                errors[sku_id] = translated_error
+        return errors
+
+    async def warehouses(self) -> list[tuple[str, str, bool]]:
+        """(id, name, is default) of each sales warehouse that can hold stock."""
+        async with translated("get warehouses"):
+            found = await self.client.get_warehouses()
+        return [
+            (w.id, w.name or w.id, w.is_default)
+            for w in found
+            if w.type in ("", "SALES_WAREHOUSE") and w.effect_status in ("", "ENABLED")
+        ]
+
+    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
+        """Set a SKU's whole stock on its first warehouse, leaving the others as they are."""
+        found = await self.find_skus([seller_sku])
+        if seller_sku not in found:
+            raise PermanentError(f"no TikTok product has seller SKU {seller_sku}")
+        sku = found[seller_sku]
+        quantities = dict(sku.warehouses)
+        if not quantities:
+            quantities = {w: 0 for w, _, _ in (await self.warehouses())[:1]}
+        first = next(iter(quantities))
+        quantities[first] = quantity
+        errors = await self.push_stock(sku.product_id, {sku.sku_id: quantities})
+        for error in errors.values():
+            raise error
 
     async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
         async with translated("search orders"):
@@ -239,3 +291,16 @@ class TikTokGateway:
                 )
             ]
         return [OrderCancellation(r.order_id, to_cancellation(r)) for r in records]
+
+
+def _skus(product: Product) -> list[TikTokSku]:
+    return [
+        TikTokSku(
+            seller_sku=sku.seller_sku,
+            product_id=product.id,
+            sku_id=sku.id,
+            warehouses={w.warehouse_id: w.quantity for w in sku.inventory},
+        )
+        for sku in product.skus
+        if sku.seller_sku
+    ]

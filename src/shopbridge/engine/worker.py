@@ -42,6 +42,7 @@ from shopbridge.alerts import AlertDigest
 from shopbridge.clock import Clock, clock_span
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_command
+from shopbridge.engine import stock
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ContextSource, execute
 from shopbridge.engine.failures import Failure, FailureKind, classify, is_database_unavailable
@@ -58,6 +59,7 @@ from shopbridge.store import (
     Store,
     WorkKind,
 )
+from shopbridge.store.stock import StockSku
 
 log = structlog.get_logger("shopbridge.worker")
 
@@ -65,6 +67,10 @@ log = structlog.get_logger("shopbridge.worker")
 # deadlines with releases. Outbox items carry their command's priority.
 INBOX_PRIORITY = 5
 DEADLINE_PRIORITY = 20
+# Stock pushes come after every order's work (workflow.md rule 2), a batch per connection.
+STOCK_PRIORITY = 60
+STOCK_BATCH = 50
+STOCK_SYNC_CHECK = timedelta(seconds=30)  # how often a worker looks for due full syncs
 # Recording an outcome is retried this often when the database is briefly unavailable; after
 # that the item's lease runs out and it runs again (its executor recognises what it did).
 RECORD_ATTEMPTS = 4
@@ -86,17 +92,36 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class StockBatch:
+    """Due SKUs of one connection, claimed together so one call per product can carry them;
+    each row keeps its own fence."""
+
+    connection_id: int
+    rows: tuple[StockSku, ...]
+
+    @property
+    def id(self) -> int:
+        return self.rows[0].id
+
+    @property
+    def ids(self) -> list[int]:
+        return [row.id for row in self.rows]
+
+
+@dataclass(frozen=True)
 class Claimed:
     """One item this worker holds: what it is, and the fence its writes must name."""
 
     kind: WorkKind
-    item: InboxItem | DeadlineItem | OutboxItem
+    item: InboxItem | DeadlineItem | OutboxItem | StockBatch
     fence: Fence
 
     @property
     def priority(self) -> int:
         if isinstance(self.item, OutboxItem):
             return self.item.priority
+        if isinstance(self.item, StockBatch):
+            return STOCK_PRIORITY
         return INBOX_PRIORITY if self.kind is WorkKind.INBOX else DEADLINE_PRIORITY
 
     @property
@@ -162,10 +187,10 @@ class _Held:
     ids: dict[WorkKind, set[int]] = field(default_factory=lambda: {k: set() for k in WorkKind})
 
     def add(self, claimed: Claimed) -> None:
-        self.ids[claimed.kind].add(claimed.item.id)
+        self.ids[claimed.kind].update(_item_ids(claimed))
 
     def discard(self, claimed: Claimed) -> None:
-        self.ids[claimed.kind].discard(claimed.item.id)
+        self.ids[claimed.kind].difference_update(_item_ids(claimed))
 
     def snapshot(self) -> dict[WorkKind, set[int]]:
         return {kind: set(ids) for kind, ids in self.ids.items()}
@@ -212,6 +237,7 @@ class Worker:
         self.public_url = public_url  # where webhooks are pointed (re-checked every pass)
         self.alerts = alerts  # the digest of what needs the merchant, looked at every check
         self._next_reconcile_check: datetime | None = None
+        self._next_stock_sync_check: datetime | None = None
         self._held = _Held()
         self._running = 0
         self._slot_freed = asyncio.Event()
@@ -224,6 +250,7 @@ class Worker:
         done = await self.process_inbox()
         done += await self.process_deadlines()
         done += await self.process_outbox()
+        done += await self.process_stock()
         done += await self.reconcile_due()
         return done
 
@@ -246,6 +273,9 @@ class Worker:
     async def process_outbox(self) -> int:
         return await self._drain(WorkKind.OUTBOX)
 
+    async def process_stock(self) -> int:
+        return await self._drain(WorkKind.STOCK)
+
     async def _drain(self, kind: WorkKind) -> int:
         claimed = await self._claim(kind, self.batch_size)
         for item in claimed:
@@ -264,6 +294,7 @@ class Worker:
         runners = [asyncio.create_task(self._runner(queue)) for _ in range(self.concurrency)]
         heartbeat = asyncio.create_task(self._heartbeat(host))
         reconciler: asyncio.Task[int] | None = None
+        syncer: asyncio.Task[int] | None = None
         try:
             await self._reap(host)
             while not stop.is_set():
@@ -284,6 +315,8 @@ class Worker:
                     self._healthy()
                 if self._reconcile_may_be_due() and (reconciler is None or reconciler.done()):
                     reconciler = asyncio.create_task(self.reconcile_due())
+                if self._stock_sync_may_be_due() and (syncer is None or syncer.done()):
+                    syncer = asyncio.create_task(self.stock_syncs_due())
                 if claimed == 0 or claimed >= free:
                     self.wake.clear()
                     self._slot_freed.clear()
@@ -292,7 +325,7 @@ class Worker:
                         waits.append(self.wake.wait())
                     await _wait_any(*waits, seconds=idle_seconds)
         finally:
-            await self._shut_down(queue, runners, heartbeat, reconciler)
+            await self._shut_down(queue, runners, heartbeat, reconciler, syncer)
         log.info("worker stopped", worker_id=self.worker_id)
 
     async def _runner(self, queue: asyncio.PriorityQueue[tuple[int, int, Claimed]]) -> None:
@@ -311,12 +344,13 @@ class Worker:
         runners: list[asyncio.Task[None]],
         heartbeat: asyncio.Task[None],
         reconciler: asyncio.Task[int] | None,
+        syncer: asyncio.Task[int] | None = None,
     ) -> None:
         # Give back what was claimed but not started, so another worker takes it at once.
         unstarted: dict[WorkKind, set[int]] = {kind: set() for kind in WorkKind}
         while not queue.empty():
             _, _, claimed = queue.get_nowait()
-            unstarted[claimed.kind].add(claimed.item.id)
+            unstarted[claimed.kind].update(_item_ids(claimed))
             self._held.discard(claimed)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.store.release, self.worker_id, unstarted)
@@ -325,7 +359,7 @@ class Worker:
             if self._running == 0:
                 break
             await asyncio.sleep(0.05)
-        tasks = [*runners, heartbeat, *([reconciler] if reconciler else [])]
+        tasks = [*runners, heartbeat, *(t for t in (reconciler, syncer) if t is not None)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -371,6 +405,12 @@ class Worker:
 
     async def _claim(self, kind: WorkKind, limit: int) -> list[Claimed]:
         items: list[InboxItem] | list[DeadlineItem] | list[OutboxItem]
+        if kind is WorkKind.STOCK:
+            return self._held_batches(
+                await asyncio.to_thread(
+                    self.store.stock.claim, self.worker_id, STOCK_BATCH * limit, self.lease
+                )
+            )
         if kind is WorkKind.INBOX:
             items = await asyncio.to_thread(
                 self.store.claim_inbox, self.worker_id, limit, self.lease
@@ -388,10 +428,25 @@ class Worker:
             self._held.add(item)
         return claimed
 
+    def _held_batches(self, rows: list[StockSku]) -> list[Claimed]:
+        by_connection: dict[int, list[StockSku]] = {}
+        for row in rows:
+            by_connection.setdefault(row.connection_id, []).append(row)
+        claimed = [
+            Claimed(WorkKind.STOCK, StockBatch(cid, tuple(batch)), Fence(self.worker_id, 0))
+            for cid, batch in sorted(by_connection.items())
+        ]
+        for item in claimed:
+            self._held.add(item)
+        return claimed
+
     # -- one item: the boundary --------------------------------------------------------------
 
     async def handle(self, claimed: Claimed) -> None:
         """Run one claimed item, then record its outcome and finish its claim in one unit."""
+        if isinstance(claimed.item, StockBatch):
+            await self._push_stock(claimed, claimed.item)
+            return
         try:
             try:
                 finish = await self._perform(claimed)
@@ -409,6 +464,26 @@ class Worker:
         finally:
             self._held.discard(claimed)
 
+    async def _push_stock(self, claimed: Claimed, batch: StockBatch) -> None:
+        """A stock batch records per row, under each row's own fence (engine/stock.py)."""
+        try:
+            ctx = await self.contexts.context(batch.connection_id)
+            await stock.run_claimed(
+                self.store,
+                ctx,
+                batch.rows,
+                self.lease,
+                lambda failures: self.retry.delay(failures, self._rng),
+                self.retry.max_attempts,
+            )
+        except Exception as error:  # never let one batch take the worker down
+            if is_database_unavailable(error):
+                self._trouble(error)
+            else:
+                log.exception("could not push stock", connection=batch.connection_id)
+        finally:
+            self._held.discard(claimed)
+
     async def _perform(self, claimed: Claimed) -> Finish:
         item, fence = claimed.item, claimed.fence
         if isinstance(item, InboxItem):
@@ -416,6 +491,7 @@ class Worker:
             return self._delivered(item, fence, delivered)
         if isinstance(item, DeadlineItem):
             return self._deadline_reached(item, fence)
+        assert isinstance(item, OutboxItem)
         command = decode_command(dict(item.payload))
         ctx = await self.contexts.context(item.connection_id)
         outcome = await execute(command, ctx, ClaimLease(self, item, fence))
@@ -475,9 +551,13 @@ class Worker:
 
     def _executed(self, item: OutboxItem, fence: Fence, outcome: ev.Event) -> Finish:
         failed = outcome.message if isinstance(outcome, ev.ActionFailed) else None
+        moved = _stock_moved(item, outcome)
 
         def finish(unit: ConnectionUnit) -> None:
             target = unit
+            if moved:
+                # Shopify's available changed (a reservation, a restock): TikTok follows.
+                unit.mark_stock(moved)
             if item.tiktok_order_id is not None:
                 target = unit.order(item.connection_id, item.tiktok_order_id)
                 self.bridge.decide(target, outcome)
@@ -524,6 +604,7 @@ class Worker:
     def _bare(self, claimed: Claimed, failure: Failure) -> Finish:
         """A failure recorded without the domain: retry, or fail and show it with a Retry."""
         item, fence = claimed.item, claimed.fence
+        assert not isinstance(item, StockBatch)  # stock batches record per row (_push_stock)
         retry = self._retries(claimed, failure)
         due = self.clock.now() + self.retry.delay(claimed.attempts, self._rng)
         final = failure.message
@@ -568,6 +649,47 @@ class Worker:
 
     def _retries(self, claimed: Claimed, failure: Failure) -> bool:
         return failure.retried and claimed.attempts < self.retry.max_attempts
+
+    # -- full stock syncs ----------------------------------------------------------------------
+
+    def _stock_sync_may_be_due(self) -> bool:
+        now = self.clock.now()
+        if self.reconcile_every is None:
+            return False
+        if self._next_stock_sync_check is not None and now < self._next_stock_sync_check:
+            return False
+        self._next_stock_sync_check = now + STOCK_SYNC_CHECK
+        return True
+
+    async def stock_syncs_due(self) -> int:
+        """Run every full stock sync that is due (on schedule, never run, or asked for in the
+        UI), each by one process; the pushes it queues are the workers' ordinary stock work."""
+        now = self.clock.now()
+        requested = set(await asyncio.to_thread(self.store.stock.requested_syncs))
+        ran = 0
+        for record in await asyncio.to_thread(self.store.list_connections):
+            if record.status != "active":
+                continue
+            due_before = now - timedelta(minutes=record.stock_sync_minutes)
+            scheduled = await asyncio.to_thread(self.store.start_stock_sync, record.id, due_before)
+            if not (scheduled or record.id in requested):
+                continue
+            sync_id = await asyncio.to_thread(
+                self.store.stock.start_sync, record.id, self.worker_id, stock.SYNC_STALE_AFTER
+            )
+            if sync_id is None:
+                continue
+            try:
+                ctx = await self.contexts.context(record.id)
+                summary = await stock.run_full_sync(self.store, ctx, sync_id, pusher=None)
+                log.info("full stock sync done", connection=record.id, summary=summary)
+            except Exception as error:
+                failure = classify(error)
+                if failure.kind is FailureKind.ACCESS_LOST:
+                    await asyncio.to_thread(self.store.needs_reconnect, record.id, failure.message)
+                log.warning("full stock sync failed", connection=record.id, error=failure.message)
+            ran += 1
+        return ran
 
     # -- reconciliation ----------------------------------------------------------------------
 
@@ -654,8 +776,26 @@ def _by_order(
     return sorted(grouped.items(), key=lambda pair: pair[0])
 
 
+def _stock_moved(item: OutboxItem, outcome: ev.Event) -> tuple[str, ...]:
+    """The SKUs whose Shopify stock this outcome moved."""
+    if isinstance(outcome, ev.InventorySynced):
+        return tuple(outcome.skus)
+    if isinstance(outcome, ev.ShopifyOrderCreated):
+        command = decode_command(dict(item.payload))
+        order = getattr(command, "order", None)
+        return tuple(line.seller_sku for line in order.lines) if order is not None else ()
+    return ()
+
+
+def _item_ids(claimed: Claimed) -> list[int]:
+    item = claimed.item
+    return item.ids if isinstance(item, StockBatch) else [item.id]
+
+
 def _describe(claimed: Claimed) -> str:
     item = claimed.item
+    if isinstance(item, StockBatch):
+        return f"stock of {len(item.rows)} SKUs (connection {item.connection_id})"
     name = item.kind if isinstance(item, OutboxItem | DeadlineItem) else item.topic
     return f"{claimed.kind} {item.id} ({name}, attempt {claimed.attempts})"
 

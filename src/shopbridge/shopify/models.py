@@ -320,6 +320,23 @@ class InventoryQuantities(ShopifyModel):
     on_hand: int
 
 
+class ItemLevels(ShopifyModel):
+    """One inventory item's available stock at every location that stocks it (§6)."""
+
+    inventory_item_id: str
+    sku: str | None
+    available: dict[str, int]  # location id -> available
+    more_locations: bool = False
+
+
+class ItemLevel(ShopifyModel):
+    """One item's available stock at one location, as a catalog walk reads it."""
+
+    inventory_item_id: str
+    sku: str | None
+    available: int
+
+
 class InventoryChange(ShopifyModel):
     name: str
     delta: int

@@ -89,6 +89,29 @@ UPDATE deadlines
 RETURNING id
 """
 
+# A SKU whose TikTok stock must follow Shopify (engine/stock.py). The claim also remembers how
+# many changes it covers: one that arrives during the push makes the row due again afterwards.
+CLAIM_STOCK = """
+WITH picked AS {materialized} (
+    SELECT id
+      FROM stock_skus
+     WHERE due_at <= :now
+       AND (locked_until IS NULL OR locked_until < :now)
+       AND connection_id NOT IN ({held_connections})
+       AND (:connection_id = 0 OR connection_id = :connection_id)
+     ORDER BY due_at, id
+     LIMIT :limit
+     {row_lock}
+)
+UPDATE stock_skus
+   SET locked_by = :worker_id,
+       locked_until = :lease_until,
+       attempts = attempts + 1,
+       claimed_changes = changes
+ WHERE id IN (SELECT id FROM picked)
+RETURNING id
+"""
+
 FINISH_INBOX = """
 UPDATE inbox
    SET status = :status, last_error = :error, processed_at = :now,

@@ -14,11 +14,12 @@ class LeaseLost(RuntimeError):
 
 
 class WorkKind(StrEnum):
-    """The three queues a worker claims from."""
+    """The queues a worker claims from."""
 
     INBOX = "inbox"  # deliveries: webhooks, reconciliation findings, merchant actions
     DEADLINE = "deadline"  # moments an order must be looked at again
     OUTBOX = "outbox"  # decided actions on the platforms
+    STOCK = "stock"  # SKUs whose TikTok stock must follow a change on Shopify
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class ConnectionRecord:
     inventory_behaviour: str
     carrier_mapping: Mapping[str, str]
     timezone: str
+    stock_primary: str
+    stock_sync_minutes: int
+    last_stock_sync_at: datetime | None
+    stock_places: Mapping[str, Any] | None
     last_reconciled_at: datetime | None
     last_polled_at: datetime | None
     reconcile_cursor: str | None

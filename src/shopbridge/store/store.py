@@ -29,6 +29,7 @@ from shopbridge.store.records import (
 )
 from shopbridge.store.secrets import SecretBox
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
+from shopbridge.store.stock import StockStore
 from shopbridge.store.tables import (
     INBOX_SOURCES,
     INBOX_STATUSES,
@@ -38,6 +39,7 @@ from shopbridge.store.tables import (
     inbox,
     order_mirrors,
     outbox,
+    stock_skus,
     timeline,
     workers,
 )
@@ -52,6 +54,8 @@ _BOOKKEEPING_FIELDS = frozenset(
         "reconcile_cursor",
         "last_reconcile_error",
         "webhook_status",
+        "last_stock_sync_at",
+        "stock_places",
     }
 )
 Platform = Literal["shopify", "tiktok"]
@@ -59,6 +63,7 @@ _QUEUES: dict[WorkKind, sa.Table] = {
     WorkKind.INBOX: inbox,
     WorkKind.DEADLINE: deadlines,
     WorkKind.OUTBOX: outbox,
+    WorkKind.STOCK: stock_skus,
 }
 
 
@@ -86,6 +91,7 @@ class Store:
         self.engine = engine
         self.clock = clock
         self._secrets = secrets
+        self.stock = StockStore(engine, clock)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -126,6 +132,10 @@ class Store:
     def start_poll(self, connection_id: int, due_before: datetime) -> bool:
         """Claim this connection's next look for new TikTok orders (as `start_reconciliation`)."""
         return self._start_pass(connection_id, connections.c.last_polled_at, due_before)
+
+    def start_stock_sync(self, connection_id: int, due_before: datetime) -> bool:
+        """Claim the connection's scheduled full stock sync (as `start_reconciliation`)."""
+        return self._start_pass(connection_id, connections.c.last_stock_sync_at, due_before)
 
     def _start_pass(
         self, connection_id: int, started: sa.Column[Any], due_before: datetime

@@ -49,6 +49,12 @@ INBOX_SOURCES = ("tiktok", "shopify", "reconcile", "merchant")
 INBOX_STATUSES = ("pending", "done", "ignored", "malformed", "failed")
 OUTBOX_STATUSES = ("pending", "done", "failed", "cancelled")
 TIMELINE_KINDS = ("event", "decision", "action", "result", "flag", "note")
+# pending: a push is due; synced: TikTok shows what the rules give; failed: pushes gave up (Retry);
+# unlinked: no TikTok or no Shopify SKU matches; not_synced: the merchant said "do not sync".
+STOCK_STATUSES = ("pending", "synced", "failed", "unlinked", "not_synced")
+STOCK_HISTORY_KINDS = ("shopify", "tiktok", "rule", "failed", "link", "sync")
+STOCK_SYNC_STATUSES = ("requested", "running", "done", "failed")
+STOCK_PRIMARY = ("shopify", "tiktok")
 
 # Columns that hold credentials; the Store encrypts them with its SecretBox.
 SECRET_CONNECTION_COLUMNS = frozenset(
@@ -110,6 +116,14 @@ connections = sa.Table(
     # Shopify tracking company -> TikTok shipping provider name or id.
     sa.Column("carrier_mapping", Json, nullable=False, server_default=sa.text("'{}'")),
     sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    # Stock (domain/stock.py): whose count wins when a SKU is first linked (afterwards Shopify
+    # leads), how often every linked SKU is compared in full, and when that last started.
+    sa.Column("stock_primary", sa.String(16), nullable=False, server_default="shopify"),
+    sa.Column("stock_sync_minutes", sa.Integer, nullable=False, server_default="60"),
+    sa.Column("last_stock_sync_at", UTCDateTime),
+    # The Shopify locations and TikTok warehouses the last full sync found, for the mapping form:
+    # {"locations": [[id, name], ...], "warehouses": [[id, name, is_default], ...]}.
+    sa.Column("stock_places", Json),
     sa.Column("last_reconciled_at", UTCDateTime),
     # When a worker last looked for new TikTok orders between reconciliation passes.
     sa.Column("last_polled_at", UTCDateTime),
@@ -131,6 +145,8 @@ connections = sa.Table(
     sa.CheckConstraint(
         _in("inventory_behaviour", INVENTORY_BEHAVIOURS), name="inventory_behaviour"
     ),
+    sa.CheckConstraint(_in("stock_primary", STOCK_PRIMARY), name="stock_primary"),
+    sa.CheckConstraint("stock_sync_minutes >= 5", name="stock_sync_minutes"),
 )
 
 users = sa.Table(
@@ -318,4 +334,123 @@ sa.Index(
     inbox.c.connection_id,
     inbox.c.source,
     inbox.c.received_at,
+)
+
+
+# -- stock (domain/stock.py, engine/stock.py) -------------------------------------------------
+
+# One row per TikTok seller SKU of a connection: the link between the platforms (the Shopify SKU
+# and inventory item, the TikTok product and SKU ids), what each side showed last, and the SKU's
+# place in the stock queue. A change marks the row due (`due_at`, after a short debounce, so a
+# burst is one push) and counts `changes`; a claim leases it like any queue item (`attempts` is
+# the fence and only grows) and remembers the count it saw, so a change made during a push makes
+# the row due again when the push finishes.
+stock_skus = sa.Table(
+    "stock_skus",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("seller_sku", sa.String(200), nullable=False),
+    sa.Column("shopify_sku", sa.String(200)),
+    sa.Column("inventory_item_id", sa.String(200)),
+    sa.Column("tiktok_product_id", sa.String(64)),
+    sa.Column("tiktok_sku_id", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("shopify_levels", Json),  # Shopify location id -> available, as last read
+    sa.Column("tiktok_levels", Json),  # TikTok warehouse id -> quantity, as last sent or read
+    sa.Column("last_quantity", sa.Integer),
+    sa.Column("synced_at", UTCDateTime),
+    # The first link applied the merchant's choice of whose count wins; after that Shopify leads.
+    sa.Column("aligned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("changes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_changes", sa.Integer),
+    sa.Column("locked_by", sa.String(200)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("connection_id", "seller_sku"),
+    sa.CheckConstraint(_in("status", STOCK_STATUSES), name="status"),
+    sa.Index("ix_stock_skus_due_at", "due_at"),
+    sa.Index("ix_stock_skus_connection_item", "connection_id", "inventory_item_id"),
+    sa.Index("ix_stock_skus_connection_shopify_sku", "connection_id", "shopify_sku"),
+)
+
+# What happened to a SKU's stock, newest last: changes seen on Shopify, updates sent to TikTok
+# with the rule that gave them, failures, links.
+stock_history = sa.Table(
+    "stock_history",
+    metadata,
+    _id(),
+    _fk("stock_sku_id", "stock_skus.id"),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.CheckConstraint(_in("kind", STOCK_HISTORY_KINDS), name="kind"),
+    sa.Index("ix_stock_history_sku_at", "stock_sku_id", "at"),
+)
+
+# The connection's stock rules (seller_sku "") and any SKU's overrides; NULL inherits.
+stock_rules = sa.Table(
+    "stock_rules",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("seller_sku", sa.String(200), nullable=False, server_default=""),
+    sa.Column("locations", Json),
+    sa.Column("buffer_units", sa.Integer),
+    sa.Column("buffer_percent", sa.Integer),
+    sa.Column("low_stock_threshold", sa.Integer),
+    sa.Column("max_quantity", sa.Integer),
+    sa.Column("sync", sa.Boolean),
+    sa.UniqueConstraint("connection_id", "seller_sku"),
+)
+
+# SKUs whose codes differ between the platforms: this TikTok seller SKU is that Shopify SKU.
+sku_links = sa.Table(
+    "sku_links",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("tiktok_sku", sa.String(200), nullable=False),
+    sa.Column("shopify_sku", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("connection_id", "tiktok_sku"),
+    sa.UniqueConstraint("connection_id", "shopify_sku"),
+)
+
+# Which TikTok warehouse a Shopify location's stock goes to.
+warehouse_map = sa.Table(
+    "warehouse_map",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("location_id", sa.String(200), nullable=False),
+    sa.Column("warehouse_id", sa.String(64), nullable=False),
+    sa.UniqueConstraint("connection_id", "location_id"),
+)
+
+# Full syncs (every linked SKU compared and corrected): requested from the UI or the schedule,
+# run by one process, with progress for the CLI's line and the UI's bar.
+stock_syncs = sa.Table(
+    "stock_syncs",
+    metadata,
+    _id(),
+    _fk("connection_id", "connections.id"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("stage", sa.String(200), nullable=False, server_default=""),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("corrected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("problems", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("run_by", sa.String(200)),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("heartbeat_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.CheckConstraint(_in("status", STOCK_SYNC_STATUSES), name="status"),
+    sa.Index("ix_stock_syncs_connection_requested", "connection_id", "requested_at"),
 )

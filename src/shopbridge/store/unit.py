@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shopbridge.clock import Clock
-from shopbridge.store import claims
+from shopbridge.store import claims, stock
 from shopbridge.store.records import Fence, LeaseLost, WorkKind
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
 from shopbridge.store.tables import (
@@ -205,6 +205,11 @@ class ConnectionUnit:
         )
 
     # -- work about an order that failed outside the domain --------------------------------
+
+    def mark_stock(self, seller_skus: Iterable[str], note: tuple[str, str] | None = None) -> None:
+        """These SKUs' TikTok stock is due to follow Shopify again (committed with the unit)."""
+        if self.connection_id is not None:
+            stock.mark(self._db, self._clock.now(), self.connection_id, seller_skus, history=note)
 
     def add_timeline_to(self, mirror_id: int, kind: str, summary: str) -> None:
         """A line on an order's timeline written outside a decision (e.g. a retry notice)."""

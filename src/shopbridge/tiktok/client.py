@@ -422,7 +422,17 @@ class TikTokClient:
         self, product_id: str, sku_id: str, quantities_by_warehouse: Mapping[str, int]
     ) -> None:
         """Set one SKU's stock; TikTok wants every warehouse of the SKU listed (12019028)."""
-        if not quantities_by_warehouse:
+        errors = await self.update_product_inventory(product_id, {sku_id: quantities_by_warehouse})
+        for error in errors.values():
+            raise error
+
+    async def update_product_inventory(
+        self, product_id: str, quantities: Mapping[str, Mapping[str, int]]
+    ) -> dict[str, TikTokError]:
+        """Set the stock of several SKUs of one product in one call (sku id -> warehouse id ->
+        quantity, every warehouse of each SKU). Returns the SKUs TikTok refused, by sku id:
+        per-SKU failures come back inside a code-0 reply while the others apply (§4.4)."""
+        if not quantities or any(not by_warehouse for by_warehouse in quantities.values()):
             raise ValueError("update_inventory needs the quantity of every warehouse of the SKU")
         reply = await self._api(
             "POST",
@@ -434,15 +444,23 @@ class TikTokClient:
                         "id": sku_id,
                         "inventory": [
                             {"warehouse_id": warehouse_id, "quantity": int(quantity)}
-                            for warehouse_id, quantity in quantities_by_warehouse.items()
+                            for warehouse_id, quantity in by_warehouse.items()
                         ],
                     }
+                    for sku_id, by_warehouse in quantities.items()
                 ]
             },
         )
-        # Per-SKU failures can come back inside a code-0 reply (§4.4).
+        refused: dict[str, TikTokError] = {}
         for error in reply.data.get("errors") or []:
-            raise _sku_error(error, reply)
+            detail = error.get("detail") if isinstance(error, dict) else None
+            sku_id = str((detail or {}).get("sku_id") or "")
+            if sku_id not in quantities:  # not about one SKU: the whole call failed
+                for each in quantities:
+                    refused[each] = _sku_error(error, reply)
+                break
+            refused[sku_id] = _sku_error(error, reply)
+        return refused
 
     async def search_products(
         self,
