@@ -311,6 +311,150 @@ def orders(
         )
 
 
+@main.group()
+def inventory() -> None:
+    """TikTok's stock follows Shopify's: full syncs and the SKU mapping."""
+
+
+@inventory.command("sync")
+@database_option
+@click.option("--connection", "connection_id", type=int, help="Default: every active connection.")
+@click.pass_context
+def inventory_sync(ctx: click.Context, database_url: str | None, connection_id: int | None) -> None:
+    """Compare every linked SKU and correct TikTok's stock now, with progress."""
+    settings = _settings(ctx, database_url=database_url)
+    failed = asyncio.run(_inventory_sync(settings, connection_id))
+    if failed:
+        raise click.ClickException(failed)
+
+
+async def _inventory_sync(settings: Settings, connection_id: int | None) -> str | None:
+    """Run the full syncs here (pushing the SKUs itself, alongside any running worker); returns
+    why one failed, or None."""
+    import os
+    import random
+    import socket
+    from datetime import timedelta
+
+    from shopbridge.bootstrap import bootstrap
+    from shopbridge.engine import stock
+    from shopbridge.engine.failures import classify
+    from shopbridge.engine.worker import RetryPolicy
+    from shopbridge.logs import configure_logging
+
+    configure_logging("warning")
+    service = bootstrap(settings)
+    store = service.store
+    runner = f"{socket.gethostname()}:{os.getpid()}:inventory-sync"
+    retry = RetryPolicy(max_attempts=settings.max_attempts)
+    rng = random.Random()
+    lease = timedelta(minutes=2)
+    problem: str | None = None
+    try:
+        records = [r for r in store.list_connections() if r.status == "active"]
+        if connection_id is not None:
+            records = [r for r in records if r.id == connection_id]
+            if not records:
+                return f"no active connection #{connection_id} (see `shopbridge connections`)"
+        if not records:
+            return "no active connection yet: add one with `shopbridge connect`"
+        for record in records:
+            sync_id = store.stock.start_sync(record.id, runner, stock.SYNC_STALE_AFTER)
+            if sync_id is None:
+                latest = store.stock.latest_sync(record.id)
+                by = f" by {latest.run_by}" if latest and latest.run_by else ""
+                click.echo(f"{record.name}: a full sync is already running{by}; skipped")
+                continue
+            ctx = await service.contexts.context(record.id)
+            line = _ProgressLine(record.name)
+
+            async def pusher(cid: int = record.id, ctx: Any = ctx) -> int:
+                rows = await asyncio.to_thread(store.stock.claim, runner, 100, lease, cid)
+                if rows:
+                    await stock.run_claimed(
+                        store,
+                        ctx,
+                        rows,
+                        lease,
+                        lambda n: retry.delay(n, rng),
+                        retry.max_attempts,
+                    )
+                return len(rows)
+
+            try:
+                summary = await stock.run_full_sync(
+                    store, ctx, sync_id, pusher=pusher, progress=line.show
+                )
+            except Exception as error:
+                line.end()
+                problem = f"{record.name}: the full sync failed: {classify(error).message}"
+                click.echo(problem, err=True)
+                continue
+            line.end()
+            click.echo(f"{record.name}: {summary}")
+    finally:
+        await service.aclose()
+    return problem
+
+
+class _ProgressLine:
+    """One line that updates in place on a terminal, or a line per stage (and every few
+    seconds) in a log."""
+
+    def __init__(self, name: str) -> None:
+        import time
+
+        self.name, self._time = name, time.monotonic
+        self.tty = sys.stderr.isatty()
+        self._last_stage, self._last_at = "", 0.0
+
+    def show(self, stage: str, done: int, total: int) -> None:
+        if total:
+            share = f" {done:,}/{total:,} ({done * 100 // total} %)"
+        else:
+            share = f" {done:,}" if done else ""
+        text = f"{self.name}: {stage}{share}"
+        now = self._time()
+        if self.tty:
+            click.echo(f"\r{text:<78}", nl=False, err=True)
+        elif stage != self._last_stage or now - self._last_at >= 5:
+            click.echo(text, err=True)
+            self._last_at = now
+        self._last_stage = stage
+
+    def end(self) -> None:
+        if self.tty:
+            click.echo("", err=True)
+
+
+@inventory.command("import-links")
+@database_option
+@click.option("--connection", "connection_id", type=int, required=True)
+@click.option("--replace", is_flag=True, help="Replace every mapping (default: add to them).")
+@click.argument("csv_file", type=click.File("rb"))
+@click.pass_context
+def inventory_import_links(
+    ctx: click.Context,
+    database_url: str | None,
+    connection_id: int,
+    replace: bool,
+    csv_file: Any,
+) -> None:
+    """Map TikTok seller SKUs to Shopify SKUs whose codes differ, from a CSV file with the
+    header `tiktok_sku,shopify_sku`; all rows or none."""
+    from shopbridge.store import NotFound
+    from shopbridge.store.stock import LinkError, parse_links_csv
+
+    store = _open_store(_settings(ctx, database_url=database_url))
+    try:
+        store.get_connection(connection_id)
+        pairs = parse_links_csv(csv_file.read())
+        saved = store.stock.save_links(connection_id, pairs, replace=replace)
+    except (NotFound, LinkError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{saved} SKU mappings saved; the SKUs they touch are synced again")
+
+
 @main.command()
 @click.option("--orders", default=40, show_default=True, help="How many TikTok orders to play.")
 @click.option(

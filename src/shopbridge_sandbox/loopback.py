@@ -22,6 +22,7 @@ from shopbridge.bootstrap import Shopbridge, bootstrap
 from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.domain import events as ev
+from shopbridge.domain.stock import DEFAULT_RULE, tiktok_quantity
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.worker import Worker
 from shopbridge.store import Store
@@ -32,7 +33,8 @@ from shopbridge_sandbox.serving import BackgroundServer
 from shopbridge_sandbox.shopify import ShopifySandbox, VariantSpec
 from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 
-# seller SKU -> (price, units in stock on both platforms)
+# seller SKU -> (price, units available in Shopify; TikTok shows what the default rules give, as
+# in a shop shopbridge has already synced)
 Catalog = Mapping[str, tuple[str, int]]
 DEFAULT_CATALOG: Catalog = {"TEE-RED-L": ("19.99", 20), "MUG-BLUE": ("12.50", 20)}
 SHOP = "demo"
@@ -98,6 +100,7 @@ async def loopback(
     tiktok_faults: Faults | None = None,
     shopify_faults: Faults | None = None,
     region: str = "US",
+    tiktok_warehouses: tuple[str, ...] = (),
     plan: str = "standard",
     holdback_minutes: int = 60,
     carrier_mapping: Mapping[str, str] | None = None,
@@ -105,9 +108,13 @@ async def loopback(
 ) -> AsyncIterator[Loopback]:
     tiktok = TikTokSandbox(clock=clock, faults=tiktok_faults or Faults(seed=1))
     shopify = ShopifySandbox(clock=clock, faults=shopify_faults or Faults(seed=2))
-    shop = tiktok.add_shop(name="Demo TikTok Shop", region=region)
+    shop = tiktok.add_shop(name="Demo TikTok Shop", region=region, warehouses=tiktok_warehouses)
     credentials = shopify.add_shop(SHOP, plan=plan)
-    tiktok.add_product(shop.shop_id, "Catalog", [SkuSpec(s, p, q) for s, (p, q) in catalog.items()])
+    tiktok.add_product(
+        shop.shop_id,
+        "Catalog",
+        [SkuSpec(s, p, tiktok_quantity(q, DEFAULT_RULE)) for s, (p, q) in catalog.items()],
+    )
     shopify.add_product(
         SHOP, "Catalog", [VariantSpec(sku=s, price=p, available=q) for s, (p, q) in catalog.items()]
     )

@@ -48,6 +48,7 @@ from shopbridge.clock import ClockSpec, ScaledClock
 from shopbridge.config import Settings
 from shopbridge.domain.codec import decode_mirror
 from shopbridge.domain.mirror import FlagCode
+from shopbridge.domain.stock import DEFAULT_RULE, tiktok_quantity
 from shopbridge.store import SecretBox, Store, normalize_url
 from shopbridge.store.anchor import anchored_clock
 from shopbridge.store.tables import order_mirrors, outbox
@@ -310,7 +311,11 @@ class Rehearsal:
         await tiktok.add_product(
             shop["shop_id"],
             "Catalog",
-            [{"seller_sku": s, "price": p, "quantity": stock} for s, p in SKUS.items()],
+            # An already-synced shop: TikTok shows what shopbridge's default rules give.
+            [
+                {"seller_sku": s, "price": p, "quantity": tiktok_quantity(stock, DEFAULT_RULE)}
+                for s, p in SKUS.items()
+            ],
         )
         await tiktok.set_webhook(shop["shop_id"], f"{serve_url}/webhooks/tiktok")
         # Plus: the clock runs faster than Shopify's real-time cost bucket refills.

@@ -114,3 +114,50 @@ def test_connect_with_an_own_organization_app_uses_client_credentials(
     assert connection.shopify_auth == "client_credentials"
     tokens = store.tokens(connection.id, "shopify")
     assert tokens is not None and tokens.expires_at is not None and tokens.refresh_token is None
+
+
+def test_inventory_sync_links_and_corrects_with_a_progress_line(
+    platforms: Platforms, tmp_path: Path
+) -> None:
+    """`shopbridge inventory sync` reads both catalogs, corrects TikTok's stock (Shopify less
+    the default buffer), says what it could not link, and shows its progress."""
+    from shopbridge.bootstrap import open_store
+    from shopbridge.config import Settings
+    from shopbridge.store import SecretBox
+    from shopbridge_sandbox.shopify import VariantSpec
+    from shopbridge_sandbox.tiktok import SkuSpec
+
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    env = {"SHOPBRIDGE_SECRET_KEY": SecretBox.generate_key()}
+    runner = CliRunner()
+    assert runner.invoke(main, connect_args(platforms, db), env=env).exit_code == 0
+    store = open_store(
+        Settings(database_url=db), secret_box=SecretBox(env["SHOPBRIDGE_SECRET_KEY"])
+    )
+    shop_id = store.get_connection(1).tiktok_shop_id
+    assert shop_id is not None
+    platforms.tiktok.add_product(
+        shop_id, "Tee", [SkuSpec("TEE", "10.00", 30), SkuSpec("HAT", "5.00", 4)]
+    )
+    platforms.shopify.add_product(
+        "demo", "Tee", [VariantSpec(sku="TEE", price="10.00", available=12)]
+    )
+
+    result = runner.invoke(main, ["inventory", "sync", "--database-url", db], env=env)
+    assert result.exit_code == 0, result.output
+    assert platforms.tiktok.inventory(shop_id, "TEE") == 10
+    assert platforms.tiktok.inventory(shop_id, "HAT") == 4, "not in Shopify: left alone"
+    assert "Demo GB: Reading TikTok's catalog" in result.output
+    assert "Comparing and correcting 2/2 (100 %)" in result.output
+    assert "1 SKUs follow Shopify; 1 TikTok SKUs have no Shopify match" in result.output
+
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text("tiktok_sku,shopify_sku\nHAT,TEE\nHAT,CAP\n")
+    refused = runner.invoke(
+        main,
+        ["inventory", "import-links", "--connection", "1", "--database-url", db, str(mapping)],
+        env=env,
+    )
+    assert refused.exit_code == 1
+    assert "row 2: TikTok SKU 'HAT' is mapped twice (also row 1)" in refused.output
+    assert store.stock.links(1) == {}, "nothing of a bad file is saved"

@@ -84,6 +84,7 @@ async def running_stack(
     reconcile_every: timedelta | None = None,
     stock: int | None = None,
     plan: str = "standard",
+    tiktok_warehouses: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
     catalog = {sku: (price, stock or units) for sku, (price, units) in CATALOG.items()}
     async with loopback(
@@ -93,6 +94,7 @@ async def running_stack(
         tiktok_faults=faults,
         shopify_faults=shopify_faults,
         region=region,
+        tiktok_warehouses=tiktok_warehouses,
         holdback_minutes=holdback_minutes,
         plan=plan,
         worker_options={

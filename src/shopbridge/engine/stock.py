@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -112,7 +113,10 @@ async def push(
     if not linked:
         return outcomes
 
-    levels = await ctx.shopify.stock_levels([items[r.id] for r in linked])
+    # A full sync's walk read Shopify's counts already; a change since would have been marked.
+    walked = {items[r.id]: dict(r.walked_levels) for r in linked if r.walked_levels is not None}
+    unread = [items[r.id] for r in linked if items[r.id] not in walked]
+    levels = {**walked, **(await ctx.shopify.stock_levels(unread) if unread else {})}
     on_tiktok = await ctx.tiktok.sku_stock([tiktok[r.id][1] for r in linked])
     unreserved = await asyncio.to_thread(
         store.stock.unreserved, cid, [r.seller_sku for r in linked]
@@ -319,6 +323,7 @@ async def full_sync(
 
     await report("Reading Shopify's stock", 0, 0)
     shopify: dict[str, str] = {}  # Shopify SKU -> inventory item id
+    counts: dict[str, dict[str, int]] = {}  # inventory item id -> location id -> available
     locations = await ctx.shopify.stock_locations()
     places = {
         "locations": [list(place) for place in locations],
@@ -327,7 +332,8 @@ async def full_sync(
     await asyncio.to_thread(store.update_connection, cid, stock_places=places)
     for location_id, _name in locations:
         async for levels in ctx.shopify.catalog_levels(location_id):
-            for item_id, code, _available in levels:
+            for item_id, code, available in levels:
+                counts.setdefault(item_id, {})[location_id] = available
                 if not code:
                     continue
                 if shopify.get(code, item_id) != item_id:
@@ -340,7 +346,7 @@ async def full_sync(
     for seller_sku, sku in sorted(tiktok.items()):
         shopify_sku = shopify_of.get(seller_sku, seller_sku)
         item = shopify.get(shopify_sku)
-        entry = {
+        entry: dict[str, Any] = {
             "seller_sku": seller_sku,
             "shopify_sku": shopify_sku if shopify_sku != seller_sku else None,
             "tiktok_product_id": sku.product_id,
@@ -353,6 +359,7 @@ async def full_sync(
         else:
             linked += 1
             entry["inventory_item_id"] = item
+            entry["shopify_levels"] = counts.get(item, {})
         found.append(entry)
     tiktok_as_shopify = {shopify_of.get(t, t) for t in tiktok}
     unlinked_shopify = sum(1 for sku in shopify if sku not in tiktok_as_shopify)

@@ -8,6 +8,8 @@ counts the pushes that failed in a row.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,8 +40,56 @@ HISTORY_KEPT = 200  # rows per SKU; older ones are dropped as new ones come
 MAX_SKU_LENGTH = 200
 
 
+CSV_HEADER = ("tiktok_sku", "shopify_sku")
+
+
 class LinkError(ValueError):
     """A SKU mapping that cannot be saved, naming the row; nothing of it was saved."""
+
+
+def parse_links_csv(data: bytes) -> list[tuple[str, str]]:
+    """(TikTok SKU, Shopify SKU) pairs of a mapping CSV whose first row is the header
+    `tiktok_sku,shopify_sku`; LinkError naming the row (1 = the first row under the header,
+    as `save_links` numbers them)."""
+    try:
+        text = data.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError:
+        raise LinkError(
+            "The file is not UTF-8 text: save it from your spreadsheet as CSV (UTF-8)."
+        ) from None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as broken:
+        raise LinkError(f"The file is not a CSV that can be read: {broken}.") from None
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise LinkError("The file is empty.")
+    header = tuple(cell.strip().lower() for cell in _trimmed(rows[0]))
+    if header != CSV_HEADER:
+        found = ",".join(rows[0])[:100]
+        raise LinkError(
+            f"The first row must be the header tiktok_sku,shopify_sku (it is {found!r})."
+        )
+    pairs = []
+    for number, row in enumerate(rows[1:], start=1):
+        cells = _trimmed(row)
+        if len(cells) != 2:
+            raise LinkError(
+                f"Row {number}: expected 2 columns (tiktok_sku, shopify_sku), found {len(cells)}."
+            )
+        pairs.append((cells[0], cells[1]))
+    if not pairs:
+        raise LinkError("The file has no rows under its header: nothing to import.")
+    return pairs
+
+
+def _trimmed(row: Sequence[str]) -> list[str]:
+    """The row without empty cells at its end (a spreadsheet's trailing commas)."""
+    cells = list(row)
+    while len(cells) > 2 and not cells[-1].strip():
+        cells.pop()
+    return cells
 
 
 @dataclass(frozen=True)
@@ -53,6 +103,7 @@ class StockSku:
     tiktok_sku_id: str | None
     status: str
     shopify_levels: Mapping[str, int] | None
+    levels_changes: int | None
     tiktok_levels: Mapping[str, int] | None
     last_quantity: int | None
     synced_at: datetime | None
@@ -72,9 +123,12 @@ class StockSku:
         return Fence(self.locked_by or "", self.attempts)
 
     @property
-    def looked_up_as(self) -> str:
-        """The SKU as Shopify knows it."""
-        return self.shopify_sku or self.seller_sku
+    def walked_levels(self) -> Mapping[str, int] | None:
+        """Shopify's counts as a full sync's walk read them, when no change came since: the
+        push may use them instead of reading Shopify again."""
+        if self.levels_changes is not None and self.levels_changes == self.claimed_changes:
+            return self.shopify_levels
+        return None
 
 
 @dataclass(frozen=True)
@@ -472,6 +526,11 @@ class StockStore:
                 if mark_due:
                     update["due_at"] = sa.func.coalesce(stock_skus.c.due_at, now)
                     update["changes"] = stock_skus.c.changes + 1
+                    if "shopify_levels" in values:
+                        update["levels_changes"] = stock_skus.c.changes + 1
+                        values["levels_changes"] = 1
+                if mark_due and "changes" not in values:
+                    values["changes"] = 1
                 db.execute(
                     upsert(
                         db,
@@ -548,6 +607,7 @@ class StockStore:
         """Add (or with `replace`, set all) SKU mappings; all or nothing. Rows are numbered
         from 1 in errors, as a CSV's data rows are."""
         existing = {} if replace else self.links(connection_id)
+        taken = {shopify: tiktok for tiktok, shopify in existing.items()}
         tiktok_seen: dict[str, int] = {}
         shopify_seen: dict[str, int] = {}
         clean: list[tuple[str, str]] = []
@@ -568,7 +628,6 @@ class StockStore:
                     f"row {number}: Shopify SKU {shopify!r} is mapped twice (also row "
                     f"{shopify_seen[shopify]})"
                 )
-            taken = {s: t for t, s in existing.items()}
             if shopify in taken and taken[shopify] != tiktok:
                 raise LinkError(
                     f"row {number}: Shopify SKU {shopify!r} already follows TikTok SKU "

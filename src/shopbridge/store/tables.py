@@ -357,6 +357,9 @@ stock_skus = sa.Table(
     sa.Column("tiktok_sku_id", sa.String(64)),
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("shopify_levels", Json),  # Shopify location id -> available, as last read
+    # The `changes` count when `shopify_levels` was read by a full sync's catalog walk: a push
+    # that covers exactly that count may use them instead of reading Shopify again.
+    sa.Column("levels_changes", sa.Integer),
     sa.Column("tiktok_levels", Json),  # TikTok warehouse id -> quantity, as last sent or read
     sa.Column("last_quantity", sa.Integer),
     sa.Column("synced_at", UTCDateTime),

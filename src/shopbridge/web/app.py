@@ -24,7 +24,7 @@ from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
-from shopbridge.web import alerts, auth, connect, orders, settings, setup
+from shopbridge.web import alerts, auth, connect, orders, settings, setup, stock
 from shopbridge.web.context import HERE, UiContext, build_templates, render
 from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
@@ -67,6 +67,7 @@ def create_app(
             *auth.routes,
             *orders.routes,
             *settings.routes,
+            *stock.routes,
             *connect.routes,
             *setup.routes,
             *alerts.routes(),

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("tiktok_sku_id", sa.String(64)),
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
         sa.Column("shopify_levels", JSON_TYPE),
+        sa.Column("levels_changes", sa.Integer),
         sa.Column("tiktok_levels", JSON_TYPE),
         sa.Column("last_quantity", sa.Integer),
         sa.Column("synced_at", TIME),
