@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/worker_throughput.py
 	$(BIN)/python bench/shopify_throttle.py
 	$(BIN)/python bench/reservation_latency.py
+	$(BIN)/python bench/stock_sync.py lag
+	$(BIN)/python bench/stock_sync.py oversell
+	$(BIN)/python bench/stock_sync.py full --skus 10000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,7 @@ from shopbridge.store import SecretBox, Store
 from shopbridge.web.accounts import create_user
 from shopbridge_sandbox.faults import Faults, FaultSettings
 from shopbridge_sandbox.invariants import Breach
-from shopbridge_sandbox.loopback import loopback
+from shopbridge_sandbox.loopback import Loopback, loopback
 from shopbridge_sandbox.scenario import PATHS, Scenario
 
 CATALOG = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
@@ -93,6 +93,7 @@ async def run_demo(
         )
         begin = clock.now() + timedelta(minutes=1)
         scenario.plan(order_count, begin, SPREAD)
+        scenario.plan_store_day(max(4, order_count // 2), begin, SPREAD)
         worker_task = asyncio.create_task(worker.run(stop, idle_seconds=0.05))
         interrupted = False
         try:
@@ -103,7 +104,16 @@ async def run_demo(
             stop.set()
             await worker_task
         breaches = [] if interrupted else await world.breaches()
-    _summary(scenario, store, connection_id, breaches, time.monotonic() - started, interrupted)
+        stock_lines = [] if interrupted else await _stock_lines(world)
+    _summary(
+        scenario,
+        store,
+        connection_id,
+        breaches,
+        time.monotonic() - started,
+        interrupted,
+        stock_lines,
+    )
     return 1 if breaches else (130 if interrupted else 0)
 
 
@@ -121,6 +131,16 @@ async def _drive(
         await asyncio.sleep(0.05)
 
 
+async def _stock_lines(world: Loopback) -> list[str]:
+    """Each SKU's count on both platforms at the end, and the rule that links them."""
+    lines = ["\nStock at the end (TikTok follows Shopify's available, 2 units kept back):"]
+    for sku in world.catalog:
+        shopify = (await world.shopify_driver.inventory(world.shop_name, sku))["available"]
+        tiktok = await world.tiktok_driver.inventory(world.shop_id, sku)
+        lines.append(f"  {sku:<12} Shopify available {shopify:>4}   TikTok shows {tiktok:>4}")
+    return lines
+
+
 def _summary(
     scenario: Scenario,
     store: Store,
@@ -128,6 +148,7 @@ def _summary(
     breaches: list[Breach],
     elapsed: float,
     interrupted: bool,
+    stock_lines: list[str],
 ) -> None:
     click.echo("\nOutcome per path:")
     for index, name in enumerate(PATHS):
@@ -144,6 +165,13 @@ def _summary(
             outcome[f"{row.phase}{shown}"] += 1
         if outcome:
             click.echo(f"  {name:<50} " + ", ".join(f"{v} {k}" for k, v in outcome.items()))
+    sales = ", ".join(
+        f"{n} {channel.replace('_', ' ')}" for channel, n in scenario.store_sales.items()
+    )
+    click.echo(
+        f"Shopify's own channels: {sales or 'no sales'}; restocks: "
+        f"{', '.join(scenario.restocks) or 'none'} (TikTok followed each through the stock queue)"
+    )
     if scenario.skipped:
         click.echo(
             "Acts the platforms refused (the story took another turn): "
@@ -152,6 +180,8 @@ def _summary(
     if interrupted:
         click.echo(f"\nStopped after {elapsed:.0f} s; the store keeps what happened so far.")
         return
+    for line in stock_lines:
+        click.echo(line)
     click.echo(
         "\nRules checked: one Shopify order per TikTok order; never released before paid time + "
         "holdback, nor unpaid; every cancellation mirrored; TikTok's stock follows Shopify's."

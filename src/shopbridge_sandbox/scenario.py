@@ -60,6 +60,9 @@ class Act:
     tries: int = field(default=6, compare=False)
 
 
+RESTOCK = 30  # units a delivery brings in the middle of the demo's day
+
+
 @dataclass
 class Scenario:
     tiktok: TikTokDriver
@@ -71,6 +74,9 @@ class Scenario:
     orders: dict[int, str] = field(default_factory=dict)  # order number -> TikTok order id
     paths: dict[int, int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    # Sales in the merchant's own Shopify channels, and restocks: TikTok must follow them.
+    store_sales: Counter[str] = field(default_factory=Counter)
+    restocks: list[str] = field(default_factory=list)
     _acts: list[Act] = field(default_factory=list)
     _seq: int = 0
 
@@ -81,6 +87,28 @@ class Scenario:
             self.paths[n] = path
             created = start + spread * (n / max(1, count))
             self._script(n, path, created)
+
+    def plan_store_day(self, sales: int, start: datetime, spread: timedelta) -> None:
+        """The merchant's own shop trades too: `sales` storefront and POS sales spread over
+        `spread`, and a delivery restocking the first SKU halfway through."""
+        for n in range(sales):
+            sku = self.skus[n % len(self.skus)]
+            channel = "pos" if n % 3 == 2 else "online_store"
+            when = start + spread * ((n + 0.5) / max(1, sales))
+            self._at(-1, when, f"{channel} sale", self._sale(sku, channel), tries=1)
+
+        async def restock() -> None:
+            await self.shopify.adjust(self.shop_name, self.skus[0], RESTOCK)
+            self.restocks.append(f"+{RESTOCK} {self.skus[0]}")
+
+        self._at(-1, start + spread / 2, "restock", restock, tries=1)
+
+    def _sale(self, sku: str, channel: str) -> Callable[[], Awaitable[None]]:
+        async def sell() -> None:
+            await self.shopify.sell(self.shop_name, sku, channel=channel)
+            self.store_sales[channel] += 1
+
+        return sell
 
     async def due_acts(self, now: datetime, concurrency: int = 1) -> int:
         """Perform every act due by `now` (up to `concurrency` at once, in due order); returns

@@ -59,7 +59,8 @@ async def handle_webhooks_until(stack: Stack, done: Callable[[], bool]) -> None:
 
 
 def stock_on_both(stack: Stack, sku: str) -> tuple[int, int]:
-    """(TikTok sellable units, Shopify available) of a SKU."""
+    """(TikTok sellable units, Shopify available) of a SKU: TikTok follows Shopify, less the
+    default buffer of 2 units."""
     return stack.tiktok.inventory(stack.shop_id, sku), stack.shopify.inventory(SHOP, sku)[
         "available"
     ]
@@ -87,7 +88,7 @@ async def test_unpaid_order_cancelled_by_tiktok_after_24h_is_cancelled_in_shopif
     await stack.advance(timedelta(minutes=2))
     assert stack.tiktok.order(order_id)["status"] == "CANCELLED"
     assert_cancelled_with_restock(stack.shopify_order(order_id), "DECLINED")
-    assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
+    assert stock_on_both(stack, "TEE-RED-L") == (18, 20)
     assert stack.mirror(order_id).phase == "cancelled"
     assert await stack.breaches() == []
 
@@ -147,8 +148,8 @@ async def test_cancel_inside_holdback_cancels_shopify_with_mapped_reason(
     order = stack.shopify_order(order_id)
     assert_cancelled_with_restock(order, reason)
     assert order["financial_status"] == "PENDING"
-    assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
-    assert stock_on_both(stack, "MUG-BLUE") == (20, 20)
+    assert stock_on_both(stack, "TEE-RED-L") == (18, 20)
+    assert stock_on_both(stack, "MUG-BLUE") == (18, 20)
     await stack.advance(HOLDBACK)
     assert stack.shopify_order(order_id)["financial_status"] == "PENDING"
     assert await stack.breaches() == []
@@ -175,7 +176,7 @@ async def test_cancellation_request_is_recorded_then_approval_cancels_shopify_fi
     shopify_cancelled = index_of(timeline, "Cancelled in Shopify with restock")
     tiktok_approved = index_of(timeline, "TikTok accepted our approve")
     assert shopify_cancelled < tiktok_approved
-    assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
+    assert stock_on_both(stack, "TEE-RED-L") == (18, 20)
     assert await stack.breaches() == []
 
 
@@ -311,7 +312,7 @@ async def test_cancellation_after_release_cancels_shopify_with_restock(stack: St
     assert stack.tiktok.order(order_id)["status"] == "CANCELLED"
     assert_cancelled_with_restock(stack.shopify_order(order_id), "CUSTOMER")
     assert stack.mirror(order_id).phase == "cancelled"
-    assert stock_on_both(stack, "TEE-RED-L") == (20, 20)
+    assert stock_on_both(stack, "TEE-RED-L") == (18, 20)
     assert await stack.breaches() == []
 
 
@@ -359,8 +360,8 @@ async def test_stock_returned_on_both_platforms_after_every_cancellation(stack: 
     for order_id in (unpaid, by_buyer, by_fraud, requested):
         assert stack.tiktok.order(order_id)["status"] == "CANCELLED"
         assert stack.shopify_order(order_id)["cancelled_at"] is not None
-    assert stock_on_both(stack, "TEE-RED-L") == (17, 17)
-    assert stock_on_both(stack, "MUG-BLUE") == (20, 20)
+    assert stock_on_both(stack, "TEE-RED-L") == (15, 17)
+    assert stock_on_both(stack, "MUG-BLUE") == (18, 20)
     assert await stack.breaches() == []
 
 

@@ -23,6 +23,7 @@ from shopbridge_sandbox.faults import Faults
 from shopbridge_sandbox.loopback import DEFAULT_CATALOG, SHOP, Loopback, loopback
 
 CATALOG = DEFAULT_CATALOG
+DEBOUNCE_PASSED = timedelta(seconds=1)  # more than a stock push's debounce
 __all__ = ["CATALOG", "SHOP", "Stack", "running_stack"]
 
 
@@ -36,7 +37,8 @@ class Stack:
         return getattr(self.world, name)
 
     async def settle(self, rounds: int = 40) -> None:
-        """Let timers, webhooks and the worker run until nothing moves."""
+        """Let timers, webhooks and the worker run until nothing moves; stock pushes waiting
+        out their debounce get the second they need."""
         quiet = 0
         async with httpx.AsyncClient() as http:
             for _ in range(rounds):
@@ -45,7 +47,10 @@ class Stack:
                 handled = await self.worker.run_until_idle()
                 quiet = quiet + 1 if handled == 0 else 0
                 if quiet >= 2:
-                    return
+                    if not self.store.stock.due_count(self.connection_id):
+                        return
+                    self.clock.advance(DEBOUNCE_PASSED)
+                    quiet = 0
                 await asyncio.sleep(0.02)
 
     async def advance(self, delta: timedelta) -> None:

@@ -223,6 +223,10 @@ class LeakyBucket:
         self._available = float(maximum)
         self._at = monotonic()
         self._lock = threading.Lock()
+        # What the shop's clients cost it: points kept after refunds, and requests refused as
+        # THROTTLED (benchmarks read these; nothing else does).
+        self.spent = 0.0
+        self.throttled = 0
 
     def _refill(self) -> None:
         now = self._monotonic()
@@ -236,14 +240,17 @@ class LeakyBucket:
         with self._lock:
             self._refill()
             if points > self._available:
+                self.throttled += 1
                 return False
             self._available -= points
+            self.spent += points
             return True
 
     def refund(self, points: int) -> None:
         with self._lock:
             self._refill()
             self._available = min(float(self.maximum), self._available + max(0, points))
+            self.spent -= max(0, points)
 
     def set_available(self, points: float) -> None:
         with self._lock:

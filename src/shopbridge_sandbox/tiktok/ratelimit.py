@@ -29,6 +29,7 @@ class RateLimiter:
         self._monotonic = monotonic
         self._hits: dict[Hashable, deque[float]] = {}
         self._lock = threading.Lock()
+        self.refused = 0  # requests answered 429 (benchmarks read it)
 
     def allow(self, key: Hashable) -> bool:
         now = self._monotonic()
@@ -37,6 +38,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self._window:
                 hits.popleft()
             if len(hits) >= self.limit:
+                self.refused += 1
                 return False
             hits.append(now)
             return True
