@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from shopbridge.domain.stock import Plan, plan, resolve
+from shopbridge.domain.stock import Plan, StockRule, plan, resolve
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.engine.failures import FailureKind, classify
 from shopbridge.engine.ports import PermanentError, PlatformError, TikTokSku
@@ -34,6 +34,9 @@ log = structlog.get_logger("shopbridge.stock")
 # taken over by another process.
 PROGRESS_EVERY = 200
 SYNC_STALE_AFTER = timedelta(minutes=5)
+NOT_ON_TIKTOK = "No TikTok product has seller SKU"
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ async def push(
         for r in work
         if r.tiktok_product_id and r.tiktok_sku_id
     }
-    unfound = [r for r in work if r.id not in tiktok]
+    # A SKU TikTok did not have when last looked up waits for the next full sync (which reads
+    # TikTok's whole catalog) instead of a search on every sale of a Shopify-only product.
+    unfound = [r for r in work if r.id not in tiktok and not _absent_on_tiktok(r)]
     if unfound:
         skus = await ctx.tiktok.find_skus([r.seller_sku for r in unfound])
         for r in unfound:
@@ -107,7 +112,9 @@ async def push(
         why = _unlinked(r, ctx, r.id in items, r.id in tiktok)
         if why:
             note = () if r.status == "unlinked" and r.last_error == why else (("link", why),)
-            outcomes[r.id] = Pushed("unlinked", error=why, history=note)
+            outcomes[r.id] = Pushed(
+                "unlinked", error=why, history=note, inventory_item_id=items.get(r.id)
+            )
         else:
             linked.append(r)
     if not linked:
@@ -223,17 +230,17 @@ def _unlinked(row: StockSku, ctx: ConnectionContext, on_shopify: bool, on_tiktok
     if not on_shopify and not on_tiktok:
         return f"Neither platform has SKU {row.seller_sku}"
     if not on_shopify:
-        mapped = "" if shopify_sku == row.seller_sku else f" (mapped to {shopify_sku})"
-        return (
-            f"No Shopify variant has SKU {shopify_sku}{mapped}: add the SKU to the variant in "
-            "Shopify, or map it in Settings → Stock"
-        )
+        return _unlinked_words(row.seller_sku, shopify_sku)
     if not on_tiktok:
         return (
-            f"No TikTok product has seller SKU {row.seller_sku}: Shopify's stock of it is not "
-            "sold on TikTok, or its code differs there (map it in Settings → Stock)"
+            f"{NOT_ON_TIKTOK} {row.seller_sku}: Shopify's stock of it is not sold on TikTok, or "
+            "its code differs there (map it in Settings → Stock)"
         )
     return ""
+
+
+def _absent_on_tiktok(row: StockSku) -> bool:
+    return row.status == "unlinked" and (row.last_error or "").startswith(NOT_ON_TIKTOK)
 
 
 def _counts(location: str, chosen: tuple[str, ...] | None) -> bool:
@@ -255,18 +262,16 @@ async def _default_warehouse(ctx: ConnectionContext) -> str | None:
     return next((w for w, _, default in found if default), found[0][0] if found else None)
 
 
-def _rule_words(rule: object) -> str:
+def _rule_words(rule: StockRule) -> str:
     parts = []
-    units = getattr(rule, "buffer_units", 0) or 0
-    percent = getattr(rule, "buffer_percent", 0) or 0
-    if units:
-        parts.append(f"buffer {units}")
-    if percent:
-        parts.append(f"buffer {percent}%")
-    if getattr(rule, "low_stock_threshold", 0):
-        parts.append(f"0 below {rule.low_stock_threshold}")  # type: ignore[attr-defined]
-    if getattr(rule, "max_quantity", None) is not None:
-        parts.append(f"at most {rule.max_quantity}")  # type: ignore[attr-defined]
+    if rule.buffer_units:
+        parts.append(f"buffer {rule.buffer_units}")
+    if rule.buffer_percent:
+        parts.append(f"buffer {rule.buffer_percent}%")
+    if rule.low_stock_threshold:
+        parts.append(f"0 below {rule.low_stock_threshold}")
+    if rule.max_quantity is not None:
+        parts.append(f"at most {rule.max_quantity}")
     return f"; rule: {', '.join(parts)}" if parts else ""
 
 
@@ -398,9 +403,6 @@ def _unlinked_words(seller_sku: str, shopify_sku: str) -> str:
     )
 
 
-Progress = Callable[[str, int, int], None]
-
-
 async def run_full_sync(
     store: Store,
     ctx: ConnectionContext,
@@ -494,12 +496,15 @@ async def run_claimed(
         message = failure.message
         outcomes = {r.id: (Retry(message) if failure.retried else Fail(message)) for r in rows}
     now = ctx.clock.now()
+    pushed = [(row, o) for row in rows if isinstance(o := outcomes.get(row.id), Pushed)]
+    for stale in await asyncio.to_thread(store.stock.finish_all, pushed):
+        log.warning("stock claim lost; not recording", sku=stale.seller_sku)
     for row in rows:
         outcome = outcomes.get(row.id)
         try:
             if isinstance(outcome, Pushed):
-                await asyncio.to_thread(store.stock.finish, row, row.fence, outcome)
-            elif isinstance(outcome, Retry) and row.failures + 1 < max_failures:
+                continue
+            if isinstance(outcome, Retry) and row.failures + 1 < max_failures:
                 due = now + delay(row.failures + 1)
                 await asyncio.to_thread(store.stock.retry, row, row.fence, outcome.error, due)
             elif outcome is not None:

@@ -326,33 +326,22 @@ class StockStore:
 
     def finish(self, row: StockSku, fence: Fence, pushed: Pushed) -> None:
         """Record a push (or a finding that needs no push) and end the claim; a change seen
-        while it ran makes the row due again."""
+        while it ran makes the row due again. LeaseLost when the claim is no longer ours."""
+        if self.finish_all([(row, pushed)]):
+            raise LeaseLost(f"stock row {row.id} ({row.seller_sku}) is no longer held")
+
+    def finish_all(self, pushed: Sequence[tuple[StockSku, Pushed]]) -> list[StockSku]:
+        """`finish` for many rows in one transaction, each under its own claim's fence;
+        returns the rows whose claim was lost (nothing recorded for them)."""
         now = self.clock.now()
-        c = stock_skus.c
-        values: dict[str, Any] = {
-            "status": pushed.status,
-            "locked_by": None,
-            "locked_until": None,
-            "failures": 0,
-            "last_error": pushed.error,
-            "updated_at": now,
-            "due_at": sa.case((c.changes > c.claimed_changes, now), else_=None),
-        }
-        for name in (
-            "last_quantity",
-            "shopify_levels",
-            "tiktok_levels",
-            "inventory_item_id",
-            "tiktok_product_id",
-            "tiktok_sku_id",
-            "aligned",
-        ):
-            value = getattr(pushed, name)
-            if value is not None:
-                values[name] = dict(value) if isinstance(value, Mapping) else value
-        if pushed.status == "synced":
-            values["synced_at"] = now
-        self._end(row, fence, values, pushed.history)
+        lost = []
+        with write_transaction(self.engine) as db:
+            for row, outcome in pushed:
+                if not _end_in(
+                    db, now, row, row.fence, _pushed_values(outcome, now), outcome.history
+                ):
+                    lost.append(row)
+        return lost
 
     def retry(self, row: StockSku, fence: Fence, error: str, due: datetime) -> None:
         c = stock_skus.c
@@ -385,19 +374,9 @@ class StockStore:
         values: Mapping[str, Any],
         history: Sequence[tuple[str, str]],
     ) -> None:
-        now = self.clock.now()
-        c = stock_skus.c
         with write_transaction(self.engine) as db:
-            ended = db.execute(
-                stock_skus.update()
-                .where(c.id == row.id, c.locked_by == fence.worker_id, c.attempts == fence.attempt)
-                .values(**values)
-            )
-            if ended.rowcount != 1:
+            if not _end_in(db, self.clock.now(), row, fence, values, history):
                 raise LeaseLost(f"stock row {row.id} ({row.seller_sku}) is no longer held")
-            for kind, summary in history:
-                _add_history(db, row.id, now, kind, summary)
-            _trim_history(db, row.id)
 
     def retry_now(self, connection_id: int, seller_sku: str | None = None) -> int:
         """The merchant's Retry: failed rows (one, or all of the connection) are due now."""
@@ -857,6 +836,58 @@ def _rule(row: Mapping[str, Any]) -> StockRule:
         max_quantity=row["max_quantity"],
         sync=row["sync"],
     )
+
+
+def _pushed_values(pushed: Pushed, now: datetime) -> dict[str, Any]:
+    c = stock_skus.c
+    values: dict[str, Any] = {
+        "status": pushed.status,
+        "locked_by": None,
+        "locked_until": None,
+        "failures": 0,
+        "last_error": pushed.error,
+        "updated_at": now,
+        "due_at": sa.case((c.changes > c.claimed_changes, now), else_=None),
+    }
+    for name in (
+        "last_quantity",
+        "shopify_levels",
+        "tiktok_levels",
+        "inventory_item_id",
+        "tiktok_product_id",
+        "tiktok_sku_id",
+        "aligned",
+    ):
+        value = getattr(pushed, name)
+        if value is not None:
+            values[name] = dict(value) if isinstance(value, Mapping) else value
+    if pushed.status == "synced":
+        values["synced_at"] = now
+    return values
+
+
+def _end_in(
+    db: sa.Connection,
+    now: datetime,
+    row: StockSku,
+    fence: Fence,
+    values: Mapping[str, Any],
+    history: Sequence[tuple[str, str]],
+) -> bool:
+    """End one row's claim with these values if the fence still holds it; False if not."""
+    c = stock_skus.c
+    ended = db.execute(
+        stock_skus.update()
+        .where(c.id == row.id, c.locked_by == fence.worker_id, c.attempts == fence.attempt)
+        .values(**values)
+    )
+    if ended.rowcount != 1:
+        return False
+    for kind, summary in history:
+        _add_history(db, row.id, now, kind, summary)
+    if history:
+        _trim_history(db, row.id)
+    return True
 
 
 def _settings_changed(db: sa.Connection, connection_id: int) -> None:

@@ -237,3 +237,19 @@ async def test_tiktok_can_win_the_first_link(store: Store, manual_clock: ManualC
     await settle(world)
     assert world.shopify.available_stock["MUG"] == 20, "only the first link takes TikTok's count"
     assert world.tiktok.inventory["MUG"] == 18
+
+
+async def test_a_shopify_only_sku_is_looked_up_on_tiktok_once(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Sales of a product TikTok does not carry do not search TikTok every time: the SKU waits
+    for the next full sync, which reads TikTok's whole catalog."""
+    world = world_at(store, manual_clock)
+    world.tiktok.unlisted.add("MUG")
+    for _ in range(3):
+        store.stock.mark_shopify(world.connection_id, shopify_skus=["MUG"])
+        await settle(world)
+    shopify_only = row(world, "MUG")
+    assert shopify_only.status == "unlinked"
+    assert shopify_only.inventory_item_id == "item:MUG", "known, so webhooks find the row"
+    assert world.tiktok.calls["find_skus"] == 1
