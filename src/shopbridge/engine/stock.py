@@ -473,10 +473,9 @@ async def run_claimed(
     left for the reconnect when a platform refused the connection."""
 
     async def check(subset: Sequence[StockSku]) -> None:
-        for row in subset:
-            held = await asyncio.to_thread(store.hold, WorkKind.STOCK, row.id, row.fence, lease)
-            if not held:
-                raise LeaseLost(f"stock row {row.id} ({row.seller_sku}) is no longer held")
+        lost = await asyncio.to_thread(store.stock.hold_all, subset, lease)
+        if lost:
+            raise LeaseLost(f"stock row {lost[0].id} ({lost[0].seller_sku}) is no longer held")
 
     try:
         outcomes: dict[int, Outcome] = await push(store, ctx, rows, check)

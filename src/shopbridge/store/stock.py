@@ -324,6 +324,27 @@ class StockStore:
             ).mappings()
             return [_sku(row) for row in rows]
 
+    def hold_all(self, rows: Sequence[StockSku], lease: timedelta) -> list[StockSku]:
+        """Renew the claims on these rows in one transaction, right before a remote write;
+        returns the rows whose claim is no longer ours."""
+        until = self.clock.now() + lease
+        c = stock_skus.c
+        lost = []
+        with write_transaction(self.engine) as db:
+            for row in rows:
+                renewed = db.execute(
+                    stock_skus.update()
+                    .where(
+                        c.id == row.id,
+                        c.locked_by == row.fence.worker_id,
+                        c.attempts == row.fence.attempt,
+                    )
+                    .values(locked_until=until)
+                )
+                if renewed.rowcount != 1:
+                    lost.append(row)
+        return lost
+
     def finish(self, row: StockSku, fence: Fence, pushed: Pushed) -> None:
         """Record a push (or a finding that needs no push) and end the claim; a change seen
         while it ran makes the row due again. LeaseLost when the claim is no longer ours."""
