@@ -28,6 +28,7 @@ from shopbridge.engine.ports import (
     ShopifyOrderRef,
     ShopifyOrderView,
     TikTokSku,
+    UnreadableOrder,
 )
 
 FAKE_LOCATION = "gid://shopify/Location/1"
@@ -241,6 +242,7 @@ class FakeTikTok(_Faulty):
         )
         self.inventory: dict[str, int] = {}
         self.unlisted: set[str] = set()
+        self.unreadable: list[UnreadableOrder] = []  # orders TikTok sends in a broken shape
         self.refuse: dict[str, PlatformError] = {}  # seller SKU -> what TikTok says of its stock
         self.shipped: dict[str, tuple[str, str]] = {}
         self.answers: dict[str, str] = {}
@@ -323,12 +325,15 @@ class FakeTikTok(_Faulty):
     async def warehouses(self) -> list[tuple[str, str, bool]]:
         return [(FAKE_WAREHOUSE, "Main", True)]
 
-    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
+    async def orders_updated(
+        self, since: datetime, until: datetime
+    ) -> list[TikTokOrder | UnreadableOrder]:
         self._enter("orders_updated")
-        return sorted(
+        found = sorted(
             (o for o in self.orders.values() if since <= o.update_time < until),
             key=lambda o: o.update_time,
         )
+        return [*found, *self.unreadable]
 
     async def cancellations_updated(
         self, since: datetime, until: datetime

@@ -20,6 +20,14 @@ class TikTokOrderObserved:
 
 
 @dataclass(frozen=True)
+class TikTokOrderUnreadable:
+    """TikTok answered with this order in a shape shopbridge cannot read (an unknown status, a
+    missing time, a field of the wrong type): the merchant must see it, the rest goes on."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class CancellationObserved:
     cancel_id: str
     status: str
@@ -146,6 +154,7 @@ class ActionFailed:
 
 Event = (
     TikTokOrderObserved
+    | TikTokOrderUnreadable
     | CancellationObserved
     | ShopifyFulfilmentObserved
     | ShopifyCancellationObserved

@@ -27,6 +27,7 @@ class FlagCode(StrEnum):
     CANCELLED_IN_SHOPIFY_ONLY = "cancelled_in_shopify_only"
     ACTION_FAILED = "action_failed"
     DUPLICATE_ORDER = "duplicate_order"
+    UNREADABLE_ORDER = "unreadable_order"
 
 
 @dataclass(frozen=True)

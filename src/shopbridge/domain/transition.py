@@ -69,6 +69,15 @@ def _apply(
     match event:
         case ev.TikTokOrderObserved(order=order):
             return _observe(m, order, notes), None
+        case ev.TikTokOrderUnreadable(reason=reason):
+            notes.append(f"TikTok sent this order in a shape shopbridge cannot read: {reason}")
+            if m.has_flag(FlagCode.UNREADABLE_ORDER):
+                return m, None
+            message = (
+                f"TikTok sent this order in a shape shopbridge cannot read ({reason}). Check "
+                "it in TikTok Shop Seller Center; shopbridge reads it again on every pass."
+            )
+            return replace(m, flags=(*m.flags, Flag(FlagCode.UNREADABLE_ORDER, message))), None
         case ev.CancellationObserved():
             return _observe_cancellation(m, event, notes), None
         case ev.ShopifyFulfilmentObserved():
@@ -92,6 +101,8 @@ def _apply(
 def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirror:
     if order.order_id != m.tiktok_order_id:
         raise ValueError(f"order {order.order_id} does not belong to mirror {m.tiktok_order_id}")
+    if m.has_flag(FlagCode.UNREADABLE_ORDER):  # TikTok sends it readably again
+        m = replace(m, flags=tuple(f for f in m.flags if f.code is not FlagCode.UNREADABLE_ORDER))
     if not order.is_newer_than(m.tiktok):
         assert m.tiktok is not None
         notes.append(

@@ -112,6 +112,14 @@ class TikTokSku:
 
 
 @dataclass(frozen=True)
+class UnreadableOrder:
+    """An order TikTok sent in a shape shopbridge cannot read: flagged, never a stopped pass."""
+
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class OrderCancellation:
     order_id: str
     cancellation: CancellationObserved
@@ -205,7 +213,9 @@ class TikTokPort(Protocol):
 
     async def warehouses(self) -> list[tuple[str, str, bool]]: ...
 
-    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]: ...
+    async def orders_updated(
+        self, since: datetime, until: datetime
+    ) -> list[TikTokOrder | UnreadableOrder]: ...
 
     async def cancellations_updated(
         self, since: datetime, until: datetime

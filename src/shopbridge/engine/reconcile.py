@@ -21,6 +21,7 @@ by default): a lost webhook must not keep stock unreserved for a whole reconcili
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from shopbridge.domain.commands import SyncTikTokInventory
 from shopbridge.domain.mirror import Phase
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus
 from shopbridge.engine.executors import ConnectionContext
+from shopbridge.engine.ports import UnreadableOrder
 from shopbridge.store import Store
 from shopbridge.store.store import Finding, QueuedAction
 
@@ -99,7 +101,7 @@ async def reconcile(
             {
                 line.seller_sku
                 for order in orders
-                if order.status is TikTokStatus.CANCELLED
+                if isinstance(order, TikTokOrder) and order.status is TikTokStatus.CANCELLED
                 for line in order.lines
             }
         )
@@ -134,9 +136,18 @@ async def poll_new_orders(
     )
 
 
-def _order_findings(connection_id: int, orders: list[TikTokOrder]) -> list[Finding]:
+def _order_findings(
+    connection_id: int, orders: list[TikTokOrder | UnreadableOrder]
+) -> list[Finding]:
     findings = []
     for order in orders:
+        if isinstance(order, UnreadableOrder):
+            # Flag that order and go on with the others: one bad order never stops a pass.
+            digest = hashlib.sha256(order.reason.encode("utf-8", "replace")).hexdigest()[:16]
+            key = f"{connection_id}:unreadable:{order.order_id}:{digest}"
+            event = ev.TikTokOrderUnreadable(order.reason[:500])
+            findings.append(_finding(key, order.order_id, event))
+            continue
         key = (
             f"{connection_id}:order:{order.order_id}:{order.update_time.isoformat()}:{order.status}"
         )

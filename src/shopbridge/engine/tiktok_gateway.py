@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 
+import structlog
+
 from shopbridge.domain.events import CancellationObserved
 from shopbridge.domain.money import Money
 from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
@@ -19,6 +21,7 @@ from shopbridge.engine.ports import (
     RetryableError,
     ShippingProvider,
     TikTokSku,
+    UnreadableOrder,
 )
 from shopbridge.tiktok.client import TikTokClient
 from shopbridge.tiktok.errors import (
@@ -29,6 +32,8 @@ from shopbridge.tiktok.errors import (
 )
 from shopbridge.tiktok.models import Cancellation, Order, Product
 
+log = structlog.get_logger("shopbridge.tiktok")
+
 # Mark Package As Shipped: "already shipped" in its two spellings (tiktok_shop_api.md §4.3).
 ALREADY_SHIPPED = frozenset({21011006, 21008099})
 # The seller's authorization is gone (tiktok_shop_api_wave2.md §1.5): deauthorized (105001,
@@ -37,6 +42,7 @@ ACCESS_REFUSED = frozenset({105001, 105002, 105005, 36009004})
 # Approve/reject of a request the buyer already withdrew (§4.2): nothing left to do.
 REQUEST_ALREADY_CLOSED = frozenset({25020009})
 SELLER_SKUS_PER_SEARCH = 10  # Search Products' seller_skus filter (tiktok wave2 §3.4)
+UNREADABLE = "unreadable"  # PermanentError code: TikTok sent an order we cannot read
 
 
 @asynccontextmanager
@@ -61,10 +67,13 @@ def to_snapshot(order: Order) -> TikTokOrder:
     status = TikTokStatus.parse(str(order.status))
     if status is None:
         raise PermanentError(
-            f"TikTok order {order.id} has status {order.status!r}, which shopbridge does not know"
+            f"TikTok order {order.id} has status {order.status!r}, which shopbridge does not know",
+            code=UNREADABLE,
         )
     if order.update_time is None or order.create_time is None:
-        raise PermanentError(f"TikTok order {order.id} has no create or update time")
+        raise PermanentError(
+            f"TikTok order {order.id} has no create or update time", code=UNREADABLE
+        )
     currency = order.currency or "USD"
     lines = tuple(
         OrderLine(
@@ -157,8 +166,13 @@ class TikTokGateway:
         return found
 
     async def get_order(self, order_id: str) -> TikTokOrder:
-        async with translated("get order"):
-            orders = await self.client.get_orders([order_id])
+        try:
+            async with translated("get order"):
+                orders = await self.client.get_orders([order_id])
+        except PermanentError as error:
+            if error.code == "" and "unexpected Order in the reply" in error.message:
+                raise PermanentError(error.message, code=UNREADABLE) from error
+            raise
         for order in orders:
             if order.id == order_id:
                 return to_snapshot(order)
@@ -275,10 +289,25 @@ class TikTokGateway:
         for error in errors.values():
             raise error
 
-    async def orders_updated(self, since: datetime, until: datetime) -> list[TikTokOrder]:
+    async def orders_updated(
+        self, since: datetime, until: datetime
+    ) -> list[TikTokOrder | UnreadableOrder]:
+        """Orders TikTok changed in the window; one it sends in a shape shopbridge cannot read
+        is returned as UnreadableOrder, and the others still come through."""
+        found: list[TikTokOrder | UnreadableOrder] = []
         async with translated("search orders"):
-            orders = [o async for o in self.client.iter_orders(since, until)]
-        return [to_snapshot(o) for o in orders]
+            async for page in self.client.iter_order_pages(since, until):
+                for order in page.items:
+                    try:
+                        found.append(to_snapshot(order))
+                    except PermanentError as error:
+                        found.append(UnreadableOrder(order.id, error.message))
+                for order_id, why in page.unreadable:
+                    if order_id is None:
+                        log.warning("TikTok sent an order without a readable id", why=why)
+                    else:
+                        found.append(UnreadableOrder(order_id, why))
+        return found
 
     async def cancellations_updated(
         self, since: datetime, until: datetime

@@ -234,7 +234,26 @@ class TikTokClient:
                 "update_time_lt": _unix(update_time_lt),
             },
         )
-        return _page(Order, reply, "orders")
+        return _page(Order, reply, "orders", tolerant=True)
+
+    async def iter_order_pages(
+        self,
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        **filters: Any,
+    ) -> AsyncIterator[Page[Order]]:
+        """Every page of orders matching the filters, with the orders that did not parse."""
+        seen: set[str] = set()
+        page_token: str | None = None
+        while True:
+            page = await self.search_orders(
+                update_time_ge, update_time_lt, page_token=page_token, **filters
+            )
+            yield page
+            page_token = page.next_page_token
+            if page_token is None or page_token in seen:
+                return
+            seen.add(page_token)
 
     def iter_orders(
         self,
@@ -710,12 +729,28 @@ def _parse_list(model: type[ModelT], reply: _Reply, key: str) -> list[ModelT]:
     return [_parse(model, item, reply) for item in reply.data.get(key) or []]
 
 
-def _page(model: type[ModelT], reply: _Reply, key: str) -> Page[ModelT]:
+def _page(model: type[ModelT], reply: _Reply, key: str, *, tolerant: bool = False) -> Page[ModelT]:
+    """One page of `key`; with `tolerant`, an item that does not parse is set aside in
+    `unreadable` (its id, if it has one, and why) instead of failing the whole page."""
     total = reply.data.get("total_count")
+    items: list[ModelT] = []
+    unreadable: list[tuple[str | None, str]] = []
+    for item in reply.data.get(key) or []:
+        try:
+            items.append(_parse(model, item, reply))
+        except TikTokPermanent as error:
+            if not tolerant:
+                raise
+            raw_id = item.get("id") if isinstance(item, dict) else None
+            item_id = (
+                str(raw_id) if isinstance(raw_id, str | int) and str(raw_id).isdigit() else None
+            )
+            unreadable.append((item_id, error.message))
     return Page(
-        items=_parse_list(model, reply, key),
+        items=items,
         next_page_token=reply.data.get("next_page_token") or None,
         total_count=total if isinstance(total, int) else None,
+        unreadable=tuple(unreadable),
     )
 
 

@@ -416,3 +416,5 @@ class Page(Generic[T]):
     items: list[T]
     next_page_token: str | None
     total_count: int | None
+    # Items that did not parse, kept out of `items`: (their id if readable, why).
+    unreadable: tuple[tuple[str | None, str], ...] = ()

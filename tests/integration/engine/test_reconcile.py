@@ -137,3 +137,25 @@ async def test_a_lost_webhook_is_healed_by_the_quick_look_between_passes(
     assert world.mirror(snapshot().order_id).phase == "held"
     assert world.shopify.calls["orders_updated"] == shopify_reads
     assert store.get_connection(world.connection_id).last_polled_at == manual_clock.now()
+
+
+async def test_an_unreadable_order_is_flagged_and_the_pass_goes_on(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """One order TikTok sends in a shape shopbridge cannot read: that order needs attention,
+    with why, and the other orders of the pass are mirrored as usual."""
+    from shopbridge.engine.ports import UnreadableOrder
+
+    manual_clock.set(T0 + minutes(1))
+    world = World(store, manual_clock)
+    world.tiktok.put(snapshot("UNPAID", at=T0))
+    world.tiktok.unreadable.append(UnreadableOrder("576000000000000099", "status 'MARTIAN'"))
+    report = await reconcile(
+        store, await world.context(world.connection_id), None, manual_clock.now()
+    )
+    assert report.new_findings == 2
+    await world.worker().run_until_idle()
+    assert world.mirror(snapshot().order_id).phase == "held"
+    flagged = world.mirror("576000000000000099")
+    assert flagged.needs_attention
+    assert "cannot read (status 'MARTIAN')" in (flagged.attention_reason or "")

@@ -433,3 +433,26 @@ async def test_search_without_filters_sends_no_body_bytes(
     fake.queue("POST", "/order/202309/orders/search", {"orders": []})
     await client.search_orders()
     assert fake.requests[0].content == b""
+
+
+async def test_an_order_that_does_not_parse_is_set_aside_not_the_whole_page(
+    fake: FakeTikTok, client: TikTokClient
+) -> None:
+    """One malformed order in a search page: the others come through, and the bad one is
+    named (so its order is flagged) instead of failing the reconciliation pass."""
+    fake.queue(
+        "POST",
+        "/order/202309/orders/search",
+        {
+            "orders": [
+                order("576486316948490001"),
+                {"id": "576486316948490002", "status": {"a": 1}, "line_items": "x"},
+                {"no id": True},
+            ],
+            "next_page_token": "",
+        },
+    )
+    [page] = [p async for p in client.iter_order_pages()]
+    assert [o.id for o in page.items] == ["576486316948490001"]
+    assert [order_id for order_id, _ in page.unreadable] == ["576486316948490002", None]
+    assert "unexpected Order in the reply" in page.unreadable[0][1]
