@@ -62,9 +62,10 @@ class Shopbridge:
         *,
         wake: Callable[[], None] = lambda: None,
         secret_key: str | None = None,
-        secure_cookies: bool = False,
+        secure_cookies: bool | None = None,
     ) -> Starlette:
-        """The web app (merchant UI, health, webhook receivers) on this service's store."""
+        """The web app (merchant UI, health, webhook receivers) on this service's store;
+        `secure_cookies` overrides the settings' (on when public_url is https)."""
         from shopbridge.web.app import create_app
 
         return create_app(

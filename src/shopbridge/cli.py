@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from shopbridge import __version__
 from shopbridge.clock import ClockSpec
@@ -181,27 +184,137 @@ def _open_store(settings: Settings) -> Store:
     return open_store(settings, clock=SystemClock())
 
 
+@dataclass(frozen=True)
+class _Secret:
+    """A credential `connect` takes: from SHOPBRIDGE_<NAME>, from --<name>-file, or asked for
+    with hidden input on a terminal. --<name> itself still works, for the scripts that use it,
+    but with a warning: an argument is visible to every user in `ps` and stays in the history."""
+
+    name: str
+    what: str
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def variable(self) -> str:
+        return "SHOPBRIDGE_" + self.name.upper().replace("-", "_")
+
+    @property
+    def parameter(self) -> str:
+        return self.name.replace("-", "_")
+
+    def sources(self) -> str:
+        return f"set {self.variable} or give {self.flag}-file PATH"
+
+
+_TIKTOK_APP_SECRET = _Secret("tiktok-app-secret", "TikTok app secret")
+_TIKTOK_AUTH_CODE = _Secret("tiktok-auth-code", "TikTok authorization code")
+_TIKTOK_ACCESS_TOKEN = _Secret("tiktok-access-token", "TikTok seller access token")
+_TIKTOK_REFRESH_TOKEN = _Secret("tiktok-refresh-token", "TikTok refresh token")
+_SHOPIFY_ACCESS_TOKEN = _Secret("shopify-access-token", "Shopify admin access token")
+_SHOPIFY_CLIENT_SECRET = _Secret("shopify-client-secret", "Shopify client secret")
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _secret_option(secret: _Secret, help_text: str) -> Callable[[_Command], _Command]:
+    """`--<name>` (also read from its variable) and `--<name>-file PATH`."""
+
+    def add(command: _Command) -> _Command:
+        from_file = click.option(
+            f"{secret.flag}-file",
+            f"{secret.parameter}_file",
+            metavar="PATH",
+            help="Or read it from the first line of PATH.",
+        )
+        inline = click.option(
+            secret.flag,
+            secret.parameter,
+            default="",
+            envvar=secret.variable,
+            show_envvar=True,
+            help=help_text,
+        )
+        return inline(from_file(command))
+
+    return add
+
+
+class _SecretUnusable(click.ClickException):
+    """A secret missing, unreadable or given twice: one line, and a usage error's exit status."""
+
+    exit_code = 2
+
+
+def _given_secret(ctx: click.Context, secret: _Secret, options: dict[str, Any]) -> str:
+    """The secret from its file, else its variable or argument (warning about the argument);
+    empty when none is given. Takes both of its parameters out of `options`."""
+    value: str = options.pop(secret.parameter) or ""
+    path: str | None = options.pop(f"{secret.parameter}_file")
+    on_command_line = bool(value) and (
+        ctx.get_parameter_source(secret.parameter) is ParameterSource.COMMANDLINE
+    )
+    if path is not None:
+        if on_command_line:
+            raise _SecretUnusable(f"give {secret.flag} or {secret.flag}-file, not both")
+        return _read_secret_file(secret, path)
+    if on_command_line:
+        click.echo(
+            f"warning: {secret.flag} is visible in ps and shell history; "
+            f"use {secret.variable} or {secret.flag}-file",
+            err=True,
+        )
+    return value
+
+
+def _read_secret_file(secret: _Secret, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first_line = handle.readline().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise _SecretUnusable(f"cannot read {secret.flag}-file {path}: {reason}") from None
+    if not first_line:
+        raise _SecretUnusable(f"{secret.flag}-file {path} is empty: the secret goes on line 1")
+    return first_line
+
+
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _needed_secret(secret: _Secret, value: str, otherwise: str = "") -> str:
+    """The secret given, or asked for on a terminal (hidden input); without a terminal, a
+    one-line error that names where it can come from (`otherwise`: an alternative to it)."""
+    if value:
+        return value
+    while _stdin_is_a_terminal():
+        answer = str(click.prompt(secret.what, hide_input=True, err=True)).strip()
+        if answer:
+            return answer
+    alternative = f"; {otherwise}" if otherwise else ""
+    raise _SecretUnusable(f"no {secret.what}: {secret.sources()}{alternative}")
+
+
 @main.command()
 @database_option
 @click.option("--name", required=True, help="A name for this TikTok shop ↔ Shopify store pairing.")
 @click.option("--tiktok-app-key", required=True, envvar="SHOPBRIDGE_TIKTOK_APP_KEY")
-@click.option("--tiktok-app-secret", required=True, envvar="SHOPBRIDGE_TIKTOK_APP_SECRET")
-@click.option("--tiktok-access-token", default="", help="A seller access token, or:")
-@click.option("--tiktok-refresh-token", default="")
-@click.option(
-    "--tiktok-auth-code", default="", help="An authorization code to exchange for tokens."
-)
+@_secret_option(_TIKTOK_APP_SECRET, "Your TikTok Shop app's secret.")
+@_secret_option(_TIKTOK_AUTH_CODE, "An authorization code to exchange for tokens, or:")
+@_secret_option(_TIKTOK_ACCESS_TOKEN, "A seller access token (and the next option).")
+@_secret_option(_TIKTOK_REFRESH_TOKEN, "The access token's refresh token.")
 @click.option("--tiktok-shop-id", default="", help="Which authorized shop (needed if several).")
 @click.option(
     "--tiktok-api-url", default="https://open-api.tiktokglobalshop.com", show_default=True
 )
 @click.option("--tiktok-auth-url", default="https://auth.tiktok-shops.com", show_default=True)
 @click.option("--shopify-domain", required=True, help="e.g. my-store.myshopify.com")
-@click.option(
-    "--shopify-access-token",
-    default="",
-    envvar="SHOPBRIDGE_SHOPIFY_ACCESS_TOKEN",
-    help="A legacy admin token (shpat_…), or leave it out and give --shopify-client-id:",
+@_secret_option(
+    _SHOPIFY_ACCESS_TOKEN,
+    "A legacy admin token (shpat_…), or leave it out and give --shopify-client-id:",
 )
 @click.option(
     "--shopify-client-id",
@@ -209,7 +322,7 @@ def _open_store(settings: Settings) -> Store:
     envvar="SHOPBRIDGE_SHOPIFY_CLIENT_ID",
     help="An app of your own Shopify organization: tokens by the client-credentials grant.",
 )
-@click.option("--shopify-client-secret", required=True, envvar="SHOPBRIDGE_SHOPIFY_CLIENT_SECRET")
+@_secret_option(_SHOPIFY_CLIENT_SECRET, "Your Shopify app's client secret.")
 @click.option("--shopify-api-url", default=None, help="Default: https://<domain>.")
 @click.option("--shopify-location-id", default=None, help="Default: the first active location.")
 @click.option("--holdback-minutes", default=60, show_default=True, type=click.IntRange(min=60))
@@ -225,7 +338,11 @@ def _open_store(settings: Settings) -> Store:
 def connect(
     ctx: click.Context, /, database_url: str | None, carriers: tuple[str, ...], **options: Any
 ) -> None:
-    """Pair a TikTok shop with a Shopify store, after checking both accept the credentials."""
+    """Pair a TikTok shop with a Shopify store, after checking both accept the credentials.
+
+    Each secret comes from its SHOPBRIDGE_... variable or from its --...-file PATH (the first
+    line), or is asked for (hidden) on a terminal: given as an argument, it shows in ps and in
+    the shell's history."""
     from shopbridge.clock import SystemClock
     from shopbridge.engine.connect import ConnectError, ConnectionRequest, create_connection
 
@@ -235,20 +352,47 @@ def connect(
         if not sep or not shopify_name.strip() or not tiktok_name.strip():
             raise click.BadParameter(f"{pair!r} is not SHOPIFY=TIKTOK", param_hint="--carrier")
         mapping[shopify_name.strip()] = tiktok_name.strip()
+    given = {
+        secret: _given_secret(ctx, secret, options)
+        for secret in (
+            _TIKTOK_APP_SECRET,
+            _TIKTOK_AUTH_CODE,
+            _TIKTOK_ACCESS_TOKEN,
+            _TIKTOK_REFRESH_TOKEN,
+            _SHOPIFY_CLIENT_SECRET,
+            _SHOPIFY_ACCESS_TOKEN,
+        )
+    }
+    tiktok_app_secret = _needed_secret(_TIKTOK_APP_SECRET, given[_TIKTOK_APP_SECRET])
+    tiktok_auth_code = given[_TIKTOK_AUTH_CODE]
+    if not given[_TIKTOK_ACCESS_TOKEN]:
+        tiktok_auth_code = _needed_secret(
+            _TIKTOK_AUTH_CODE,
+            tiktok_auth_code,
+            otherwise=f"or, for a {_TIKTOK_ACCESS_TOKEN.what}, {_TIKTOK_ACCESS_TOKEN.sources()}",
+        )
+    shopify_client_secret = _needed_secret(_SHOPIFY_CLIENT_SECRET, given[_SHOPIFY_CLIENT_SECRET])
+    shopify_access_token = given[_SHOPIFY_ACCESS_TOKEN]
+    if not options["shopify_client_id"]:
+        shopify_access_token = _needed_secret(
+            _SHOPIFY_ACCESS_TOKEN,
+            shopify_access_token,
+            otherwise="or give --shopify-client-id for an app of your own organization",
+        )
     request = ConnectionRequest(
         name=options["name"],
         tiktok_app_key=options["tiktok_app_key"],
-        tiktok_app_secret=options["tiktok_app_secret"],
-        tiktok_access_token=options["tiktok_access_token"],
-        tiktok_refresh_token=options["tiktok_refresh_token"],
-        tiktok_auth_code=options["tiktok_auth_code"],
+        tiktok_app_secret=tiktok_app_secret,
+        tiktok_access_token=given[_TIKTOK_ACCESS_TOKEN],
+        tiktok_refresh_token=given[_TIKTOK_REFRESH_TOKEN],
+        tiktok_auth_code=tiktok_auth_code,
         tiktok_shop_id=options["tiktok_shop_id"],
         tiktok_api_base_url=options["tiktok_api_url"],
         tiktok_auth_base_url=options["tiktok_auth_url"],
         shopify_domain=options["shopify_domain"],
-        shopify_access_token=options["shopify_access_token"],
+        shopify_access_token=shopify_access_token,
         shopify_client_id=options["shopify_client_id"],
-        shopify_client_secret=options["shopify_client_secret"],
+        shopify_client_secret=shopify_client_secret,
         shopify_api_base_url=options["shopify_api_url"],
         shopify_location_id=options["shopify_location_id"],
         holdback_minutes=options["holdback_minutes"],
@@ -722,10 +866,7 @@ def user_create(
     """Create a web UI user (argon2-hashed password) with access to some connections."""
     from shopbridge.web.accounts import AccountError, create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _new_password(password_stdin)
     store = _open_store(_settings(ctx, database_url=database_url))
     try:
         created = create_user(store, email, password, connection_ids)
@@ -735,6 +876,38 @@ def user_create(
         store.engine.dispose()
     where = ", ".join(f"#{cid}" for cid in sorted(set(connection_ids))) or "no connection yet"
     click.echo(f"user #{created.id} {created.email} created; sees {where}")
+
+
+@user.command("password")
+@database_option
+@click.option("--email", required=True, help="Whose password to set.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from standard input (first line); without it, prompt for it.",
+)
+@click.pass_context
+def user_password(
+    ctx: click.Context, database_url: str | None, email: str, password_stdin: bool
+) -> None:
+    """Set a user's password (e.g. a forgotten one) and sign out all of their sessions."""
+    from shopbridge.web.accounts import AccountError, reset_password
+
+    password = _new_password(password_stdin)
+    store = _open_store(_settings(ctx, database_url=database_url))
+    try:
+        changed = reset_password(store, email, password)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.engine.dispose()
+    click.echo(f"password of user #{changed.id} {changed.email} set; every session of theirs ended")
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 def _safe(url: str) -> str:

@@ -37,6 +37,11 @@ default below.
 | alert_webhook_url | SHOPBRIDGE_ALERT_WEBHOOK_URL | (none: a Slack-compatible incoming webhook) |
 | alert_digest_minutes | SHOPBRIDGE_ALERT_DIGEST_MINUTES | 15 (at most one digest this often) |
 | webhook_silence_minutes | SHOPBRIDGE_WEBHOOK_SILENCE_MINUTES | 120 (no webhook this long: alert) |
+| session_idle_minutes | SHOPBRIDGE_SESSION_IDLE_MINUTES | 120 (a session unused this long ends) |
+| session_max_hours | SHOPBRIDGE_SESSION_MAX_HOURS | 12 (every session ends this long after login) |
+| secure_cookies | SHOPBRIDGE_SECURE_COOKIES | on if public_url is https (Secure cookies, HSTS) |
+| webhook_max_bytes | SHOPBRIDGE_WEBHOOK_MAX_BYTES | 1048576 (larger webhook bodies: 413) |
+| webhook_replay_hours | SHOPBRIDGE_WEBHOOK_REPLAY_HOURS | 24 (older Shopify deliveries: replays) |
 
 Secrets at rest are encrypted with `SHOPBRIDGE_SECRET_KEY` (a Fernet key; see
 `shopbridge.store.secrets`).
@@ -88,6 +93,19 @@ class Settings:
     alert_webhook_url: str = ""
     alert_digest_minutes: float = 15.0
     webhook_silence_minutes: float = 120.0
+    webhook_max_bytes: int = 1_048_576
+    webhook_replay_hours: float = 24.0
+    session_idle_minutes: float = 120.0
+    session_max_hours: float = 12.0
+    # None: follow public_url (on for https). See `cookies_secure`.
+    secure_cookies: bool | None = None
+
+    def cookies_secure(self) -> bool:
+        """Whether cookies get the Secure flag and responses HSTS: as set, else whether the
+        merchant reaches shopbridge over https (its public_url)."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_url.startswith("https://")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -141,13 +159,16 @@ def _merge(settings: Settings, values: dict[str, Any], source: str) -> Settings:
                 else float(raw)
                 if kind == "float"
                 else _boolean(raw)
-                if kind == "bool"
+                if kind in ("bool", "bool | None")
                 else str(raw)
             )
         except ValueError:
-            wanted = {"int": "a whole number", "float": "a number", "bool": "true or false"}.get(
-                str(kind), "text"
-            )
+            wanted = {
+                "int": "a whole number",
+                "float": "a number",
+                "bool": "true or false",
+                "bool | None": "true or false",
+            }.get(str(kind), "text")
             raise ConfigError(f"setting {name} in {source} must be {wanted}, got {raw!r}") from None
     merged = replace(settings, **changes)
     _check(merged, source)
@@ -185,6 +206,10 @@ def _check(settings: Settings, source: str) -> None:
     if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
         raise ConfigError(
             f"in {source}: public_url must be an address like https://shopbridge.example.com"
+        )
+    if settings.session_idle_minutes <= 0 or settings.session_max_hours <= 0:
+        raise ConfigError(
+            f"in {source}: session_idle_minutes and session_max_hours must be positive"
         )
     if settings.worker_lease_seconds < 2 * settings.worker_heartbeat_seconds:
         raise ConfigError(

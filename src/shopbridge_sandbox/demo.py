@@ -98,6 +98,7 @@ async def run_demo(
         interrupted = False
         try:
             await _drive(scenario, clock, store, connection_id, begin + SPREAD + TAIL)
+            await _settle(store)
         except (KeyboardInterrupt, asyncio.CancelledError):
             interrupted = True
         finally:
@@ -115,6 +116,20 @@ async def run_demo(
         stock_lines,
     )
     return 1 if breaches else (130 if interrupted else 0)
+
+
+async def _settle(store: Store, seconds: float = 20.0) -> None:
+    """Before the rules are checked, let the worker finish what the day's last acts queued
+    (deliveries, actions, stock pushes), for up to `seconds` of real time."""
+    deadline = time.monotonic() + seconds
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 3:
+        backlog = await asyncio.to_thread(store.backlog)
+        waiting = sum(
+            backlog[k] for k in ("deliveries pending", "actions pending", "stock pushes due")
+        )
+        quiet = quiet + 1 if waiting == 0 else 0
+        await asyncio.sleep(0.2)
 
 
 async def _drive(

@@ -468,6 +468,7 @@ class Rehearsal:
                 backlog["deliveries pending"]
                 + backlog["actions pending"]
                 + backlog["deadlines due"]
+                + backlog["stock pushes due"]
             )
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 3 and clock.now() - started >= minimum:

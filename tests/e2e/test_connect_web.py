@@ -328,7 +328,7 @@ def test_the_first_account_is_created_in_the_browser_with_the_printed_code(
                     "password": "short",
                 },
             )
-            assert made.status_code == 400 and "at least 8" in made.text
+            assert made.status_code == 400 and "at least 12" in made.text
             made = client.post(
                 "/setup",
                 data={

@@ -18,6 +18,7 @@ from shopbridge.domain.codec import decode_event
 from shopbridge.engine.executors import ContextSource
 from shopbridge.engine.failures import MalformedInput
 from shopbridge.engine.ports import AccessLost, PermanentError
+from shopbridge.engine.tiktok_gateway import UNREADABLE
 from shopbridge.store import InboxItem, Store
 from shopbridge.tiktok.webhooks import (
     CANCELLATION_STATUS_CHANGE,
@@ -28,6 +29,13 @@ from shopbridge.tiktok.webhooks import (
 )
 
 RECIPIENT_ADDRESS_UPDATE = 3
+# Shopify topics about a mirrored order: acted on only after reading the order from Shopify.
+ORDER_TOPICS = (
+    "fulfillments/create",
+    "fulfillments/update",
+    "orders/cancelled",
+    "orders/fulfilled",
+)
 # Shopify topics that move available stock: TikTok's count follows (engine/stock.py).
 STOCK_TOPICS = ("inventory_levels/update", "orders/create", "refunds/create")
 
@@ -102,16 +110,19 @@ class PlatformInboxHandler:
         except AccessLost:
             raise
         except PermanentError as error:
+            if error.code == UNREADABLE:  # the merchant sees it on the order; the rest goes on
+                unreadable = ev.TikTokOrderUnreadable(error.message[:500])
+                return InboxOutcome([*events, (connection_id, order_id, unreadable)])
             return InboxOutcome(events, status="ignored", note=error.message)
         events.append((connection_id, order_id, ev.TikTokOrderObserved(order, "webhook")))
         return InboxOutcome(events)
 
     async def _shopify(self, item: InboxItem, connection_id: int) -> InboxOutcome:
-        topic = str(_header(item.headers, "x-shopify-topic") or item.topic)
+        topic = item.topic  # as the receiver read it, in either header spelling
         try:
             payload: Any = json.loads(item.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return InboxOutcome(status="malformed", note=f"body is not JSON: {error}")
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            return InboxOutcome(status="malformed", note=f"body is not JSON: {str(error)[:200]}")
         if not isinstance(payload, dict):
             return InboxOutcome(status="malformed", note="body is not a JSON object")
         if topic == "app/uninstalled":
@@ -123,31 +134,13 @@ class PlatformInboxHandler:
             )
         if topic in STOCK_TOPICS:
             return await self._stock_moved(connection_id, topic, payload)
-        if topic in ("fulfillments/create", "fulfillments/update"):
-            order_gid = _gid("Order", payload.get("order_id"))
-            fulfilment = ev.ShopifyFulfilmentObserved(
-                str(payload.get("admin_graphql_api_id") or _gid("Fulfillment", payload.get("id"))),
-                payload.get("tracking_company"),
-                payload.get("tracking_number") or _first(payload.get("tracking_numbers")),
-            )
-            return await self._about_shopify_order(connection_id, order_gid, [fulfilment])
-        if topic == "orders/cancelled":
-            await self._stock_moved(connection_id, topic, payload)
-            order_gid = str(payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id")))
-            cancelled = ev.ShopifyCancellationObserved(payload.get("cancel_reason"))
-            return await self._about_shopify_order(connection_id, order_gid, [cancelled])
-        if topic == "orders/fulfilled":
-            order_gid = str(payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id")))
-            found: list[ev.Event] = [
-                ev.ShopifyFulfilmentObserved(
-                    str(f.get("admin_graphql_api_id") or _gid("Fulfillment", f.get("id"))),
-                    f.get("tracking_company"),
-                    f.get("tracking_number") or _first(f.get("tracking_numbers")),
-                )
-                for f in payload.get("fulfillments") or []
-                if isinstance(f, dict)
-            ]
-            return await self._about_shopify_order(connection_id, order_gid, found)
+        if topic in ORDER_TOPICS:
+            if topic == "orders/cancelled":  # a restock moves available stock too
+                await self._stock_moved(connection_id, topic, payload)
+            order_gid = _order_gid(payload, topic)
+            if order_gid is None:
+                return InboxOutcome(status="malformed", note=f"{topic} names no Shopify order")
+            return await self._shopify_order_read(connection_id, order_gid, payload, topic)
         return InboxOutcome(status="ignored", note=f"topic {topic} is not used")
 
     async def _stock_moved(
@@ -192,9 +185,12 @@ class PlatformInboxHandler:
         )
         return InboxOutcome(note=f"stock due for {', '.join(marked)[:300]}")
 
-    async def _about_shopify_order(
-        self, connection_id: int, order_gid: str, events: list[ev.Event]
+    async def _shopify_order_read(
+        self, connection_id: int, order_gid: str, payload: dict[str, Any], topic: str
     ) -> InboxOutcome:
+        """What Shopify says of the order now, never what the delivery claims: the HMAC covers
+        the body only, so a captured delivery replayed under another topic header must change
+        nothing. The order's fulfilments and cancellation are read from Shopify."""
         mirror = await asyncio.to_thread(
             self.store.mirror_by_shopify_order, connection_id, order_gid
         )
@@ -202,14 +198,37 @@ class PlatformInboxHandler:
             return InboxOutcome(
                 status="ignored", note=f"Shopify order {order_gid} is not a mirrored TikTok order"
             )
+        ctx = await self.contexts.context(connection_id)
+        view = await ctx.shopify.get_order(order_gid)
+        events: list[ev.Event] = [
+            ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
+            for f in view.fulfilments
+        ]
+        if view.cancelled:
+            reason = payload.get("cancel_reason") if topic == "orders/cancelled" else None
+            events.append(
+                ev.ShopifyCancellationObserved(reason if isinstance(reason, str) else None)
+            )
+        if not events:
+            return InboxOutcome(
+                status="ignored",
+                note=f"{topic}: Shopify shows order {order_gid} neither fulfilled nor cancelled",
+            )
         return InboxOutcome([(connection_id, mirror.tiktok_order_id, e) for e in events])
 
 
-def _header(headers: Any, name: str) -> Any:
-    for key, value in dict(headers).items():
-        if key.lower() == name:
-            return value
-    return None
+def _order_gid(payload: dict[str, Any], topic: str) -> str | None:
+    """The Shopify order a delivery is about, as a GID; None when it names none we could read."""
+    if topic.startswith("fulfillments/"):
+        value: Any = payload.get("order_id")
+    else:
+        value = payload.get("admin_graphql_api_id") or payload.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value)
+    if text.startswith("gid://shopify/Order/"):
+        text = text.removeprefix("gid://shopify/Order/")
+    return f"gid://shopify/Order/{text}" if text.isdigit() and len(text) <= 30 else None
 
 
 def _gid(kind: str, value: Any) -> str:
@@ -244,7 +263,3 @@ def _list(value: Any) -> list[Any]:
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _first(values: Any) -> str | None:
-    return str(values[0]) if isinstance(values, list) and values else None

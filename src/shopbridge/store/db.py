@@ -6,6 +6,8 @@ else in the store is written once against both.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,6 +27,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # A process starting while another migrates waits for the whole upgrade (one transaction).
 MIGRATION_BUSY_TIMEOUT_MS = 120_000
 _ALEMBIC_IN_PROCESS = threading.Lock()
+# The database holds the connections' tokens (encrypted) and the orders' addresses: what
+# shopbridge creates for it is for the account that runs shopbridge only.
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def normalize_url(url: str) -> str:
@@ -57,7 +63,8 @@ def _sqlite_engine(sa_url: sa.URL, busy_timeout_ms: int) -> sa.Engine:
     if sa_url.database in (None, "", ":memory:"):
         # Each pooled connection would get its own empty in-memory database.
         raise ValueError("shopbridge needs a SQLite file, not an in-memory database")
-    Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+    if not sa_url.query.get("uri"):
+        _create_private_file(Path(sa_url.database))
     engine = sa.create_engine(
         sa_url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     )
@@ -86,6 +93,19 @@ def _sqlite_engine(sa_url: sa.URL, busy_timeout_ms: int) -> sa.Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file (and its folder) readable by this account only, before SQLite
+    would create it 0644 less the umask. SQLite gives the -wal and -shm files the database
+    file's permissions, so they are private too. What exists already is left as it is: the
+    operator may have placed and shared it on purpose."""
+    path.parent.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    # An empty file is an empty database to SQLite. O_EXCL: a file that exists (another
+    # process may have made it a moment ago) is not touched; any other failure is left to
+    # SQLite, which says why in the words the CLI shows.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
 
 
 def take_write_lock_at_begin(connection: sa.Connection) -> None:
@@ -129,7 +149,8 @@ def upgrade_database(url: str) -> None:
 
 
 def default_database_url() -> str:
-    """The embedded default: a SQLite file in `./var/`, which is created if missing."""
+    """The embedded default: a SQLite file in `./var/`, which is created (0700) if missing."""
     var = Path.cwd() / "var"
-    var.mkdir(parents=True, exist_ok=True)
+    # Only a folder made here is made private: ./var run from / would be the system's /var.
+    var.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     return f"sqlite:///{var / 'shopbridge.sqlite3'}"

@@ -63,7 +63,9 @@ class SecretBox:
 
 
 def _read_or_create_key_file(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The key decrypts every token in the database: its folder (./var, beside the SQLite file)
+    # and the file itself are for this account only, like the database's (see store.db).
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         # Write a complete key file aside, then link it into place: link() fails if the name
         # exists, so two processes starting at once agree on one key and never read a half file.

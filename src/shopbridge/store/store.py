@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from shopbridge.clock import Clock
 from shopbridge.credentials import Tokens
-from shopbridge.store import claims
+from shopbridge.store import claims, text
 from shopbridge.store.db import read_transaction, write_transaction
 from shopbridge.store.records import (
     ConnectionRecord,
@@ -370,7 +370,11 @@ class Store:
         status: str = "pending",
         error: str | None = None,
     ) -> bool:
-        """Store one delivery durably; False when (source, delivery_key) was stored before."""
+        """Store one delivery durably; False when the same delivery was stored before.
+
+        Delivery keys are unique per (source, connection): one tenant's deliveries can never
+        suppress another's. Whatever the text holds, it is stored (cleaned, capped, over-long
+        keys hashed), never refused by the database."""
         if source not in INBOX_SOURCES:
             raise ValueError(f"inbox source must be one of {INBOX_SOURCES}, not {source!r}")
         if status not in INBOX_STATUSES:
@@ -381,16 +385,16 @@ class Store:
                 insert_ignoring_conflict(db, inbox, ["source", "delivery_key"])
                 .values(
                     source=source,
-                    delivery_key=delivery_key,
-                    topic=topic,
+                    delivery_key=text.key(f"{connection_id or '-'}:{delivery_key}", 200),
+                    topic=text.clean(topic, 100),
                     connection_id=connection_id,
-                    headers=dict(headers),
+                    headers=text.headers(headers),
                     body=bytes(body),
                     received_at=now,
                     status=status,
                     attempts=0,
                     next_attempt_at=now,
-                    last_error=error,
+                    last_error=None if error is None else text.clean(error, 2000),
                     processed_at=None if status == "pending" else now,
                 )
                 .returning(inbox.c.id)
@@ -746,6 +750,7 @@ class Store:
             "deadlines due": count(
                 deadlines, deadlines.c.due_at <= now, deadlines.c.failed_at.is_(None)
             ),
+            "stock pushes due": count(stock_skus, stock_skus.c.due_at.is_not(None)),
             "deliveries failed": count(inbox, inbox.c.status == "failed"),
             "actions failed": count(outbox, outbox.c.status == "failed"),
             "deadlines failed": count(deadlines, deadlines.c.failed_at.is_not(None)),

@@ -167,6 +167,38 @@ memberships = sa.Table(
     sa.UniqueConstraint("user_id", "connection_id"),
 )
 
+# Signed-in browsers (web/sessions.py). The cookie carries a random id; the row keeps only its
+# SHA-256, so a copy of this table opens no session. Ended by logout, a password change, the
+# idle timeout or the absolute lifetime.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    _fk("user_id", "users.id"),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Column("ip", sa.String(64)),
+    sa.Index("ix_sessions_user_id", "user_id"),
+)
+
+# Login attempts not (yet) proven right (web/throttle.py): each is written before its password
+# is checked and deleted once it was right, so concurrent guesses count too. `email_key` is the
+# SHA-256 of the normalised email (a typed-in password in the email field is not kept); `ip` is
+# the client's address, or its /64 network for IPv6. Rows older than the window are deleted.
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    _id(),
+    sa.Column("email_key", sa.String(64), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_attempts_ip_at", "ip", "at"),
+    sa.Index("ix_login_attempts_at", "at"),
+)
+
 order_mirrors = sa.Table(
     "order_mirrors",
     metadata,

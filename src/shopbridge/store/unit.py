@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shopbridge.clock import Clock
-from shopbridge.store import claims, stock
+from shopbridge.store import claims, stock, text
 from shopbridge.store.records import Fence, LeaseLost, WorkKind
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
 from shopbridge.store.tables import (
@@ -237,6 +237,8 @@ class ConnectionUnit:
         return unit
 
     def _guarded(self, sql: str, what: str, fence: Fence, **parameters: Any) -> None:
+        if isinstance(parameters.get("error"), str):  # may quote what a platform or body said
+            parameters["error"] = text.clean(parameters["error"], 2000)
         statement = claims.statement(sql, self._db.dialect.name)
         row = self._db.execute(
             statement, {"worker_id": fence.worker_id, "fence": fence.attempt, **parameters}

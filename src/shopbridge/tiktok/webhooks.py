@@ -119,8 +119,10 @@ def parse_notification(raw: bytes) -> Notification:
     """The notification in `raw`; its type 1 or type 11 data is checked here too."""
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedNotification(f"body is not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # ValueError covers bad JSON and integers past Python's 4,300 digits; RecursionError,
+        # nesting deeper than the parser goes.
+        raise MalformedNotification(f"body is not JSON: {str(exc)[:200]}") from None
     if not isinstance(document, dict):
         raise MalformedNotification(f"body is a JSON {type(document).__name__}, not an object")
     notification = _validate(Notification, document, "envelope")
@@ -143,7 +145,9 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def _validate(model: type[ModelT], document: dict[str, Any], what: str) -> ModelT:
     try:
         return model.model_validate(document)
-    except ValidationError as exc:
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        if not isinstance(exc, ValidationError):
+            raise MalformedNotification(f"{what} is malformed: {str(exc)[:200]}") from None
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or '(root)'}: {error['msg']}"
             for error in exc.errors()

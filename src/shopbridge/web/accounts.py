@@ -1,7 +1,8 @@
 """Merchant accounts: users with argon2-hashed passwords, and the connections each may see.
 
 The `users` and `memberships` tables belong to the store's schema; this module is their only
-reader and writer. A user sees a connection only through a membership row.
+reader and writer. A user sees a connection only through a membership row. Every password set
+here passes the policy of `passwords.py`; changing one ends the user's other sessions.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from shopbridge.store import Store
 from shopbridge.store.db import read_transaction, write_transaction
 from shopbridge.store.tables import connections, memberships, users
-
-MIN_PASSWORD_LENGTH = 8
+from shopbridge.web import sessions
+from shopbridge.web.passwords import password_problem
 
 # argon2-cffi's defaults (RFC 9106 low-memory profile). Tests swap in a cheaper hasher; a hash
 # keeps its own parameters, so hashes made with other parameters still verify (and are rehashed
@@ -54,8 +55,7 @@ def create_user(
     email = normalize_email(email)
     if "@" not in email or len(email) > 320:
         raise AccountError(f"{email!r} is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password)
     wanted = sorted(set(connection_ids))
     password_hash = PASSWORD_HASHER.hash(password)
     with write_transaction(store.engine) as db:
@@ -75,6 +75,58 @@ def create_user(
         for cid in wanted:
             db.execute(memberships.insert().values(user_id=user_id, connection_id=cid))
     return User(int(user_id), email)
+
+
+def check_password(password: str) -> None:
+    """AccountError saying why, if this password may not be used."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise AccountError(problem)
+
+
+def change_password(
+    store: Store, user_id: int, current: str, new: str, *, keep_session: int | None
+) -> int:
+    """Replace the user's password, given the current one, and end every session of theirs but
+    `keep_session`; how many were ended. AccountError if `new` may not be used or `current` is
+    wrong."""
+    check_password(new)
+    with read_transaction(store.engine) as db:
+        stored = db.execute(
+            sa.select(users.c.password_hash).where(users.c.id == user_id)
+        ).scalar_one_or_none()
+    if stored is None or not _verifies(stored, current):
+        raise AccountError("the current password is not right")
+    return _set_password(store, user_id, new, keep_session=keep_session)
+
+
+def reset_password(store: Store, email: str, new: str) -> User:
+    """Give the user with this email a new password (an operator's reset, no current password
+    needed) and end all of their sessions. AccountError if there is no such user or `new` may
+    not be used."""
+    check_password(new)
+    email = normalize_email(email)
+    with read_transaction(store.engine) as db:
+        user_id = db.execute(sa.select(users.c.id).where(users.c.email == email)).scalar()
+    if user_id is None:
+        raise AccountError(f"there is no user {email}")
+    _set_password(store, int(user_id), new, keep_session=None)
+    return User(int(user_id), email)
+
+
+def _set_password(store: Store, user_id: int, new: str, *, keep_session: int | None) -> int:
+    password_hash = PASSWORD_HASHER.hash(new)
+    # One transaction: no session opened with the old password outlives the change.
+    with write_transaction(store.engine) as db:
+        db.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+        return sessions.end_sessions_of(db, user_id, keep=keep_session)
+
+
+def _verifies(password_hash: str, password: str) -> bool:
+    try:
+        return PASSWORD_HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def has_users(store: Store) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
 import structlog
 from starlette.applications import Starlette
@@ -24,8 +26,9 @@ from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
-from shopbridge.web import alerts, auth, connect, orders, settings, setup, stock
+from shopbridge.web import account, alerts, auth, connect, orders, settings, setup, stock
 from shopbridge.web.context import HERE, UiContext, build_templates, render
+from shopbridge.web.sessions import SessionPolicy
 from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
 
@@ -39,7 +42,7 @@ def create_app(
     wake: Callable[[], None] = lambda: None,
     clock: Clock | None = None,
     secret_key: str | None = None,
-    secure_cookies: bool = False,
+    secure_cookies: bool | None = None,
     on_connection_changed: Callable[[int], None] = lambda connection_id: None,
     config: Settings | None = None,
 ) -> Starlette:
@@ -47,13 +50,17 @@ def create_app(
 
     `wake` nudges the worker after something was queued (a webhook, a merchant's answer);
     `secret_key` signs session cookies (default: derived from SHOPBRIDGE_SECRET_KEY, else random
-    per process, which signs everyone out on restart); `secure_cookies` adds the Secure flag
-    (behind HTTPS); `on_connection_changed(id)` runs after a merchant changed a connection's
-    settings (a worker uses it to drop its cached policy); `config` holds the service's
-    settings (public_url, the platform apps).
+    per process: cookies of an earlier process are then refused); `secure_cookies` adds the
+    Secure flag to cookies and HSTS to every response (default: `config.cookies_secure()`, on
+    when public_url is https); `on_connection_changed(id)` runs after a merchant changed a
+    connection's settings (a worker uses it to drop its cached policy); `config` holds the
+    service's settings (public_url, the platform apps, the session timeouts).
     """
     clock = clock or store.clock
+    config = config or Settings()
     session_key = secret_key or _session_key()
+    secure = config.cookies_secure() if secure_cookies is None else secure_cookies
+    session_policy = SessionPolicy.from_settings(config, clock)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
@@ -61,10 +68,24 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
-            Route("/webhooks/tiktok", tiktok_receiver(store, wake), methods=["POST"]),
-            Route("/webhooks/shopify", shopify_receiver(store, wake), methods=["POST"]),
+            Route(
+                "/webhooks/tiktok",
+                tiktok_receiver(store, wake, config.webhook_max_bytes),
+                methods=["POST"],
+            ),
+            Route(
+                "/webhooks/shopify",
+                shopify_receiver(
+                    store,
+                    wake,
+                    config.webhook_max_bytes,
+                    timedelta(hours=config.webhook_replay_hours),
+                ),
+                methods=["POST"],
+            ),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
             *auth.routes,
+            *account.routes,
             *orders.routes,
             *settings.routes,
             *stock.routes,
@@ -73,15 +94,18 @@ def create_app(
             *alerts.routes(),
         ],
         middleware=[
+            *([Middleware(StrictTransportSecurity)] if secure else []),
             Middleware(PageSecurityHeaders),
+            # The signed cookie holds the server session's id and flashes, never the user.
             Middleware(
                 SessionMiddleware,
                 secret_key=session_key,
                 session_cookie=auth.SESSION_COOKIE,
-                max_age=auth.SESSION_HOURS * 3600,
+                max_age=math.ceil(config.session_max_hours * 3600),
                 same_site="lax",
-                https_only=secure_cookies,
+                https_only=secure,
             ),
+            Middleware(auth.LoadServerSession),
         ],
         exception_handlers={HTTPException: _http_error},
     )
@@ -92,11 +116,34 @@ def create_app(
         wake=wake,
         on_connection_changed=on_connection_changed,
         templates=build_templates(),
-        login_throttle=LoginThrottle(clock),
-        settings=config or Settings(),
+        login_throttle=LoginThrottle(store, clock),
+        settings=config,
         setup_code=setup.setup_code(session_key),
+        session_policy=session_policy,
     )
     return app
+
+
+class StrictTransportSecurity:
+    """HSTS on every response (pages, webhooks, health): behind https, a browser that once came
+    here never again sends a request, or the session cookie, over plain http."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 class PageSecurityHeaders:

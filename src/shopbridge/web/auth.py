@@ -1,8 +1,11 @@
 """Login, logout, the session and CSRF protection for the merchant pages.
 
-The session is Starlette's signed cookie (itsdangerous; HttpOnly, SameSite=Lax): it holds only
-the user id and a per-session CSRF token. Every state-changing request must send that token back,
-in the `csrf_token` form field or the `X-CSRF-Token` header (htmx), or it gets 403.
+Sessions live on the server (`sessions.py`): the browser's cookie is Starlette's signed cookie
+(itsdangerous; HttpOnly, SameSite=Lax, Secure behind https) and holds only the session's random
+id, the flash messages of the next page, a pending platform approval's one-use state, and, before
+login, an anonymous CSRF token. `LoadServerSession` finds the session of each page request. The
+CSRF token of a signed-in browser is its server session's; every state-changing request must
+send it back, in the `csrf_token` form field or the `X-CSRF-Token` header (htmx), or it gets 403.
 """
 
 from __future__ import annotations
@@ -20,20 +23,64 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopbridge.store import ConnectionRecord, NotFound
-from shopbridge.web import accounts
+from shopbridge.web import accounts, sessions
 from shopbridge.web.context import UiContext, render, ui
+from shopbridge.web.throttle import Attempt
 
 SESSION_COOKIE = "shopbridge_session"
-SESSION_HOURS = 12
+SESSION_ID = "sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# Paths that never use the merchant's session (no database read for them).
+SESSIONLESS = ("/webhooks/", "/static/", "/healthz")
 
 Page = Callable[[Request], Awaitable[Response]]
 
 
+class LoadServerSession:
+    """Find the server session named by the cookie (`request.state.server_session`, or None).
+
+    A cookie whose session ended (logout, password change, timeout) loses its id here, so the
+    request is treated as signed out, GET or POST alike.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(SESSIONLESS):
+            cookie = scope["session"]
+            session_id = cookie.get(SESSION_ID)
+            found = None
+            if isinstance(session_id, str):
+                context: UiContext = scope["app"].state.ui
+                found = await run_in_threadpool(
+                    sessions.find,
+                    context.store,
+                    session_id,
+                    context.session_policy,
+                    context.clock.now(),
+                )
+                if found is None:
+                    cookie.pop(SESSION_ID, None)
+            scope.setdefault("state", {})["server_session"] = found
+        await self.app(scope, receive, send)
+
+
+def server_session(request: Request) -> sessions.ServerSession | None:
+    found: sessions.ServerSession | None = getattr(request.state, "server_session", None)
+    return found
+
+
 def csrf_token(request: Request) -> str:
+    """The token every form of this page must send back: the server session's once signed in,
+    else an anonymous one kept in the signed cookie (for the login and setup forms)."""
+    signed_in = server_session(request)
+    if signed_in is not None:
+        return signed_in.csrf_token
     token = request.session.get("csrf")
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
@@ -45,7 +92,8 @@ async def checked_form(request: Request) -> FormData:
     """The request's form, once its CSRF token matched the session's; 403 otherwise."""
     form = await request.form()
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-    expected = request.session.get("csrf")
+    signed_in = server_session(request)
+    expected = signed_in.csrf_token if signed_in is not None else request.session.get("csrf")
     if not (
         isinstance(sent, str)
         and isinstance(expected, str)
@@ -63,18 +111,45 @@ def take_flashes(request: Request) -> list[tuple[str, str]]:
     return [(level, text) for level, text in request.session.pop("flashes", [])]
 
 
+def client_host(request: Request) -> str | None:
+    """The client's address (uvicorn takes it from X-Forwarded-For when the request comes from a
+    trusted proxy: 127.0.0.1 unless FORWARDED_ALLOW_IPS says otherwise)."""
+    return request.client.host if request.client else None
+
+
+async def sign_in(request: Request, user: accounts.User) -> None:
+    """Start a new server session for `user` in this browser, replacing any it had."""
+    context = ui(request)
+    previous = request.session.get(SESSION_ID)
+    if isinstance(previous, str):
+        await run_in_threadpool(sessions.end, context.store, previous)
+    session_id, started = await run_in_threadpool(
+        lambda: sessions.start(
+            context.store,
+            user.id,
+            context.session_policy,
+            context.clock.now(),
+            user_agent=request.headers.get("user-agent"),
+            ip=client_host(request),
+        )
+    )
+    # A fresh cookie: an anonymous CSRF token or anything else planted before login is gone.
+    request.session.clear()
+    request.session[SESSION_ID] = session_id
+    request.state.server_session = started
+
+
 def login_required(page: Page) -> Page:
     """Load the signed-in user and their connections, or send the browser to the login page."""
 
     @wraps(page)
     async def guarded(request: Request) -> Response:
         context = ui(request)
-        user_id = request.session.get("user_id")
+        signed_in = server_session(request)
         user = None
-        if isinstance(user_id, int):
-            user = await run_in_threadpool(accounts.get_user, context.store, user_id)
+        if signed_in is not None:
+            user = await run_in_threadpool(accounts.get_user, context.store, signed_in.user_id)
         if user is None:
-            request.session.pop("user_id", None)
             if request.headers.get("hx-request"):
                 # htmx follows HX-Redirect with a full page load instead of swapping a login form
                 # into the fragment it polls.
@@ -123,7 +198,7 @@ def safe_next(value: object) -> str:
 
 
 async def login_page(request: Request) -> Response:
-    if isinstance(request.session.get("user_id"), int):
+    if server_session(request) is not None:
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     first_run = not await run_in_threadpool(accounts.has_users, ui(request).store)
     return render(
@@ -138,42 +213,40 @@ async def login(request: Request) -> Response:
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
     target = safe_next(form.get("next"))
-    throttle = ui(request).login_throttle
-    key = accounts.normalize_email(email)
-    wait = throttle.retry_after(key)
-    if wait is not None:
-        minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        response = render(
-            request,
-            "login.html",
-            {
-                "next": target,
-                "email": email,
-                "error": f"Too many failed logins for this email: try again in {minutes} min.",
-            },
-            status_code=429,
-        )
-        response.headers["retry-after"] = str(max(1, math.ceil(wait.total_seconds())))
-        return response
-    user = await run_in_threadpool(accounts.authenticate, ui(request).store, email, password)
+    context = ui(request)
+    attempt = await run_in_threadpool(context.login_throttle.attempt, email, client_host(request))
+    if attempt.refused:
+        page = {"next": target, "email": email, "error": attempt.refusal()}
+        return refused(render(request, "login.html", page, status_code=429), attempt)
+    user = await run_in_threadpool(accounts.authenticate, context.store, email, password)
     if user is None:
-        throttle.failed(key)
         return render(
             request,
             "login.html",
             {"next": target, "email": email, "error": "Wrong email or password."},
             status_code=401,
         )
-    throttle.succeeded(key)
-    # A fresh session (and CSRF token) at login, so a token planted before login is worthless.
-    request.session.clear()
-    request.session["user_id"] = user.id
-    csrf_token(request)
+    await run_in_threadpool(context.login_throttle.succeeded, attempt)
+    await sign_in(request, user)
     return RedirectResponse(target, status_code=303)
 
 
+def refused(response: Response, attempt: Attempt) -> Response:
+    """A throttled attempt's answer, with Retry-After in seconds."""
+    assert attempt.retry_after is not None
+    response.headers["retry-after"] = str(max(1, math.ceil(attempt.retry_after.total_seconds())))
+    return response
+
+
 async def logout(request: Request) -> Response:
-    await checked_form(request)
+    signed_in = server_session(request)
+    if signed_in is not None:
+        # The token stops a cross-site page from logging the merchant out; a session that has
+        # already ended (timeout, password change) has nothing left to protect.
+        await checked_form(request)
+        session_id = request.session.get(SESSION_ID)
+        assert isinstance(session_id, str)  # the server session was found by it
+        await run_in_threadpool(sessions.end, ui(request).store, session_id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -18,6 +18,8 @@ from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
+from shopbridge.web.passwords import MIN_PASSWORD_LENGTH
+from shopbridge.web.sessions import SessionPolicy
 from shopbridge.web.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
@@ -38,6 +40,8 @@ class UiContext:
     settings: Settings = field(default_factory=Settings)
     # Opens /setup (the first account) while no user exists; see web/setup.py.
     setup_code: str = ""
+    # When a signed-in session ends by itself (idle timeout, absolute lifetime).
+    session_policy: SessionPolicy = field(default_factory=SessionPolicy)
 
 
 def ui(request: Request) -> UiContext:
@@ -55,6 +59,7 @@ def build_templates() -> Jinja2Templates:
     )
     env.filters["local"] = local_time
     env.globals["htmx"] = HTMX
+    env.globals["min_password_length"] = MIN_PASSWORD_LENGTH
     return Jinja2Templates(env=env)
 
 

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shopbridge.web import accounts
-from shopbridge.web.auth import checked_form, csrf_token
+from shopbridge.web.auth import checked_form, sign_in
 from shopbridge.web.context import render, ui
 
 
@@ -60,9 +60,7 @@ async def create_first_account(request: Request) -> Response:
             {"code": code, "email": email, "error": str(error)},
             status_code=400,
         )
-    request.session.clear()
-    request.session["user_id"] = user.id
-    csrf_token(request)
+    await sign_in(request, user)
     return RedirectResponse("/connections/new", status_code=303)
 
 

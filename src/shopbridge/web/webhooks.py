@@ -1,35 +1,48 @@
 """Webhook receivers: verify against the raw bytes, store durably, answer fast.
 
 Nothing is parsed before the signature is checked; a bad signature gets 401 with an empty body
-and nothing stored. A verified delivery is stored in the inbox before we answer 200 (workflow.md
-rule 7), deduplicated by its platform key; the worker does the rest.
+and nothing stored. A body larger than the limit is answered 413 before it is read whole (so an
+unsigned flood is never buffered). A verified delivery is stored in the inbox before we answer
+200 (workflow.md rule 7), deduplicated per (platform, connection); whatever it contains it is
+stored, as malformed if it cannot be read, never answered 500. The worker does the rest, and
+treats what a delivery says as a hint: it reads the platforms before acting (engine/inbox.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
 
 from shopbridge.shopify.webhooks import verify_shopify_hmac
 from shopbridge.store import ConnectionRecord, Store
 from shopbridge.tiktok.signing import verify_webhook
 from shopbridge.tiktok.webhooks import MalformedNotification, delivery_key, parse_notification
+from shopbridge.web.bodies import TooLarge, read_body
 
 log = structlog.get_logger("shopbridge.webhooks")
 
-EMPTY_OK = Response(status_code=200)
-UNAUTHORIZED = Response(status_code=401)
+DEFAULT_MAX_BYTES = 1_048_576
+DEFAULT_REPLAY_WINDOW = timedelta(hours=24)
 
 
-def tiktok_receiver(store: Store, wake: Callable[[], None]) -> Callable[[Request], object]:
+def tiktok_receiver(
+    store: Store, wake: Callable[[], None], max_bytes: int = DEFAULT_MAX_BYTES
+) -> Callable[[Request], object]:
     async def receive(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_body(request, max_bytes)
+        except TooLarge as refused:
+            log.warning("tiktok webhook refused: too large", limit=max_bytes)
+            return PlainTextResponse(str(refused), status_code=413)
+        except ClientDisconnect:
+            return Response(status_code=400)
         signature = request.headers.get("authorization")
         connections = await run_in_threadpool(store.list_connections)
         # One app signs for all its shops; find the connections whose app signed these bytes.
@@ -67,7 +80,7 @@ def tiktok_receiver(store: Store, wake: Callable[[], None]) -> Callable[[Request
                 error=error,
             )
         )
-        log.info("tiktok webhook", key=key, topic=topic, new=stored, status=status)
+        log.info("tiktok webhook", key=key[:80], topic=topic[:80], new=stored, status=status)
         if stored and status == "pending":
             wake()
         return Response(status_code=200)
@@ -75,34 +88,50 @@ def tiktok_receiver(store: Store, wake: Callable[[], None]) -> Callable[[Request
     return receive
 
 
-def shopify_receiver(store: Store, wake: Callable[[], None]) -> Callable[[Request], object]:
+def shopify_receiver(
+    store: Store,
+    wake: Callable[[], None],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    replay_window: timedelta = DEFAULT_REPLAY_WINDOW,
+) -> Callable[[Request], object]:
     async def receive(request: Request) -> Response:
-        body = await request.body()
-        domain = request.headers.get("x-shopify-shop-domain", "")
-        connection = await run_in_threadpool(store.connection_by_shopify_domain, domain)
+        headers = request.headers
+        try:
+            body = await read_body(request, max_bytes)
+        except TooLarge as refused:
+            log.warning("shopify webhook refused: too large", limit=max_bytes)
+            return PlainTextResponse(str(refused), status_code=413)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        domain = shopify_header(headers, "shop-domain") or ""
+        connection = await run_in_threadpool(store.connection_by_shopify_domain, domain[:255])
         secrets = [] if connection is None else _shopify_secrets(connection)
-        if not verify_shopify_hmac(body, request.headers.get("x-shopify-hmac-sha256"), secrets):
-            log.warning("shopify webhook refused: bad signature", shop=domain)
+        if not verify_shopify_hmac(body, shopify_header(headers, "hmac-sha256"), secrets):
+            log.warning("shopify webhook refused: bad signature", shop=domain[:80])
             return Response(status_code=401)
         assert connection is not None
-        topic = request.headers.get("x-shopify-topic", "unknown")
+        topic = shopify_header(headers, "topic") or "unknown"
         key = (
-            request.headers.get("x-shopify-event-id")
-            or request.headers.get("x-shopify-webhook-id")
+            shopify_header(headers, "event-id")
+            or shopify_header(headers, "webhook-id")
             or "sha256:" + hashlib.sha256(body).hexdigest()
         )
-        status, error = "pending", None
-        try:
-            json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-            status, error = "malformed", f"body is not JSON: {problem}"
+        status, error = "pending", _not_a_json_object(body)
+        if error is not None:
+            status = "malformed"
+        triggered = _moment(shopify_header(headers, "triggered-at"))
+        if triggered is not None and triggered < store.clock.now() - replay_window:
+            # The HMAC covers the body only: an old body is someone's replay, or a delivery
+            # retried past any use. Shopify stops retrying on a 200; nothing is acted on.
+            status = "ignored"
+            error = f"a replay: triggered at {triggered.isoformat()}, older than {replay_window}"
         stored = await run_in_threadpool(
             lambda: store.record_delivery(
                 source="shopify",
                 delivery_key=key,
                 topic=topic,
                 connection_id=connection.id,
-                headers=dict(request.headers),
+                headers=dict(headers),
                 body=body,
                 status=status,
                 error=error,
@@ -110,16 +139,42 @@ def shopify_receiver(store: Store, wake: Callable[[], None]) -> Callable[[Reques
         )
         log.info(
             "shopify webhook",
-            event_id=key,
-            webhook_id=request.headers.get("x-shopify-webhook-id"),
-            topic=topic,
+            event_id=key[:80],
+            topic=topic[:80],
             new=stored,
+            status=status,
+            **({"why": error} if error else {}),
         )
         if stored and status == "pending":
             wake()
         return Response(status_code=200)
 
     return receive
+
+
+def _not_a_json_object(body: bytes) -> str | None:
+    """Why the body is not a JSON object, or None when it is one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as problem:
+        return f"body is not JSON: {problem}"
+    return None if isinstance(document, dict) else "body is not a JSON object"
+
+
+def shopify_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A Shopify header in either spelling: `X-Shopify-Topic` or the newer `shopify-topic`."""
+    return headers.get(f"x-shopify-{name}") or headers.get(f"shopify-{name}")
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An ISO 8601 moment (aware, else read as UTC); None when absent or unreadable."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _by_shop(connections: list[ConnectionRecord], shop_id: str) -> ConnectionRecord | None:

@@ -29,7 +29,10 @@ def test_duplicate_delivery_is_stored_once(store: Store, connection_id: int) -> 
     """The same (source, delivery key) delivered twice is stored once; the second call says so."""
     assert deliver(store, "7400000000000000001", connection_id) is True
     assert deliver(store, "7400000000000000001", connection_id) is False
-    assert [item.delivery_key for item in store.inbox_items()] == ["7400000000000000001"]
+    # Stored per connection: "<connection id>:<the platform's key>".
+    assert [item.delivery_key for item in store.inbox_items()] == [
+        f"{connection_id}:7400000000000000001"
+    ]
 
 
 def test_same_key_from_another_source_is_a_different_delivery(store: Store) -> None:
@@ -130,7 +133,7 @@ def test_claim_takes_oldest_first_up_to_limit(store: Store, manual_clock: Manual
         deliver(store, f"n-{number}")
         manual_clock.advance(1)
     claimed = store.claim_inbox("w1", 3, LEASE)
-    assert [item.delivery_key for item in claimed] == ["n-0", "n-1", "n-2"]
+    assert [item.delivery_key for item in claimed] == ["-:n-0", "-:n-1", "-:n-2"]
 
 
 def test_retried_item_waits_until_its_next_attempt(store: Store, manual_clock: ManualClock) -> None:

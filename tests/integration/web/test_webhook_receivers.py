@@ -69,9 +69,10 @@ def test_tiktok_valid_webhook_is_stored_and_answered_with_empty_200(
     assert response.status_code == 200
     assert response.content == b""
     [item] = store.inbox_items()
+    # Keys are per connection: one tenant's deliveries never suppress another's.
     assert (item.source, item.delivery_key, item.topic, item.status) == (
         "tiktok",
-        "7400000000000000001",
+        f"{item.connection_id}:7400000000000000001",
         "ORDER_STATUS_CHANGE",
         "pending",
     )
@@ -173,7 +174,7 @@ def test_shopify_valid_webhook_is_stored(base_url: str, store: Store, secret: st
     [item] = store.inbox_items()
     assert (item.source, item.delivery_key, item.topic) == (
         "shopify",
-        "evt-1",
+        f"{item.connection_id}:evt-1",
         "fulfillments/create",
     )
 

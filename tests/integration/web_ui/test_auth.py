@@ -242,7 +242,8 @@ def test_pages_refuse_framing_and_foreign_scripts(client: httpx.Client) -> None:
 def test_repeated_failed_logins_are_throttled_then_allowed_again(
     client: httpx.Client, merchant: User, manual_clock: ManualClock
 ) -> None:
-    """After 5 wrong passwords for one email, even the right one waits until the window passes."""
+    """After 5 wrong passwords for one email from one address, even the right one from there
+    waits until the window passes, and is told how long in words."""
     for _ in range(5):
         token = csrf_of(client.get("/login").text)
         client.post(
@@ -252,7 +253,10 @@ def test_repeated_failed_logins_are_throttled_then_allowed_again(
     right = {"email": merchant.email, "password": PASSWORD, "csrf_token": token}
     refused = client.post("/login", data=right)
     assert refused.status_code == 429
-    assert "Too many failed logins for this email: try again in 15 min." in refused.text
+    assert (
+        "Too many wrong passwords for this email from your network: try again in 15 minutes."
+        in refused.text
+    )
     assert int(refused.headers["retry-after"]) == 15 * 60
     manual_clock.advance(timedelta(minutes=15))
     login(client, merchant.email)

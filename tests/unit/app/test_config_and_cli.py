@@ -40,6 +40,30 @@ def test_unknown_or_badly_typed_settings_are_named(tmp_path: Path) -> None:
         load_settings(str(tmp_path / "missing.toml"))
 
 
+def test_secure_cookies_follow_the_public_url_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secure cookies and HSTS are on for an https public_url, off for http, and an explicit
+    secure_cookies wins either way; the session timeouts default to 120 min and 12 h."""
+    defaults = load_settings()
+    assert (defaults.session_idle_minutes, defaults.session_max_hours) == (120, 12)
+    assert not defaults.cookies_secure()
+    monkeypatch.setenv("SHOPBRIDGE_PUBLIC_URL", "https://bridge.example.com")
+    assert load_settings().cookies_secure()
+    monkeypatch.setenv("SHOPBRIDGE_SECURE_COOKIES", "false")
+    assert not load_settings().cookies_secure()
+    monkeypatch.setenv("SHOPBRIDGE_PUBLIC_URL", "http://127.0.0.1:8000")
+    monkeypatch.setenv("SHOPBRIDGE_SECURE_COOKIES", "true")
+    assert load_settings().cookies_secure()
+    monkeypatch.setenv("SHOPBRIDGE_SECURE_COOKIES", "sometimes")
+    with pytest.raises(
+        ConfigError, match="secure_cookies in the environment must be true or false"
+    ):
+        load_settings()
+    monkeypatch.setenv("SHOPBRIDGE_SECURE_COOKIES", "true")
+    monkeypatch.setenv("SHOPBRIDGE_SESSION_IDLE_MINUTES", "0")
+    with pytest.raises(ConfigError, match="session_idle_minutes and session_max_hours"):
+        load_settings()
+
+
 def test_version() -> None:
     """`shopbridge --version` prints the version."""
     result = CliRunner().invoke(main, ["--version"])
