@@ -113,9 +113,9 @@ async def lag(changes: int) -> int:
 
 
 def stock_debounce() -> float:
-    from shopbridge.store.stock import DEBOUNCE
+    from shopbridge.store.stock import DEBOUNCE_SECONDS
 
-    return float(DEBOUNCE.total_seconds())
+    return DEBOUNCE_SECONDS
 
 
 def _deliveries(store: Store) -> int:

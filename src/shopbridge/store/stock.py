@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.clock import Clock
+from shopbridge.clock import Clock, clock_span
 from shopbridge.domain.stock import DEFAULT_RULE, RuleError, StockRule
 from shopbridge.store import claims
 from shopbridge.store.db import read_transaction, write_transaction
@@ -35,7 +35,9 @@ from shopbridge.store.tables import (
     warehouse_map,
 )
 
-DEBOUNCE = timedelta(milliseconds=300)
+# A burst of changes to one SKU within this many real seconds is one push. Counted in real time
+# (like leases): the bursts and the platforms' rate limits live there, whatever the clock's pace.
+DEBOUNCE_SECONDS = 0.3
 HISTORY_KEPT = 200  # rows per SKU; older ones are dropped as new ones come
 MAX_SKU_LENGTH = 200
 
@@ -184,7 +186,7 @@ def mark(
     connection_id: int,
     seller_skus: Iterable[str],
     *,
-    debounce: timedelta = DEBOUNCE,
+    debounce: timedelta,
     history: tuple[str, str] | None = None,
 ) -> int:
     """Make these TikTok SKUs due for a push (rows made for SKUs not seen before); returns how
@@ -229,6 +231,7 @@ class StockStore:
     def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        self.debounce = clock_span(clock, DEBOUNCE_SECONDS)
 
     # -- marking ---------------------------------------------------------------------------------
 
@@ -238,11 +241,15 @@ class StockStore:
         seller_skus: Iterable[str],
         *,
         history: tuple[str, str] | None = None,
-        debounce: timedelta = DEBOUNCE,
     ) -> int:
         with write_transaction(self.engine) as db:
             return mark(
-                db, self.clock.now(), connection_id, seller_skus, debounce=debounce, history=history
+                db,
+                self.clock.now(),
+                connection_id,
+                seller_skus,
+                debounce=self.debounce,
+                history=history,
             )
 
     def mark_shopify(
@@ -278,7 +285,9 @@ class StockStore:
                     ).all()
                 )
                 found |= {linked.get(s, s) for s in shopify_skus}
-            mark(db, self.clock.now(), connection_id, found, history=history)
+            mark(
+                db, self.clock.now(), connection_id, found, debounce=self.debounce, history=history
+            )
             return sorted(found)
 
     def mark_connection(self, connection_id: int, history: tuple[str, str] | None = None) -> int:
@@ -292,7 +301,9 @@ class StockStore:
                 ).scalars()
             )
         with write_transaction(self.engine) as db:
-            return mark(db, self.clock.now(), connection_id, skus, history=history)
+            return mark(
+                db, self.clock.now(), connection_id, skus, debounce=self.debounce, history=history
+            )
 
     # -- the queue ---------------------------------------------------------------------------------
 
@@ -668,6 +679,7 @@ class StockStore:
                 now,
                 connection_id,
                 [t for t, _ in clean],
+                debounce=self.debounce,
                 history=("link", "Mapped to a Shopify SKU by the merchant"),
             )
             _settings_changed(db, connection_id)
@@ -689,7 +701,7 @@ class StockStore:
                 )
                 .values(shopify_sku=None, inventory_item_id=None)
             )
-            mark(db, self.clock.now(), connection_id, [tiktok_sku])
+            mark(db, self.clock.now(), connection_id, [tiktok_sku], debounce=self.debounce)
             _settings_changed(db, connection_id)
             return gone.rowcount > 0
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.clock import Clock
+from shopbridge.clock import Clock, clock_span
 from shopbridge.store import claims, stock, text
 from shopbridge.store.records import Fence, LeaseLost, WorkKind
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
@@ -209,7 +209,11 @@ class ConnectionUnit:
     def mark_stock(self, seller_skus: Iterable[str], note: tuple[str, str] | None = None) -> None:
         """These SKUs' TikTok stock is due to follow Shopify again (committed with the unit)."""
         if self.connection_id is not None:
-            stock.mark(self._db, self._clock.now(), self.connection_id, seller_skus, history=note)
+            debounce = clock_span(self._clock, stock.DEBOUNCE_SECONDS)
+            now = self._clock.now()
+            stock.mark(
+                self._db, now, self.connection_id, seller_skus, debounce=debounce, history=note
+            )
 
     def add_timeline_to(self, mirror_id: int, kind: str, summary: str) -> None:
         """A line on an order's timeline written outside a decision (e.g. a retry notice)."""
