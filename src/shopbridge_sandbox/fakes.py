@@ -173,10 +173,6 @@ class FakeShopify(_Faulty):
             self.committed[sku] -= qty
             self.available_stock[sku] += qty
 
-    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
-        self._enter("available")
-        return {s: self.available_stock[s] for s in seller_skus if s in self.available_stock}
-
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         self._enter("orders_updated")
         return tuple(self.orders)  # no clock here: every order counts as updated
@@ -286,10 +282,6 @@ class FakeTikTok(_Faulty):
         if order_id in self.shipped:
             raise PermanentError("package already shipped", code="already_shipped")
         self.shipped[order_id] = (tracking_number, provider_id)
-
-    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
-        self._enter("set_inventory")
-        self.inventory[seller_sku] = quantity
 
     # --- stock: every SKU listed (but `unlisted`), one product each, one warehouse ---
 

@@ -145,8 +145,6 @@ class ShopifyPort(Protocol):
 
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
 
-    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]: ...
-
     # Stock (engine/stock.py): Shopify leads, TikTok follows.
     def shopify_sku(self, seller_sku: str) -> str:
         """The Shopify SKU a TikTok seller SKU is linked to (itself unless mapped)."""
@@ -197,8 +195,6 @@ class TikTokPort(Protocol):
 
     async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
         """Raises PermanentError(code="already_shipped") when TikTok has it shipped already."""
-
-    async def set_inventory(self, seller_sku: str, quantity: int) -> None: ...
 
     async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]: ...
 

@@ -281,17 +281,6 @@ class ShopifyGateway:
     def shopify_sku(self, seller_sku: str) -> str:
         return self.sku_links.get(seller_sku, seller_sku)
 
-    async def available(self, seller_skus: tuple[str, ...]) -> dict[str, int]:
-        """Available at the claiming location, by TikTok seller SKU (linked SKUs only)."""
-        items = await self.find_items([self.shopify_sku(s) for s in seller_skus])
-        location = self.location_id or await self._first_location()
-        levels = await self.stock_levels(list(items.values()))
-        return {
-            sku: levels[items[self.shopify_sku(sku)]].get(location, 0)
-            for sku in seller_skus
-            if items.get(self.shopify_sku(sku)) in levels
-        }
-
     async def find_items(self, shopify_skus: Sequence[str]) -> dict[str, str]:
         """Shopify SKU -> inventory item id, for the SKUs Shopify has."""
         async with translated():
@@ -338,9 +327,3 @@ class ShopifyGateway:
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         async with translated():
             return tuple(o.id for o in await self.client.orders_updated_since(since))
-
-    async def _first_location(self) -> str:
-        locations = [loc for loc in await self.client.locations() if loc.is_active]
-        if not locations:
-            raise PermanentError("the Shopify store has no active location")
-        return locations[0].id

@@ -274,21 +274,6 @@ class TikTokGateway:
             if w.type in ("", "SALES_WAREHOUSE") and w.effect_status in ("", "ENABLED")
         ]
 
-    async def set_inventory(self, seller_sku: str, quantity: int) -> None:
-        """Set a SKU's whole stock on its first warehouse, leaving the others as they are."""
-        found = await self.find_skus([seller_sku])
-        if seller_sku not in found:
-            raise PermanentError(f"no TikTok product has seller SKU {seller_sku}")
-        sku = found[seller_sku]
-        quantities = dict(sku.warehouses)
-        if not quantities:
-            quantities = {w: 0 for w, _, _ in (await self.warehouses())[:1]}
-        first = next(iter(quantities))
-        quantities[first] = quantity
-        errors = await self.push_stock(sku.product_id, {sku.sku_id: quantities})
-        for error in errors.values():
-            raise error
-
     async def orders_updated(
         self, since: datetime, until: datetime
     ) -> list[TikTokOrder | UnreadableOrder]:
