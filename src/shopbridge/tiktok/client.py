@@ -43,8 +43,10 @@ from shopbridge.tiktok.models import (
     Cancellation,
     InventorySku,
     Order,
+    Package,
     Page,
     Product,
+    Return,
     SellerCancelResult,
     ShippedPackage,
     ShippingProvider,
@@ -62,6 +64,7 @@ ORDER_IDS_PER_DETAIL_CALL = 50  # Get Order Detail takes at most 50 ids (§4.1)
 SKU_IDS_PER_INVENTORY_SEARCH = 600  # Inventory Search: ≤600 sku_ids or ≤100 product_ids (§4.4)
 PRODUCT_IDS_PER_INVENTORY_SEARCH = 100
 RATE_LIMIT_WINDOW_SECONDS = 1.0  # TikTok counts requests per second (§6.3)
+RETURNS_PAGE_SIZE = 50  # Search Returns takes 10 to 50 a page (wave2 §6.1)
 
 # TikTok refuses shop_cipher on these paths with 36009004 (§1.2).
 _CIPHERLESS_PATH = re.compile(r"^/(authorization|seller)/\d{6}/")
@@ -359,8 +362,14 @@ class TikTokClient:
         reason: str,
         idempotency_key: str | None = None,
         line_item_ids: Sequence[str] | None = None,
+        skus: Sequence[tuple[str, int]] | None = None,
     ) -> SellerCancelResult:
-        """Cancel an order as the seller, e.g. `seller_cancel_reason_out_of_stock` (§4.2)."""
+        """Cancel an order as the seller, e.g. `seller_cancel_reason_out_of_stock` (§4.2).
+
+        With `line_item_ids` or `skus` ((sku_id, quantity) pairs) only those units go: an
+        item-level cancel, US and UK only, out of stock only (25005010 otherwise; 25005011
+        for units that are gone or too many). Both travel as top-level siblings (wave2 §4).
+        """
         reply = await self._api(
             "POST",
             "/return_refund/202309/cancellations",
@@ -369,9 +378,69 @@ class TikTokClient:
                 "order_id": order_id,
                 "cancel_reason": reason,
                 "order_line_item_ids": _list_or_none(line_item_ids),
+                "skus": None
+                if skus is None
+                else [{"sku_id": str(sku_id), "quantity": int(n)} for sku_id, n in skus],
             },
         )
         return _parse(SellerCancelResult, reply.data, reply)
+
+    # -- returns -----------------------------------------------------------------------
+
+    async def search_returns(
+        self,
+        *,
+        order_ids: Sequence[str] | None = None,
+        return_ids: Sequence[str] | None = None,
+        return_status: Sequence[str] | None = None,
+        return_types: Sequence[str] | None = None,
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        create_time_ge: datetime | None = None,
+        create_time_lt: datetime | None = None,
+        page_size: int = RETURNS_PAGE_SIZE,
+        sort_field: str = "update_time",
+        sort_order: str = "ASC",
+        page_token: str | None = None,
+    ) -> Page[Return]:
+        """One page of returns and refunds (Search Returns, wave2 §6.1; page_size 10 to 50)."""
+        reply = await self._api(
+            "POST",
+            "/return_refund/202309/returns/search",
+            query={
+                "page_size": page_size,
+                "page_token": page_token,
+                "sort_field": sort_field,
+                "sort_order": sort_order,
+            },
+            body={
+                "order_ids": _list_or_none(order_ids),
+                "return_ids": _list_or_none(return_ids),
+                "return_status": _list_or_none(return_status),
+                "return_types": _list_or_none(return_types),
+                "create_time_ge": _unix(create_time_ge),
+                "create_time_lt": _unix(create_time_lt),
+                "update_time_ge": _unix(update_time_ge),
+                "update_time_lt": _unix(update_time_lt),
+            },
+        )
+        return _page(Return, reply, "return_orders")
+
+    def iter_returns(
+        self,
+        *,
+        order_ids: Sequence[str] | None = None,
+        return_ids: Sequence[str] | None = None,
+        **filters: Any,
+    ) -> AsyncIterator[Return]:
+        """Every return matching the filters, 50 a page."""
+
+        async def fetch(page_token: str | None) -> Page[Return]:
+            return await self.search_returns(
+                order_ids=order_ids, return_ids=return_ids, page_token=page_token, **filters
+            )
+
+        return _all_pages(fetch, "POST /return_refund/202309/returns/search")
 
     # -- fulfilment --------------------------------------------------------------------
 
@@ -394,6 +463,49 @@ class TikTokClient:
             },
         )
         return _parse(ShippedPackage, reply.data, reply)
+
+    async def ship_package(
+        self,
+        package_id: str,
+        tracking_number: str,
+        shipping_provider_id: str,
+        handover_method: str = "DROP_OFF",
+    ) -> None:
+        """Ship a package TikTok made (split or combined) with the seller's own carrier: every
+        order in it moves on (Ship Package, §4.3)."""
+        await self._api(
+            "POST",
+            "/fulfillment/202309/packages/{package_id}/ship",
+            path_params={"package_id": package_id},
+            body={
+                "handover_method": handover_method,
+                "self_shipment": {
+                    "tracking_number": tracking_number,
+                    "shipping_provider_id": shipping_provider_id,
+                },
+            },
+        )
+
+    async def update_package_shipping_info(
+        self, package_id: str, tracking_number: str, shipping_provider_id: str
+    ) -> None:
+        """Correct a shipped package's tracking: once, within 72 h (wave2 §5.5: 21011051 a
+        second time, 21011049 past the window)."""
+        await self._api(
+            "POST",
+            "/fulfillment/202309/packages/{package_id}/shipping_info/update",
+            path_params={"package_id": package_id},
+            body={"tracking_number": tracking_number, "shipping_provider_id": shipping_provider_id},
+        )
+
+    async def get_package(self, package_id: str) -> Package:
+        """Get Package Detail (wave2 §5.6): its status, units, orders and tracking."""
+        reply = await self._api(
+            "GET",
+            "/fulfillment/202309/packages/{package_id}",
+            path_params={"package_id": package_id},
+        )
+        return _parse(Package, reply.data, reply)
 
     async def get_shipping_providers(self, delivery_option_id: str) -> list[ShippingProvider]:
         """The carriers TikTok accepts for an order's delivery option."""

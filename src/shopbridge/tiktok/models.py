@@ -86,6 +86,24 @@ class CancelStatus(StrEnum):
 _CANCEL_STATUS_ALIASES = {"CANCELLATION_REQUEST_CANCEL": CancelStatus.CANCELLED}
 
 
+class ReturnStatus(StrEnum):
+    """Return and refund statuses (wave2 §6.2)."""
+
+    PENDING = "RETURN_OR_REFUND_REQUEST_PENDING"
+    AWAITING_BUYER_SHIP = "AWAITING_BUYER_SHIP"
+    BUYER_SHIPPED_ITEM = "BUYER_SHIPPED_ITEM"
+    REJECT_RECEIVE_PACKAGE = "REJECT_RECEIVE_PACKAGE"
+    REJECTED = "REFUND_OR_RETURN_REQUEST_REJECT"
+    SUCCESS = "RETURN_OR_REFUND_REQUEST_SUCCESS"
+    COMPLETE = "RETURN_OR_REFUND_REQUEST_COMPLETE"
+    CANCELLED = "RETURN_OR_REFUND_REQUEST_CANCEL"
+    AWAITING_BUYER_RESPONSE = "AWAITING_BUYER_RESPONSE"
+
+
+# The webhook-12 page spells the cancel state with a double underscore (wave2 §6.2).
+_RETURN_STATUS_ALIASES = {"RETURN_OR_REFUND__REQUEST_CANCELLED": ReturnStatus.CANCELLED}
+
+
 def _order_status(value: str) -> str:
     return TikTokStatus.parse(value) or value
 
@@ -96,10 +114,17 @@ def _cancel_status(value: str) -> str:
     return CancelStatus(value) if value in CancelStatus._value2member_map_ else value
 
 
+def _return_status(value: str) -> str:
+    if value in _RETURN_STATUS_ALIASES:
+        return _RETURN_STATUS_ALIASES[value]
+    return ReturnStatus(value) if value in ReturnStatus._value2member_map_ else value
+
+
 # A known value becomes the enum member (which compares equal to its string); an unknown one
 # stays a plain string so a new TikTok status is data to re-fetch on, not a crash.
 OrderStatusValue = Annotated[str, AfterValidator(_order_status)]
 CancelStatusValue = Annotated[str, AfterValidator(_cancel_status)]
+ReturnStatusValue = Annotated[str, AfterValidator(_return_status)]
 
 
 class TikTokModel(BaseModel):
@@ -200,9 +225,15 @@ class LineItem(TikTokModel):
     package_status: str | None = None
     tracking_number: str | None = None
     shipping_provider_id: TikTokId | None = None
+    shipping_provider_name: str | None = None
+    rts_time: UnixTime = None
     cancel_reason: str | None = None
     cancel_user: str | None = None
     is_gift: bool = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self.display_status == OrderStatus.CANCELLED
 
     @property
     def sku_key(self) -> str:
@@ -224,6 +255,13 @@ class SkuQuantity:
     line_item_ids: tuple[str, ...]
 
 
+class OrderPackage(TikTokModel):
+    """An entry of the order's `packages[]`: a package id, which changes on every split,
+    combine or uncombine (wave2 §5.2)."""
+
+    id: TikTokId
+
+
 class Order(TikTokModel):
     """An order from Get Order Detail or Get Order List (§3.2)."""
 
@@ -243,6 +281,8 @@ class Order(TikTokModel):
     shipping_type: str | None = None
     fulfillment_type: str | None = None
     tracking_number: str | None = None
+    split_or_combine_tag: str | None = None  # COMBINED | SPLIT, absent otherwise
+    packages: list[OrderPackage] = Field(default_factory=list)
     payment: Payment = Field(default_factory=Payment)
     recipient_address: MaybeAddress = None
     line_items: list[LineItem] = Field(default_factory=list)
@@ -283,6 +323,26 @@ class SellerNextAction(TikTokModel):
     deadline: UnixTime = None
 
 
+class RefundAmount(TikTokModel):
+    currency: str = ""
+    refund_total: Money = None
+    refund_subtotal: Money = None
+    refund_shipping_fee: Money = None
+    refund_tax: Money = None
+
+
+class CancelLineItem(TikTokModel):
+    """One unit a cancellation record covers (§4.2)."""
+
+    cancel_line_item_id: TikTokId = ""
+    order_line_item_id: TikTokId
+    sku_id: TikTokId = ""
+    seller_sku: str = ""
+    sku_name: str = ""
+    product_name: str = ""
+    refund_amount: RefundAmount | None = None
+
+
 class Cancellation(TikTokModel):
     """A cancellation record from Search Cancellations (§4.2)."""
 
@@ -296,12 +356,62 @@ class Cancellation(TikTokModel):
     create_time: UnixTime = None
     update_time: UnixTime = None
     seller_next_action_response: list[SellerNextAction] = Field(default_factory=list)
+    cancel_line_items: list[CancelLineItem] = Field(default_factory=list)
+    refund_amount: RefundAmount | None = None
 
     @property
     def deadline(self) -> datetime | None:
         """When TikTok auto-approves if the seller has not answered: the earliest deadline."""
-        deadlines = [a.deadline for a in self.seller_next_action_response if a.deadline]
-        return min(deadlines) if deadlines else None
+        return _earliest_deadline(self.seller_next_action_response)
+
+    @property
+    def line_item_ids(self) -> tuple[str, ...]:
+        """The order line items (units) this record cancels."""
+        return tuple(item.order_line_item_id for item in self.cancel_line_items)
+
+
+def _earliest_deadline(actions: list[SellerNextAction]) -> datetime | None:
+    deadlines = [a.deadline for a in actions if a.deadline]
+    return min(deadlines) if deadlines else None
+
+
+class ReturnLineItem(TikTokModel):
+    """One unit of a return (wave2 §6.1)."""
+
+    return_line_item_id: TikTokId = ""
+    order_line_item_id: TikTokId
+    sku_id: TikTokId = ""
+    seller_sku: str = ""
+    sku_name: str = ""
+    product_name: str = ""
+    refund_amount: RefundAmount | None = None
+
+
+class Return(TikTokModel):
+    """A return or refund request from Search Returns (wave2 §6.1); a new return id, never
+    the order id."""
+
+    return_id: TikTokId
+    order_id: TikTokId
+    return_type: str = ""  # REFUND | RETURN_AND_REFUND | REPLACEMENT
+    return_status: ReturnStatusValue = ""
+    role: str = ""
+    create_time: UnixTime = None
+    update_time: UnixTime = None
+    return_reason: str = ""
+    return_reason_text: str = ""
+    return_line_items: list[ReturnLineItem] = Field(default_factory=list)
+    refund_amount: RefundAmount | None = None
+    seller_next_action_response: list[SellerNextAction] = Field(default_factory=list)
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When TikTok decides for the seller who has not answered: the earliest deadline."""
+        return _earliest_deadline(self.seller_next_action_response)
+
+    @property
+    def line_item_ids(self) -> tuple[str, ...]:
+        return tuple(item.order_line_item_id for item in self.return_line_items)
 
 
 class SellerCancelResult(TikTokModel):
@@ -318,6 +428,30 @@ class ShippedPackage(TikTokModel):
     package_id: TikTokId = ""
     order_line_item_ids: list[TikTokId] = Field(default_factory=list)
     warning: dict[str, Any] | None = None
+
+
+class PackageOrder(TikTokModel):
+    id: TikTokId
+
+
+class Package(TikTokModel):
+    """A package from Get Package Detail (wave2 §5.6); `order_line_item_ids` is what it
+    holds, across every order of a combined package."""
+
+    package_id: TikTokId
+    package_status: str = ""  # PROCESSING | FULFILLING | COMPLETED | CANCELLED (+ TO_FULFILL)
+    order_line_item_ids: list[TikTokId] = Field(default_factory=list)
+    orders: list[PackageOrder] = Field(default_factory=list)
+    split_and_combine_tag: str = ""  # DEFAULT | COMBINE | SPLIT
+    tracking_number: str | None = None
+    shipping_provider_id: TikTokId | None = None
+    shipping_provider_name: str | None = None
+    create_time: UnixTime = None
+    update_time: UnixTime = None
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        return tuple(order.id for order in self.orders)
 
 
 class ShippingProvider(TikTokModel):

@@ -1,4 +1,4 @@
-"""Parsing TikTok Shop push notifications (tiktok_shop_api.md §2.3-2.6).
+"""Parsing TikTok Shop push notifications (tiktok_shop_api.md §2.3-2.7, wave2 §5.3, §6.2).
 
 Check the signature first, on the raw bytes (`signing.verify_webhook`), then parse here.
 A notification is a hint: the receiver stores it under `delivery_key` (TikTok retries, so
@@ -13,11 +13,19 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shopbridge.tiktok.models import CancelStatusValue, OrderStatusValue, TikTokId, UnixTime
+from shopbridge.tiktok.models import (
+    CancelStatusValue,
+    OrderStatusValue,
+    ReturnStatusValue,
+    TikTokId,
+    UnixTime,
+)
 
 ORDER_STATUS_CHANGE = 1
+PACKAGE_UPDATE = 4
 SELLER_DEAUTHORIZATION = 6
 CANCELLATION_STATUS_CHANGE = 11
+RETURN_STATUS_CHANGE = 12
 
 # Topic numbers from the official topic page titles, names from the Update Shop Webhook
 # enum (§2.4). Type 27's name is not in that enum; the label here is ours.
@@ -75,6 +83,39 @@ class CancellationStatusChange(_Lenient):
     create_time: UnixTime = None
 
 
+class PackageListEntry(_Lenient):
+    package_id: TikTokId = ""
+    order_id_list: list[TikTokId] = Field(default_factory=list)
+
+
+class PackageUpdate(_Lenient):
+    """Type 4 data (§2.7, wave2 §5.3): packages re-shaped by a split, combine, uncombine...;
+    package ids change, so re-read every order listed."""
+
+    sc_type: str = ""  # COMBINE, CANCEL_COMBINE, SPLIT, ... (kept as sent)
+    role_type: str = ""
+    package_list: list[PackageListEntry] = Field(default_factory=list)
+    update_time: UnixTime = None
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        """Every order of every listed package, each once, in the order given."""
+        ids = (i for entry in self.package_list for i in entry.order_id_list if i)
+        return tuple(dict.fromkeys(ids))
+
+
+class ReturnStatusChange(_Lenient):
+    """Type 12 data (§2.7): the return id is not the order id (wave2 §6.2)."""
+
+    order_id: TikTokId
+    return_id: TikTokId
+    return_status: ReturnStatusValue = ""
+    return_type: str = ""
+    return_role: str = ""
+    create_time: UnixTime = None
+    update_time: UnixTime = None
+
+
 class Notification(_Lenient):
     """The envelope every topic shares (§2.3)."""
 
@@ -103,20 +144,57 @@ class Notification(_Lenient):
         return CancellationStatusChange.model_validate(self.data)
 
     @property
+    def package_update(self) -> PackageUpdate | None:
+        """The type 4 payload, or None for another topic."""
+        if self.type != PACKAGE_UPDATE:
+            return None
+        return PackageUpdate.model_validate(self.data)
+
+    @property
+    def return_status_change(self) -> ReturnStatusChange | None:
+        """The type 12 payload, or None for another topic."""
+        if self.type != RETURN_STATUS_CHANGE:
+            return None
+        return ReturnStatusChange.model_validate(self.data)
+
+    @property
     def order_id(self) -> str | None:
         """The order this notification is about, when its data names one."""
-        value = self.data.get("order_id")
-        return None if value is None or isinstance(value, bool | float) else str(value)
+        return _plain_id(self.data.get("order_id"))
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        """Every order to re-read: for PACKAGE_UPDATE the orders of all its packages,
+        otherwise `(order_id,)` when the data names one."""
+        if self.type == PACKAGE_UPDATE:
+            update = self.package_update
+            return update.order_ids if update is not None else ()
+        return (self.order_id,) if self.order_id else ()
+
+    @property
+    def return_id(self) -> str | None:
+        """The return a RETURN_STATUS_CHANGE is about."""
+        return _plain_id(self.data.get("return_id")) if self.type == RETURN_STATUS_CHANGE else None
+
+
+def _plain_id(value: Any) -> str | None:
+    """An id sent as a string or an integer; anything else (a float has lost digits, an
+    object is no id) is no id."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) or None
 
 
 _TYPED_DATA: dict[int, type[BaseModel]] = {
     ORDER_STATUS_CHANGE: OrderStatusChange,
+    PACKAGE_UPDATE: PackageUpdate,
     CANCELLATION_STATUS_CHANGE: CancellationStatusChange,
+    RETURN_STATUS_CHANGE: ReturnStatusChange,
 }
 
 
 def parse_notification(raw: bytes) -> Notification:
-    """The notification in `raw`; its type 1 or type 11 data is checked here too."""
+    """The notification in `raw`; the data of types 1, 4, 11 and 12 is checked here too."""
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -158,11 +236,16 @@ def _validate(model: type[ModelT], document: dict[str, Any], what: str) -> Model
 __all__ = [
     "CANCELLATION_STATUS_CHANGE",
     "ORDER_STATUS_CHANGE",
+    "PACKAGE_UPDATE",
+    "RETURN_STATUS_CHANGE",
     "TOPIC_NAMES",
     "CancellationStatusChange",
     "MalformedNotification",
     "Notification",
     "OrderStatusChange",
+    "PackageListEntry",
+    "PackageUpdate",
+    "ReturnStatusChange",
     "delivery_key",
     "parse_notification",
     "topic_name",

@@ -14,6 +14,14 @@ Python API::
     sandbox.pay(order_id); sandbox.fail_payment(order_id); sandbox.buyer_cancel(order_id)
     sandbox.fraud_cancel(order_id); cancel_id = sandbox.request_cancellation(order_id)
     sandbox.carrier_collect(order_id); sandbox.deliver(order_id)   # after the seller shipped
+    cancel_id = sandbox.cancel_items(order_id, [line_id], role="SYSTEM", reason=None)
+    package_id = sandbox.combine_packages(shop_id, [order_a, order_b])
+    sandbox.uncombine_package(package_id)                  # -> the order ids it held
+    package_ids = sandbox.split_order(order_id, [[line_1], [line_2, line_3]])
+    sandbox.package(package_id)          # as Get Package Detail returns it
+    return_id = sandbox.create_return(order_id, [line_id], "RETURN_AND_REFUND", reason)
+    sandbox.advance_return(return_id, "COMPLETE")   # or one status at a time
+    sandbox.return_record(return_id)     # as Search Returns lists it
     await sandbox.tick()                 # timers due at clock.now(), then due webhooks
     sandbox.order(order_id)              # as Get Order Detail returns it
     sandbox.inventory(shop.shop_id, "TEE-RED-L")   # total available units
@@ -52,6 +60,10 @@ API surface (signed like the real one; `x-tts-access-token` header; `shop_cipher
     POST /return_refund/202309/cancellations    (seller cancel, idempotency_key)
     POST /fulfillment/202309/orders/{order_id}/packages
     POST /fulfillment/202309/orders/{order_id}/shipping_info/update   (once, within 72 h)
+    POST /fulfillment/202309/packages/{package_id}/ship   (self_shipment; data {})
+    POST /fulfillment/202309/packages/{package_id}/shipping_info/update   (once, within 72 h)
+    GET  /fulfillment/202309/packages/{package_id}
+    POST /return_refund/202309/returns/search   (page_size 10..50)
     GET  /logistics/202309/delivery_options/{id}/shipping_providers
     GET  /logistics/202309/warehouses    GET /logistics/202309/warehouses/{id}/delivery_options
     POST /product/202309/inventory/search       POST /product/202309/products/{id}/inventory/update
@@ -77,8 +89,22 @@ Sandbox choices where the docs are silent (UNCONFIRMED upstream):
   `CANCELLED`. Every cancellation, direct ones included, gets a cancellation record and a
   type 11 webhook; a rejected or ship-rejected request becomes CANCELLATION_REQUEST_CANCELLED.
 - Unpaid auto-cancel after 24 h; inventory updates accept quantity 0; US tax is a flat 8%.
-- Item-level (partial) seller cancels are refused with 25005010. A seller may cancel an UNPAID
-  order with a `seller_cancel_unpaid_reason_*` key (the docs conflict, §4.2).
+- A seller may cancel an UNPAID order with a `seller_cancel_unpaid_reason_*` key (the docs
+  conflict, §4.2).
+- Item-level cancels (wave2 §4): US and UK shops, out-of-stock reason only (else 25005010);
+  a cancelled, shipped or unknown unit, or more units of a sku than remain, is 25005011. When
+  Cancel Order carries both `order_line_item_ids` and `skus`, the line item ids win. TikTok
+  (control API) may cancel any live unit, a shipped one too. Every cancelled unit's stock goes
+  back to TikTok's count, as whole cancels do.
+- Packages (wave2 §5): a split or a combine makes TO_FULFILL packages (§3.2's line-item
+  package_status; Get Package Detail's enum starts at PROCESSING). Shipped packages are
+  PROCESSING, FULFILLING once collected, COMPLETED once delivered. A carrier scan of a
+  combined parcel moves every order in it. Shipping a cancelled line item answers 21011005;
+  Mark Package As Shipped without line items while 2+ packages wait answers 21011048; a part
+  of a combined order's units answers 21011046. Order-level tracking fixes of a split order
+  answer 21011052; past 72 h 21011049; a second fix 21011051; an unknown package 21011028.
+- Returns (wave2 §6) leave TikTok's stock alone; return ids are new 19-digit ids, never the
+  order id. A unit in a live return cannot be in another.
 - A token covers the shops the seller authorized (one seller owns every shop here).
   Refreshing rotates both tokens: the old access token stops at once (36009004) and the old
   refresh token is refused, so a lost rotation shows; the refresh token keeps the first
@@ -112,6 +138,15 @@ Control API (JSON, unsigned; errors `{"error"}` with 404 / 409 / 400):
     POST /_sandbox/orders/{order_id}/pay | fail_payment | buyer_cancel | fraud_cancel
     POST /_sandbox/orders/{order_id}/collect | deliver   (carrier: IN_TRANSIT, DELIVERED)
     POST /_sandbox/orders/{order_id}/request_cancellation -> the cancellation
+    POST /_sandbox/orders/{order_id}/cancel_items {line_item_ids, role? SYSTEM|OPERATOR|SELLER,
+         reason?} -> the cancellation record
+    POST /_sandbox/shops/{shop_id}/packages/combine {order_ids} -> the package (detail)
+    POST /_sandbox/packages/{package_id}/uncombine -> {package_id, order_ids}
+    POST /_sandbox/orders/{order_id}/split {groups: [[line id, ...], ...]} -> {packages}
+    GET  /_sandbox/packages/{package_id}
+    POST /_sandbox/orders/{order_id}/returns {line_item_ids, return_type?, reason?} -> return
+    POST /_sandbox/returns/{return_id}/advance {status | "COMPLETE"} -> the return
+    GET  /_sandbox/returns/{return_id}
     GET  /_sandbox/cancellations/{cancel_id}
     GET  /_sandbox/clock        POST /_sandbox/clock/advance {seconds}  (ManualClock only, else 409)
     POST /_sandbox/tick

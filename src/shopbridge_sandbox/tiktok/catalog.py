@@ -70,6 +70,11 @@ def seller_cancel_reasons(status: str, region: str) -> tuple[str, ...]:
     return base
 
 
+def is_out_of_stock(reason: str) -> bool:
+    """Item-level cancels take only the out-of-stock reason (wave2 §4)."""
+    return reason.removesuffix("_uk") in (_UNPAID_REASONS[0], _PAID_REASONS[0])
+
+
 REJECT_REASONS = (
     "order_manage_list_action_respond_popup_reject_reason_invalid_cancellation_reason",
     "order_manage_list_action_respond_popup_reject_reason_delivered",

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from shopbridge.clock import ManualClock
 from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
 from shopbridge_sandbox.tiktok.models import SkuSpec
+from shopbridge_sandbox.tiktok.returns import DEFAULT_REASON
 
 if TYPE_CHECKING:
     from shopbridge_sandbox.tiktok.sandbox import TikTokSandbox
@@ -127,6 +128,50 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
     def request_cancellation(request: Request, body: dict[str, Any]) -> Any:
         return sandbox.cancellation(sandbox.request_cancellation(path(request, "order_id")))
 
+    def cancel_items(request: Request, body: dict[str, Any]) -> Any:
+        cancel_id = sandbox.cancel_items(
+            path(request, "order_id"),
+            _strings(body, "line_item_ids"),
+            role=str(body.get("role", "SYSTEM")),
+            reason=body.get("reason"),
+        )
+        return sandbox.cancellation(cancel_id)
+
+    def combine(request: Request, body: dict[str, Any]) -> Any:
+        package_id = sandbox.combine_packages(path(request, "shop_id"), _strings(body, "order_ids"))
+        return sandbox.package(package_id)
+
+    def uncombine(request: Request, body: dict[str, Any]) -> Any:
+        package_id = path(request, "package_id")
+        return {"package_id": package_id, "order_ids": sandbox.uncombine_package(package_id)}
+
+    def split(request: Request, body: dict[str, Any]) -> Any:
+        groups = body["groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+            raise ValueError("groups is a list of lists of line item ids")
+        package_ids = sandbox.split_order(path(request, "order_id"), groups)
+        return {"packages": [sandbox.package(package_id) for package_id in package_ids]}
+
+    def get_package(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.package(path(request, "package_id"))
+
+    def create_return(request: Request, body: dict[str, Any]) -> Any:
+        return_id = sandbox.create_return(
+            path(request, "order_id"),
+            _strings(body, "line_item_ids"),
+            return_type=str(body.get("return_type", "RETURN_AND_REFUND")),
+            reason=str(body.get("reason") or DEFAULT_REASON),
+        )
+        return sandbox.return_record(return_id)
+
+    def advance_return(request: Request, body: dict[str, Any]) -> Any:
+        return_id = path(request, "return_id")
+        sandbox.advance_return(return_id, str(body["status"]))
+        return sandbox.return_record(return_id)
+
+    def get_return(request: Request, body: dict[str, Any]) -> Any:
+        return sandbox.return_record(path(request, "return_id"))
+
     def get_order(request: Request, body: dict[str, Any]) -> Any:
         return sandbox.order(path(request, "order_id"))
 
@@ -203,6 +248,14 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/orders/{order_id}/request_cancellation", request_cancellation, "POST"),
         r("/orders/{order_id}/collect", order_action(sandbox.carrier_collect), "POST"),
         r("/orders/{order_id}/deliver", order_action(sandbox.deliver), "POST"),
+        r("/orders/{order_id}/cancel_items", cancel_items, "POST"),
+        r("/orders/{order_id}/split", split, "POST"),
+        r("/orders/{order_id}/returns", create_return, "POST"),
+        r("/shops/{shop_id}/packages/combine", combine, "POST"),
+        r("/packages/{package_id}", get_package, "GET"),
+        r("/packages/{package_id}/uncombine", uncombine, "POST"),
+        r("/returns/{return_id}", get_return, "GET"),
+        r("/returns/{return_id}/advance", advance_return, "POST"),
         r("/cancellations/{cancel_id}", get_cancellation, "GET"),
         r("/clock", get_clock, "GET"),
         r("/clock/advance", advance_clock, "POST"),
@@ -213,3 +266,11 @@ def control_routes(sandbox: TikTokSandbox) -> list[Route]:
         r("/settings", set_settings, "PUT"),
         r("/webhooks", webhooks, "GET"),
     ]
+
+
+def _strings(body: dict[str, Any], name: str) -> list[str]:
+    """A required list of ids; a bare string or a number is a 400, not a list of characters."""
+    value = body[name]
+    if not isinstance(value, list):
+        raise ValueError(f"{name} is a list of ids")
+    return [str(item) for item in value]

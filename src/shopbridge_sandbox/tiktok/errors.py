@@ -34,11 +34,19 @@ ALREADY_SHIPPED = 21011006
 AFTER_SALE_REQUEST = 21011007
 TRACKING_PROVIDER_MISMATCH = 21004015
 ORDER_ON_HOLD = 21011044
-# §4.3 names 21011050/51/52 for refused tracking fixes without saying which is which; the
-# sandbox's mapping (UNCONFIRMED): past 72 h, already fixed once, split order.
-TRACKING_FIX_TOO_LATE = 21011050
+# Tracking fixes (wave2 §5.5): 21011049 past the 72 h window, 21011051 "only once". The
+# sandbox answers 21011052 ("limited number of times") for an order-level fix of a split order
+# (sandbox choice, UNCONFIRMED).
+TRACKING_FIX_TOO_LATE = 21011049
 TRACKING_FIX_USED = 21011051
 TRACKING_FIX_SPLIT_ORDER = 21011052
+TRACKING_FIX_ORDER_CANCELLED = 21011042
+PACKAGE_NOT_SHIPPED = 21011043
+# Packages (wave2 §5.2, §5.4).
+INVALID_FULFILL_PARAMS = 21011005  # the sandbox's answer for shipping a cancelled line item
+PACKAGE_NOT_OWNED = 21011028
+COMBINED_CANNOT_SPLIT = 21011046
+SEVERAL_PACKAGES = 21011048
 # Sandbox choices, UNCONFIRMED: the docs name no code for shipping an unpaid or a cancelled order,
 # nor for an unknown shipping provider.
 ORDER_NOT_SHIPPABLE = 21011001
@@ -52,6 +60,7 @@ CANCEL_REASON_MISMATCH = 25001021
 SHIPPED_CANNOT_CANCEL = 25001045
 ORDER_FINISHED = 25001051
 PARTIAL_CANCEL_REFUSED = 25005010
+PARTIAL_CANCEL_OVER_LIMIT = 25005011
 STATUS_CANNOT_APPROVE = 25011012
 REQUEST_ALREADY_CANCELLED = 25020009
 # Sandbox choice, UNCONFIRMED: TikTok retired Reject Cancellation for US shops (31 Mar 2024,

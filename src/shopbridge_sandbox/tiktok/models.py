@@ -1,4 +1,5 @@
-"""What the sandbox remembers: apps, shops, grants, products, orders, cancellations.
+"""What the sandbox remembers: apps, shops, grants, products, orders, packages, cancellations
+and returns.
 
 Plain mutable records; every change goes through `state.Marketplace` or `orders.OrderDesk`
 under the marketplace lock. Times are aware UTC datetimes, ids are strings, money is Decimal.
@@ -141,18 +142,48 @@ class LineItem:
     sku_name: str
     price: Decimal
     warehouse_id: str
-    package_id: str | None = None
+    package_id: str | None = None  # a pre-shipping (combined/split) or a shipped package
+    cancel_user: str | None = None  # BUYER | SELLER | OPERATOR | SYSTEM, once cancelled
+    cancel_reason: str | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_user is not None
+
+
+# §3.2 line-item package_status. TO_FULFILL is the sandbox's status for a package made by a
+# split or a combine before anything shipped (Get Package Detail's enum, wave2 §5.6, starts at
+# PROCESSING = arranged, awaiting the carrier).
+TO_FULFILL = "TO_FULFILL"
+PROCESSING = "PROCESSING"
+FULFILLING = "FULFILLING"
+PACKAGE_COMPLETED = "COMPLETED"
+PACKAGE_CANCELLED = "CANCELLED"
 
 
 @dataclass
 class Package:
+    """A parcel: made by a split or a combine before shipping (TO_FULFILL), or by shipping.
+    A combined package holds units of several orders of one shop."""
+
     id: str
+    shop_id: str
     line_item_ids: list[str]
-    tracking_number: str
-    shipping_provider_id: str
-    shipping_provider_name: str
-    shipped_at: datetime
+    order_ids: list[str]
+    tag: str  # split_and_combine_tag: DEFAULT | COMBINE | SPLIT
+    create_time: datetime
+    status: str = TO_FULFILL
+    tracking_number: str = ""
+    shipping_provider_id: str = ""
+    shipping_provider_name: str = ""
+    shipped_at: datetime | None = None
+    update_time: datetime | None = None
     tracking_updates: int = 0
+    dissolved: bool = False  # a later split, combine or uncombine replaced it
+
+    @property
+    def shipped(self) -> bool:
+        return self.shipped_at is not None
 
 
 @dataclass
@@ -179,7 +210,8 @@ class Order:
     is_buyer_request_cancel: bool = False
     failed_payments: int = 0
     external_orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # platform -> ref
-    packages: list[Package] = field(default_factory=list)
+    packages: list[Package] = field(default_factory=list)  # live ones, oldest first
+    split_or_combine_tag: str | None = None  # COMBINED | SPLIT (§3.2), None otherwise
 
 
 @dataclass
@@ -195,3 +227,20 @@ class Cancellation:
     update_time: datetime
     line_item_ids: list[str]
     deadline: datetime | None = None
+
+
+@dataclass
+class Return:
+    """A buyer's return or refund request after shipping (wave2 §6)."""
+
+    id: str
+    order_id: str
+    shop_id: str
+    return_type: str  # RETURN_AND_REFUND | REFUND
+    status: str
+    role: str  # BUYER | SELLER | OPERATOR | SYSTEM
+    reason: str
+    create_time: datetime
+    update_time: datetime
+    # (return_line_item_id, order_line_item_id), one per unit
+    line_items: list[tuple[str, str]]

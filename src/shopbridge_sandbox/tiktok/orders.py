@@ -8,6 +8,10 @@ request the seller answers within 48 h, else TikTok approves it. Unpaid orders a
 every cancellation status change notifies too (type 11). Opening or closing a buyer request
 also moves `update_time` (the order's is_buyer_request_cancel changed), without a type 1.
 
+Item-level cancels (wave2 §4) cancel some units: each shows `display_status` CANCELLED with
+its `cancel_user`, its stock goes back, a cancellation record lists it; the order itself only
+becomes CANCELLED once every unit is cancelled. Packages live in `packages.py`.
+
 Buyer and platform actions (pay, buyer cancel, ...) raise `SandboxError`; the seller's actions,
 which arrive through the API with TikTok's error codes, live in `seller.py`.
 """
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from shopbridge_sandbox.tiktok import catalog
 from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
 from shopbridge_sandbox.tiktok.models import Cancellation, LineItem, Order
+from shopbridge_sandbox.tiktok.packages import PackageDesk
 from shopbridge_sandbox.tiktok.state import Marketplace
 
 UNPAID_WINDOW = timedelta(hours=24)  # workflow.md; per-market value UNCONFIRMED (§7)
@@ -37,6 +42,14 @@ COMPLETE = "CANCELLATION_REQUEST_COMPLETE"
 
 ORDER_STATUS_CHANGE = 1
 CANCELLATION_STATUS_CHANGE = 11
+
+CANCEL_ROLES = ("SELLER", "OPERATOR", "SYSTEM")  # wave2 §4: buyers cannot cancel single items
+# A platform-side item cancel with no reason given: sandbox choices among the US reason keys.
+ITEM_CANCEL_REASONS = {
+    "SELLER": "seller_cancel_reason_out_of_stock",
+    "OPERATOR": "operator_cancel_risk_control_block",
+    "SYSTEM": "system_cancel_order_reason_shipping_timeout",
+}
 
 Notify = Callable[[str, int, dict[str, Any]], None]
 
@@ -54,6 +67,7 @@ class OrderDesk:
         # order moved on meanwhile is dropped), so firing costs no scan of every order.
         self._timers: list[tuple[datetime, int, str, str]] = []
         self._timer_sequence = itertools.count()
+        self.packages = PackageDesk(market, notify, self.status_changed)
 
     # -- buyer and platform side (the control API) -----------------------------------------
 
@@ -184,17 +198,53 @@ class OrderDesk:
         return self._carrier_step(order_id, "IN_TRANSIT", "DELIVERED")
 
     def _carrier_step(self, order_id: str, before: str, after: str) -> Order:
+        """Moves the order, and the other orders of a combined parcel with it (one parcel,
+        one carrier scan)."""
         order = self.market.order(order_id)
         if order.status != before:
             raise SandboxError(f"order {order_id} is {order.status}, not {before}")
         now = self.market.clock.now()
-        if after == "IN_TRANSIT":
-            order.collection_time = now
-        else:
-            order.delivery_time = now
-        order.status = after
-        self.status_changed(order, now)
+        companions = [o for o in self.packages.parcel_companions(order) if o.status == before]
+        for moving in (order, *companions):
+            if after == "IN_TRANSIT":
+                moving.collection_time = now
+            else:
+                moving.delivery_time = now
+            moving.status = after
+            self.packages.carrier_moved(moving, after, now)
+            self.status_changed(moving, now)
         return order
+
+    def cancel_items(
+        self,
+        order_id: str,
+        line_item_ids: Sequence[str],
+        role: str = "SYSTEM",
+        reason: str | None = None,
+    ) -> Cancellation:
+        """TikTok (SYSTEM, OPERATOR) or the seller cancels some units of the order. Any live
+        unit may go when TikTok cancels (a lost parcel, say); the seller only cancels units
+        that have not shipped. Covering every live unit cancels the whole order."""
+        if role not in CANCEL_ROLES:
+            raise ValueError(f"role must be one of {', '.join(CANCEL_ROLES)}, got {role!r}")
+        order = self.market.order(order_id)
+        if order.status in ("CANCELLED", "DELIVERED", "COMPLETED"):
+            raise SandboxError(f"order {order_id} is {order.status}: nothing left to cancel")
+        by_id = {line.id: line for line in order.line_items}
+        ids = list(dict.fromkeys(str(i) for i in line_item_ids))
+        if not ids:
+            raise SandboxError("name at least one line item to cancel")
+        for line_id in ids:
+            line = by_id.get(line_id)
+            if line is None:
+                raise SandboxError(f"line item {line_id} is not in order {order_id}")
+            if line.cancelled:
+                raise SandboxError(f"line item {line_id} is already cancelled")
+            if role == "SELLER" and self.packages.is_shipped(line):
+                raise SandboxError(f"line item {line_id} has shipped: a seller cannot cancel it")
+        lines = [by_id[i] for i in ids]
+        reason = reason or ITEM_CANCEL_REASONS[role]
+        return self.cancel_units(order, lines, role, reason, self.market.clock.now())
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -293,10 +343,36 @@ class OrderDesk:
         self._cancellation_changed(record)
         return record
 
+    def cancel_units(
+        self, order: Order, lines: Sequence[LineItem], role: str, reason: str, at: datetime
+    ) -> Cancellation:
+        """Cancels these live units at once (one record, type 11); the whole order when they
+        are all its live units. Only a move from PARTIALLY_SHIPPING to AWAITING_COLLECTION
+        (what is left has all shipped) changes the order's status."""
+        live = [line for line in order.line_items if not line.cancelled]
+        if {line.id for line in lines} == {line.id for line in live}:
+            return self.cancel_directly(order, role, reason, at)
+        record = self._new_cancellation(order, "CANCEL", role, reason, at, COMPLETE, lines)
+        for line in lines:
+            self._cancel_unit(order, line, role, reason, at)
+        self.packages.settle_shipping_status(order, at)
+        self._cancellation_changed(record)
+        return record
+
+    def _cancel_unit(
+        self, order: Order, line: LineItem, role: str, reason: str, at: datetime
+    ) -> None:
+        shipped = self.packages.is_shipped(line)
+        # Every cancellation gives the unit back to TikTok's count (a shipped one too).
+        self.market.return_unit(self.market.skus[line.sku_id], line.warehouse_id, shipped)
+        line.cancel_user = role
+        line.cancel_reason = reason
+        self.packages.unit_cancelled(order, line, at)
+
     def _cancel_order(self, order: Order, initiator: str, reason: str, at: datetime) -> None:
-        for line in order.line_items:  # every cancellation gives the units back
-            shipped = line.package_id is not None
-            self.market.return_unit(self.market.skus[line.sku_id], line.warehouse_id, shipped)
+        for line in order.line_items:
+            if not line.cancelled:
+                self._cancel_unit(order, line, initiator, reason, at)
         order.status = "CANCELLED"
         order.cancel_time = at
         order.cancel_reason = reason
@@ -305,8 +381,18 @@ class OrderDesk:
         self.status_changed(order, at)
 
     def _new_cancellation(
-        self, order: Order, cancel_type: str, role: str, reason: str, at: datetime, status: str
+        self,
+        order: Order,
+        cancel_type: str,
+        role: str,
+        reason: str,
+        at: datetime,
+        status: str,
+        lines: Sequence[LineItem] | None = None,
     ) -> Cancellation:
+        """A record of the units it cancels: `lines`, or every live unit of the order."""
+        if lines is None:
+            lines = [line for line in order.line_items if not line.cancelled]
         record = Cancellation(
             id=self.market.ids.numeric("4035"),
             order_id=order.id,
@@ -317,7 +403,7 @@ class OrderDesk:
             reason=reason,
             create_time=at,
             update_time=at,
-            line_item_ids=[line.id for line in order.line_items],
+            line_item_ids=[line.id for line in lines],
         )
         self.market.cancellations[record.id] = record
         return record

@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 from shopbridge_sandbox.tiktok import catalog
 from shopbridge_sandbox.tiktok import errors as e
 from shopbridge_sandbox.tiktok.gateway import ApiRoute, Call
-from shopbridge_sandbox.tiktok.models import Cancellation, Order
+from shopbridge_sandbox.tiktok.models import Cancellation, Order, Return
 from shopbridge_sandbox.tiktok.orders import unix
 from shopbridge_sandbox.tiktok.pagination import fingerprint, page_size, paginate
 from shopbridge_sandbox.tiktok.views import cancellation_view, order_view
 
-R = TypeVar("R", Order, Cancellation)
+R = TypeVar("R", Order, Cancellation, Return)
 
 MAX_DETAIL_IDS = 50
 
@@ -37,7 +37,7 @@ def authorized_shops(call: Call) -> dict[str, Any]:
 
 
 def search_orders(call: Call) -> dict[str, Any]:
-    page, token, total = _search(
+    page, token, total = search_records(
         call,
         call.market.orders.values(),
         _order_matches,
@@ -52,18 +52,19 @@ def search_orders(call: Call) -> dict[str, Any]:
     }
 
 
-def _search(
+def search_records(
     call: Call,
     records: Iterable[R],
     matches: Callable[[R, dict[str, Any]], bool],
     *,
     max_size: int,
     default_size: int | None,
+    min_size: int = 1,
     default_order: str,
 ) -> tuple[list[R], str | None, int]:
-    """One page of this shop's records that match the body's filters (Get Order List and Search
-    Cancellations page, sort and filter alike: §4.1, §4.2)."""
-    size = page_size(call.query, 1, max_size, default=default_size)
+    """One page of this shop's records that match the body's filters (Get Order List, Search
+    Cancellations and Search Returns page, sort and filter alike: §4.1, §4.2, wave2 §6.1)."""
+    size = page_size(call.query, min_size, max_size, default=default_size)
     sort_field = call.query.get("sort_field", "create_time")
     if sort_field not in ("create_time", "update_time"):
         raise e.bad_parameter("sort_field must be create_time or update_time")
@@ -89,7 +90,7 @@ def _search(
 def _order_matches(order: Order, body: dict[str, Any]) -> bool:
     if body.get("order_status") and order.status != body["order_status"]:
         return False
-    if not _in_windows(order, body):
+    if not in_windows(order, body):
         return False
     if body.get("shipping_type") not in (None, "SELLER"):
         return False  # every sandbox order ships with the seller's own carrier
@@ -108,7 +109,7 @@ def order_detail(call: Call) -> dict[str, Any]:
 
 
 def search_cancellations(call: Call) -> dict[str, Any]:
-    page, token, total = _search(
+    page, token, total = search_records(
         call,
         call.market.cancellations.values(),
         _cancellation_matches,
@@ -130,7 +131,7 @@ def _cancellation_matches(request: Cancellation, body: dict[str, Any]) -> bool:
     for name, value in filters.items():
         if body.get(name) and value not in body[name]:
             return False
-    return _in_windows(request, body)
+    return in_windows(request, body)
 
 
 TIME_FILTERS = ("create_time_ge", "create_time_lt", "update_time_ge", "update_time_lt")
@@ -144,7 +145,7 @@ def _check_time_filters(body: dict[str, Any]) -> None:
             raise e.bad_parameter(f"{name} must be Unix seconds, got {value!r}")
 
 
-def _in_windows(row: Order | Cancellation, body: dict[str, Any]) -> bool:
+def in_windows(row: Order | Cancellation | Return, body: dict[str, Any]) -> bool:
     for field in ("create_time", "update_time"):
         moment = unix(getattr(row, field))
         if f"{field}_ge" in body and moment < body[f"{field}_ge"]:
@@ -165,38 +166,44 @@ def reject_cancellation(call: Call) -> dict[str, Any]:
 
 
 def cancel_order(call: Call) -> dict[str, Any]:
+    """Cancel Order (§4.2, wave2 §4): `order_line_item_ids` and `skus[{sku_id, quantity}]`
+    are siblings at the top level; either names the units of an item-level cancel."""
     order_id = str(call.body.get("order_id", ""))
     if not order_id:
         raise e.bad_parameter("order_id is required")
-    line_item_ids = [str(i) for i in call.body.get("order_line_item_ids") or []]
-    if call.body.get("skus"):
-        order = call.seller.owned_order(call.shop, order_id)
-        by_sku: dict[str, list[str]] = {}
-        for line in order.line_items:
-            by_sku.setdefault(line.sku_id, []).append(line.id)
-        for entry in call.body["skus"]:
-            line_item_ids += by_sku.get(str(entry.get("sku_id")), [])[
-                : int(entry.get("quantity", 0))
-            ]
+    line_item_ids = [str(i) for i in _list(call.body, "order_line_item_ids")]
+    skus = []
+    for entry in _list(call.body, "skus"):
+        if not isinstance(entry, dict) or not entry.get("sku_id"):
+            raise e.bad_parameter("skus takes objects with sku_id and quantity")
+        quantity = entry.get("quantity", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise e.bad_parameter(f"skus: quantity must be an integer, got {quantity!r}")
+        skus.append((str(entry["sku_id"]), quantity))
     reason = str(call.body.get("cancel_reason", ""))
-    record = call.seller.seller_cancel(call.shop, order_id, reason, line_item_ids)
+    record = call.seller.seller_cancel(call.shop, order_id, reason, line_item_ids, skus)
     return {"cancel_id": record.id, "cancel_status": record.status}
+
+
+def _list(body: dict[str, Any], name: str) -> list[Any]:
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise e.bad_parameter(f"{name} must be an array")
+    return value
 
 
 def mark_package_shipped(call: Call) -> dict[str, Any]:
     order_id = call.params["order_id"]
-    package = call.seller.ship(
+    package, line_item_ids = call.seller.ship(
         call.shop,
         order_id,
         str(call.body.get("tracking_number", "")),
         str(call.body.get("shipping_provider_id", "")),
-        [str(i) for i in call.body.get("order_line_item_ids") or []],
+        [str(i) for i in _list(call.body, "order_line_item_ids")],
     )
-    return {
-        "order_id": order_id,
-        "order_line_item_ids": package.line_item_ids,
-        "package_id": package.id,
-    }
+    return {"order_id": order_id, "order_line_item_ids": line_item_ids, "package_id": package.id}
 
 
 def update_shipping_info(call: Call) -> dict[str, Any]:

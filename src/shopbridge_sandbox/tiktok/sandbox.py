@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,14 @@ from starlette.routing import Mount, Route
 
 from shopbridge.clock import Clock, SystemClock
 from shopbridge_sandbox.faults import Faults
-from shopbridge_sandbox.tiktok import catalog_api, events_api, external_api, orders_api
+from shopbridge_sandbox.tiktok import (
+    catalog_api,
+    events_api,
+    external_api,
+    orders_api,
+    packages_api,
+    returns_api,
+)
 from shopbridge_sandbox.tiktok.authorize_page import authorization_link, authorize_routes
 from shopbridge_sandbox.tiktok.control import control_routes
 from shopbridge_sandbox.tiktok.errors import NotFound, SandboxError
@@ -28,9 +35,10 @@ from shopbridge_sandbox.tiktok.models import ShopCredentials, SkuSpec
 from shopbridge_sandbox.tiktok.oauth import token_routes
 from shopbridge_sandbox.tiktok.orders import ORDER_STATUS_CHANGE, OrderDesk, unix
 from shopbridge_sandbox.tiktok.ratelimit import RateLimiter
+from shopbridge_sandbox.tiktok.returns import DEFAULT_REASON, ReturnDesk
 from shopbridge_sandbox.tiktok.signing import webhook_authorization
 from shopbridge_sandbox.tiktok.state import Marketplace
-from shopbridge_sandbox.tiktok.views import cancellation_view, order_view
+from shopbridge_sandbox.tiktok.views import cancellation_view, order_view, package_view, return_view
 from shopbridge_sandbox.webhooks import Delivery, WebhookDispatcher
 
 # §2.1: retries 2 min after the first failure, then 30 min, 3 h and 12 h; nothing after.
@@ -74,6 +82,7 @@ class TikTokSandbox:
         self.webhook_cancel_spelling = webhook_cancel_spelling
         self.notifications: list[dict[str, Any]] = []
         self.desk = OrderDesk(self.market, self._notify)
+        self.returns = ReturnDesk(self.market, self.desk.packages, self._notify)
         self.dispatcher = WebhookDispatcher(
             self.clock, self.faults, WEBHOOK_RETRY_DELAYS, WEBHOOK_REPLY_DEADLINE_SECONDS
         )
@@ -84,7 +93,14 @@ class TikTokSandbox:
             self.desk,
             self.faults,
             self.rate_limiter,
-            [*orders_api.ROUTES, *catalog_api.ROUTES, *events_api.ROUTES, *external_api.ROUTES],
+            [
+                *orders_api.ROUTES,
+                *packages_api.ROUTES,
+                *returns_api.ROUTES,
+                *catalog_api.ROUTES,
+                *events_api.ROUTES,
+                *external_api.ROUTES,
+            ],
         )
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         self.app = Starlette(
@@ -304,6 +320,80 @@ class TikTokSandbox:
         with self.market.lock:
             self._apply_due()
             self.desk.deliver(order_id)
+
+    def cancel_items(
+        self,
+        order_id: str,
+        line_item_ids: Sequence[str],
+        role: str = "SYSTEM",
+        reason: str | None = None,
+    ) -> str:
+        """TikTok (SYSTEM, OPERATOR) or the seller (SELLER) cancels these units (wave2 §4);
+        every live unit named cancels the whole order. Returns the cancel_id."""
+        with self.market.lock:
+            self._apply_due()
+            return self.desk.cancel_items(order_id, line_item_ids, role, reason).id
+
+    # -- packages: TikTok's splits and combines (wave2 §5.2) ---------------------------------
+
+    def combine_packages(self, shop_id: str, order_ids: Sequence[str]) -> str:
+        """Packs every live unit of these AWAITING_SHIPMENT orders into one new package
+        (PACKAGE_UPDATE sc_type COMBINE); returns its id."""
+        with self.market.lock:
+            self._apply_due()
+            return self.desk.packages.combine(shop_id, order_ids).id
+
+    def uncombine_package(self, package_id: str) -> list[str]:
+        """Dissolves a combined package that has not shipped (sc_type CANCEL_COMBINE); returns
+        the ids of the orders it held."""
+        with self.market.lock:
+            self._apply_due()
+            return list(self.desk.packages.uncombine(package_id).order_ids)
+
+    def split_order(self, order_id: str, groups: Sequence[Sequence[str]]) -> list[str]:
+        """A new pre-shipping package per group of line item ids (sc_type SPLIT); the groups
+        hold every live unit once. Returns the package ids, in the groups' order."""
+        with self.market.lock:
+            self._apply_due()
+            return [p.id for p in self.desk.packages.split(order_id, groups)]
+
+    def package(self, package_id: str) -> dict[str, Any]:
+        """The package as Get Package Detail returns it."""
+        with self.market.lock:
+            self._apply_due()
+            package = self.market.package(package_id)
+            orders = [self.market.order(order_id) for order_id in package.order_ids]
+            return package_view(package, orders, self.market.shop(package.shop_id))
+
+    # -- returns (wave2 §6) ------------------------------------------------------------------
+
+    def create_return(
+        self,
+        order_id: str,
+        line_item_ids: Sequence[str],
+        return_type: str = "RETURN_AND_REFUND",
+        reason: str = DEFAULT_REASON,
+    ) -> str:
+        """The buyer asks to return (RETURN_AND_REFUND, once DELIVERED) or be refunded for
+        (REFUND, from AWAITING_COLLECTION) these shipped units; returns the return_id."""
+        with self.market.lock:
+            self._apply_due()
+            return self.returns.create(order_id, line_item_ids, return_type, reason).id
+
+    def advance_return(self, return_id: str, status: str) -> None:
+        """Moves the return to `status` along its real path; `COMPLETE` walks every step left
+        (each one notified)."""
+        with self.market.lock:
+            self._apply_due()
+            self.returns.advance(return_id, status)
+
+    def return_record(self, return_id: str) -> dict[str, Any]:
+        """The return as Search Returns lists it."""
+        with self.market.lock:
+            self._apply_due()
+            request = self.market.return_request(return_id)
+            order = self.market.order(request.order_id)
+            return return_view(request, order, self.market.shop(order.shop_id))
 
     def order(self, order_id: str) -> dict[str, Any]:
         """The order exactly as Get Order Detail would return it."""

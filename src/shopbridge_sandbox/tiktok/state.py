@@ -18,7 +18,9 @@ from shopbridge_sandbox.tiktok.ids import IdFactory
 from shopbridge_sandbox.tiktok.models import (
     Cancellation,
     Order,
+    Package,
     Product,
+    Return,
     Shop,
     Sku,
     SkuSpec,
@@ -39,6 +41,8 @@ class Marketplace:
         self.skus: dict[str, Sku] = {}
         self.orders: dict[str, Order] = {}
         self.cancellations: dict[str, Cancellation] = {}
+        self.packages: dict[str, Package] = {}
+        self.returns: dict[str, Return] = {}
 
     # -- shops ----------------------------------------------------------------------------
 
@@ -160,3 +164,15 @@ class Marketplace:
             return self.cancellations[cancel_id]
         except KeyError:
             raise NotFound(f"no cancellation {cancel_id!r}") from None
+
+    def package(self, package_id: str) -> Package:
+        package = self.packages.get(package_id)
+        if package is None or package.dissolved:
+            raise NotFound(f"no package {package_id!r}")
+        return package
+
+    def return_request(self, return_id: str) -> Return:
+        try:
+            return self.returns[return_id]
+        except KeyError:
+            raise NotFound(f"no return {return_id!r}") from None

@@ -238,8 +238,8 @@ def test_tracking_can_be_fixed_once_within_72_hours(
 def test_tracking_fix_after_72_hours_is_refused(
     api: SignedClient, sandbox: TikTokSandbox, shop: ShopCredentials, clock: ManualClock
 ) -> None:
-    """72 h after shipping the tracking number can no longer change: 21011050."""
+    """72 h after shipping the tracking number can no longer change: 21011049 (wave2 §5.5)."""
     order_id = shipped_order(api, sandbox, shop, clock)
     clock.advance(timedelta(hours=72, seconds=1))
-    assert fix_tracking(api, order_id, "1Z999AA10123456799")["code"] == 21011050
+    assert fix_tracking(api, order_id, "1Z999AA10123456799")["code"] == 21011049
     assert sandbox.order(order_id)["tracking_number"] == UPS_TRACKING

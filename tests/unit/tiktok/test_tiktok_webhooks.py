@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shopbridge.tiktok.models import CancelStatus, OrderStatus
+from shopbridge.tiktok.models import CancelStatus, OrderStatus, ReturnStatus
 from shopbridge.tiktok.webhooks import (
+    PACKAGE_UPDATE,
+    RETURN_STATUS_CHANGE,
     MalformedNotification,
     delivery_key,
     parse_notification,
@@ -135,3 +137,105 @@ def test_missing_notification_id_falls_back_to_body_hash() -> None:
     notification = parse_notification(raw)
     assert notification.tts_notification_id is None
     assert delivery_key(raw, notification) == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+# Composed from spec §2.7 (types 4 and 12).
+PACKAGE_UPDATE_SAMPLE = (
+    b'{"type":4,"tts_notification_id":"7400000000000000003","shop_id":"7494049642642441621",'
+    b'"timestamp":1700000200,"data":{"sc_type":"COMBINE","role_type":"ROLE_USER",'
+    b'"package_list":[{"package_id":"1153000000000000001","order_id_list":["576401","576402"]},'
+    b'{"package_id":1153000000000000002,"order_id_list":[576402,"576403"]}],'
+    b'"update_time":1700000190}}'
+)
+RETURN_SAMPLE = (
+    b'{"type":12,"tts_notification_id":"7400000000000000004","shop_id":"7494049642642441621",'
+    b'"timestamp":1700000300,"data":{"order_id":"576486316948490001","return_role":"BUYER",'
+    b'"return_type":"REFUND","return_status":"RETURN_OR_REFUND_REQUEST_PENDING",'
+    b'"return_id":"4036123456789012345","create_time":1700000290,"update_time":1700000290}}'
+)
+
+
+def test_package_update_names_every_order_of_every_package() -> None:
+    """Type 4: order_ids lists each order of package_list once, in order; ids as strings."""
+    notification = parse_notification(PACKAGE_UPDATE_SAMPLE)
+    assert (notification.type, notification.topic) == (PACKAGE_UPDATE, "PACKAGE_UPDATE")
+    assert notification.order_ids == ("576401", "576402", "576403")
+    assert notification.order_id is None
+    update = notification.package_update
+    assert update is not None
+    assert update.sc_type == "COMBINE"
+    assert update.package_list[1].package_id == "1153000000000000002"
+    assert update.update_time == datetime.fromtimestamp(1700000190, UTC)
+    assert notification.return_status_change is None
+
+
+def test_package_update_with_no_packages_names_no_order() -> None:
+    """A type 4 with an empty or missing package_list parses and names nothing to re-read."""
+    assert parse_notification(body(type=4, data={"sc_type": "SPLIT"})).order_ids == ()
+
+
+def test_return_status_change_names_its_order_and_return() -> None:
+    """Type 12: the order and the return, which are different ids."""
+    notification = parse_notification(RETURN_SAMPLE)
+    assert notification.type == RETURN_STATUS_CHANGE
+    assert notification.order_ids == ("576486316948490001",)
+    assert notification.return_id == "4036123456789012345"
+    change = notification.return_status_change
+    assert change is not None
+    assert change.return_status is ReturnStatus.PENDING
+    assert (change.return_type, change.return_role) == ("REFUND", "BUYER")
+
+
+def test_other_topics_have_their_order_as_order_ids() -> None:
+    """order_ids is (order_id,) for the other topics, () when they name none."""
+    assert parse_notification(ORDER_STATUS_SAMPLE).order_ids == ("576486316948490001",)
+    assert parse_notification(body(type=6, data={"message": "bye"})).order_ids == ()
+    assert parse_notification(ORDER_STATUS_SAMPLE).return_id is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"package_list": {"package_id": "1"}},
+        {"package_list": [["1", "2"]]},
+        {"package_list": [{"package_id": "1", "order_id_list": "576401"}]},
+        {"package_list": [{"package_id": "1", "order_id_list": [1.5]}]},
+        {"package_list": [{"package_id": True, "order_id_list": []}]},
+        {"package_list": [], "update_time": 10**30},
+        {"package_list": [], "update_time": "soon"},
+    ],
+)
+def test_hostile_package_updates_are_malformed(data: dict[str, object]) -> None:
+    """Wrong shapes, float ids and impossible times raise MalformedNotification only."""
+    with pytest.raises(MalformedNotification, match="PACKAGE_UPDATE data"):
+        parse_notification(body(type=4, data=data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"order_id": "1"},
+        {"return_id": "2"},
+        {"order_id": "1", "return_id": 2.0},
+        {"order_id": ["1"], "return_id": "2"},
+        {"order_id": "1", "return_id": "2", "return_status": 7},
+        {"order_id": "1", "return_id": "2", "update_time": -(10**20)},
+    ],
+)
+def test_hostile_return_changes_are_malformed(data: dict[str, object]) -> None:
+    """A type 12 must name its order and return; anything odd is MalformedNotification."""
+    with pytest.raises(MalformedNotification, match="RETURN_STATUS_CHANGE data"):
+        parse_notification(body(type=12, data=data))
+
+
+def test_deeply_nested_package_list_is_malformed() -> None:
+    """Nesting past the parser's depth is refused as malformed, not a crash."""
+    raw = b'{"type":4,"shop_id":"1","data":{"package_list":' + b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(MalformedNotification):
+        parse_notification(raw + b"}}")
+
+
+def test_order_id_of_an_odd_type_is_none() -> None:
+    """An order_id that is an object or a float is no id, for topics we do not type."""
+    assert parse_notification(body(type=3, data={"order_id": {"x": 1}})).order_id is None
+    assert parse_notification(body(type=3, data={"order_id": 1.0})).order_ids == ()
