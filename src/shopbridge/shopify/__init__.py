@@ -6,6 +6,7 @@
   client-side estimate of a query's requested cost.
 - `errors`: ShopifyUserError, ShopifyGraphQLError, ShopifyAuthError, ShopifyQueryTooCostly
   (all ShopifyPermanent), ShopifyRetryable and ShopifyThrottled.
-- `models`: typed inputs (OrderLine, Address, InventoryDelta, InventoryTarget) and results.
+- `models`: typed inputs (OrderLine, Address, InventoryDelta, InventoryTarget, RefundLine) and
+  results.
 - `webhooks`: verify_shopify_hmac, parse_webhook → ShopifyWebhook with typed accessors.
 """

@@ -64,6 +64,7 @@ from shopbridge.shopify.models import (
     OrderLine,
     OrderState,
     OrderSummary,
+    RefundLine,
     Variant,
     WebhookSubscription,
 )
@@ -343,6 +344,7 @@ class ShopifyClient:
                 "sendReceipt": False,
                 "sendFulfillmentReceipt": False,
             },
+            "lineCount": _page_size(len(lines)),
         }
         attempt = 0
         while True:
@@ -354,16 +356,21 @@ class ShopifyClient:
             except ShopifyRetryable:
                 existing = await self.find_order_by_source_identifier(source_identifier)
                 if existing is not None:
-                    return CreatedOrder(
-                        **existing.model_dump(exclude={"cancelled_at"}),
-                        fulfillment_orders=await self.fulfillment_orders(existing.id),
-                    )
+                    return await self._read_created_order(existing.id, len(lines))
                 if attempt >= self._max_attempts:
                     raise
                 await self._backoff(attempt)
                 continue
             payload = self._payload("create_order", data, "orderCreate")
             return CreatedOrder.model_validate(payload["order"])
+
+    async def _read_created_order(self, order_gid: str, line_count: int) -> CreatedOrder:
+        data = await self.execute(
+            "read_created_order", {"id": order_gid, "lineCount": _page_size(line_count)}
+        )
+        if data.get("order") is None:
+            raise ShopifyPermanent("create_order", self.shop, f"order {order_gid} vanished")
+        return CreatedOrder.model_validate(data["order"])
 
     async def get_order(self, order_gid: str) -> Order | None:
         """The order: statuses, lines, fulfillment orders, holds, fulfillments; None if absent."""
@@ -481,6 +488,123 @@ class ShopifyClient:
                     "wait_for_job", self.shop, f"job {job_id} not done after {max_wait:g} s"
                 )
             await self._sleep(poll_interval)
+
+    # --- edits and refunds ----------------------------------------------------------------
+
+    async def edit_line_quantities(
+        self,
+        order_gid: str,
+        quantities: Mapping[str, int],
+        *,
+        restock: bool = True,
+        staff_note: str | None = None,
+    ) -> None:
+        """Lower lines to new current quantities in one order edit (wave2 §3): begin, one
+        orderEditSetQuantity per line, commit. `quantities` maps LineItem gid → new quantity.
+
+        The order is read first: lines already at or below their target are skipped, and when
+        none is left nothing is sent, so a repeat after a lost answer changes nothing. The
+        commit is not sent twice blindly: after a lost commit answer the order is read again
+        and the edit counts as done if every line reached its target. Any userError raises
+        ShopifyUserError with Shopify's message; the uncommitted session is then abandoned,
+        so a refusal changes nothing."""
+        for line_gid, target in quantities.items():
+            if target < 0:
+                raise ValueError(f"line {line_gid}: a quantity can't be negative ({target})")
+        state = await self.get_order_state(order_gid)
+        if state is None:
+            raise ShopifyPermanent("edit_line_quantities", self.shop, f"no order {order_gid}")
+        current = {line.id: line.current_quantity for line in state.line_items}
+        unknown = [line_gid for line_gid in quantities if line_gid not in current]
+        if unknown:
+            raise ValueError(f"order {state.name} has no line items {', '.join(unknown)}")
+        changes = {g: q for g, q in quantities.items() if current[g] > q}
+        if not changes:
+            return
+        if not state.merchant_editable:
+            raise ShopifyUserError(
+                "edit_line_quantities",
+                self.shop,
+                [
+                    UserErrorDetail(field=("id",), code=None, message=message)
+                    for message in state.merchant_editable_errors
+                    or [f"Order {state.name} can't be edited"]
+                ],
+            )
+        data = await self.execute(
+            "begin_order_edit",
+            {"id": order_gid, "lineCount": _page_size(len(state.line_items))},
+        )
+        begun = self._payload("begin_order_edit", data, "orderEditBegin")
+        session_id = begun["orderEditSession"]["id"]
+        # A CalculatedLineItem is numbered like the LineItem it stands for.
+        calculated = {
+            _numeric_id(node["id"]): node["id"]
+            for node in begun["calculatedOrder"]["lineItems"]["nodes"]
+        }
+        for line_gid, target in changes.items():
+            calculated_id = calculated.get(_numeric_id(line_gid))
+            if calculated_id is None:
+                raise ShopifyPermanent(
+                    "edit_line_quantities",
+                    self.shop,
+                    f"the edit of {state.name} shows no calculated line for {line_gid}",
+                )
+            data = await self.execute(
+                "set_order_edit_quantity",
+                {
+                    "id": session_id,
+                    "lineItemId": calculated_id,
+                    "quantity": target,
+                    "restock": restock,
+                },
+            )
+            self._payload("set_order_edit_quantity", data, "orderEditSetQuantity")
+        variables = {"id": session_id, "notifyCustomer": False, "staffNote": staff_note}
+        try:
+            data = await self.execute("commit_order_edit", variables, retry_failures=False)
+        except ShopifyRetryable:
+            after = await self.get_order_state(order_gid)
+            reached = after is not None and all(
+                line.current_quantity <= changes[line.id]
+                for line in after.line_items
+                if line.id in changes
+            )
+            if reached:
+                return
+            raise
+        self._payload("commit_order_edit", data, "orderEditCommit")
+
+    async def create_refund(
+        self,
+        order_gid: str,
+        lines: Sequence[RefundLine],
+        *,
+        note: str,
+        idempotency_key: str,
+    ) -> str:
+        """Refund line quantities with their restock (wave2 §5), moving no money (no
+        transactions); returns the refund's id. Runs once per idempotency key: a repeat with
+        the same key and lines answers the same refund and restocks nothing twice."""
+        if not lines:
+            raise ValueError("a refund needs at least one line")
+        data = await self.execute(
+            "create_refund",
+            {
+                "idempotencyKey": _idempotency_key(idempotency_key),
+                "input": {
+                    "orderId": order_gid,
+                    "note": note,
+                    "notify": False,
+                    "refundLineItems": [line.to_input() for line in lines],
+                },
+            },
+        )
+        payload = self._payload("create_refund", data, "refundCreate")
+        refund = payload.get("refund")
+        if not refund:
+            raise ShopifyPermanent("create_refund", self.shop, "refundCreate returned no refund")
+        return str(refund["id"])
 
     # --- products and inventory -----------------------------------------------------------
 
@@ -693,6 +817,11 @@ def _search_term(value: str, what: str) -> str:
         if quote not in value and value.strip():
             return f"{quote}{value}{quote}"
     raise ValueError(f"{what} {value!r} cannot be written as a Shopify search term")
+
+
+def _page_size(count: int) -> int:
+    """A page that holds `count` items, within Shopify's 1..250 page bounds."""
+    return max(1, min(count, 250))
 
 
 def _idempotency_key(key: str) -> str:

@@ -8,12 +8,20 @@ the way in. Money is Decimal with its currency; times are aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 
@@ -82,6 +90,13 @@ class InventoryBehaviour(StrEnum):
     BYPASS = "BYPASS"
     DECREMENT_IGNORING_POLICY = "DECREMENT_IGNORING_POLICY"
     DECREMENT_OBEYING_POLICY = "DECREMENT_OBEYING_POLICY"
+
+
+# RefundLineItemRestockType for new refunds (LEGACY_RESTOCK is refused, wave2 §5): RETURN for
+# fulfilled units (available rises at the location), CANCEL for unfulfilled ones (committed goes
+# back to available), NO_RESTOCK for neither. A Literal rather than a StrEnum so that callers
+# can pass the plain names and still be type-checked.
+RestockType = Literal["RETURN", "CANCEL", "NO_RESTOCK"]
 
 
 class CancelReason(StrEnum):
@@ -167,6 +182,32 @@ class InventoryDelta(ShopifyModel):
         return change
 
 
+class RefundLine(ShopifyModel):
+    """One line of a refund (RefundLineItemInput): RETURN needs the location the units go
+    back to; CANCEL restocks where the units were committed unless a location is given."""
+
+    line_item_id: str
+    quantity: int = Field(gt=0)
+    restock_type: RestockType
+    location_id: str | None = None
+
+    @model_validator(mode="after")
+    def _return_names_a_location(self) -> RefundLine:
+        if self.restock_type == "RETURN" and not self.location_id:
+            raise ValueError("a RETURN refund line needs the location_id to restock at")
+        return self
+
+    def to_input(self) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "lineItemId": self.line_item_id,
+            "quantity": self.quantity,
+            "restockType": self.restock_type,
+        }
+        if self.location_id is not None and self.restock_type != "NO_RESTOCK":
+            line["locationId"] = self.location_id
+        return line
+
+
 class InventoryTarget(ShopifyModel):
     """One absolute quantity for inventorySetQuantities."""
 
@@ -220,23 +261,59 @@ class TrackingInfo(ShopifyModel):
     url: str | None = None
 
 
+Nodes = BeforeValidator(_nodes)
+
+
+class FulfilledLine(ShopifyModel):
+    """One line of a fulfilment (FulfillmentLineItem): which order line, how many units."""
+
+    line_item_id: str
+    sku: str | None = None
+    quantity: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        # `{quantity, lineItem {id sku}}` as GraphQL nests it.
+        if isinstance(value, dict) and isinstance(value.get("lineItem"), dict):
+            line = value["lineItem"]
+            return {"line_item_id": line.get("id"), "sku": line.get("sku"), **value}
+        return value
+
+
 class Fulfillment(ShopifyModel):
     id: str
     status: str
     created_at: AwareDatetime
+    location_id: GidOf = Field(default=None, validation_alias="location")
     tracking_info: list[TrackingInfo] = Field(default_factory=list)
+    fulfillment_line_items: Annotated[list[FulfilledLine], Nodes] = Field(default_factory=list)
 
 
-class LineItem(ShopifyModel):
+class LineItemState(ShopifyModel):
+    """An order line's quantities (§3, §5): `quantity` as ordered; `current_quantity` without
+    removed and refunded units; `unfulfilled_quantity` still to ship."""
+
     id: str
     sku: str | None = None
-    title: str
     quantity: int
+    current_quantity: int
+    unfulfilled_quantity: int
+    refundable_quantity: int | None = None
+
+
+class LineItem(LineItemState):
+    """An order line as GetOrder reads it: the quantities, plus title, variant and price."""
+
+    title: str
     variant_id: GidOf = Field(default=None, validation_alias="variant")
     unit_price: ShopMoney | None = Field(default=None, validation_alias="originalUnitPriceSet")
 
 
-Nodes = BeforeValidator(_nodes)
+class RefundState(ShopifyModel):
+    id: str
+    note: str | None = None
+    created_at: AwareDatetime | None = None
 
 
 class OrderSummary(ShopifyModel):
@@ -261,10 +338,12 @@ class CreatedOrder(ShopifyModel):
     display_financial_status: str | None = None
     display_fulfillment_status: str
     fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
+    line_items: Annotated[list[LineItemState], Nodes] = Field(default_factory=list)
 
 
 class OrderState(ShopifyModel):
-    """The facts the mirror acts on (GetOrderState): statuses, holds, fulfilments."""
+    """The facts the mirror acts on (GetOrderState): statuses, holds, lines, fulfilments
+    with their lines, refunds, and whether the order can be edited."""
 
     id: str
     name: str
@@ -277,8 +356,13 @@ class OrderState(ShopifyModel):
     display_financial_status: str | None = None
     display_fulfillment_status: str
     can_mark_as_paid: bool
+    merchant_editable: bool
+    merchant_editable_errors: list[str] = Field(default_factory=list)
     fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
     fulfillments: list[Fulfillment] = Field(default_factory=list)
+    # A Sequence so that Order may narrow it to its richer LineItem.
+    line_items: Annotated[Sequence[LineItemState], Nodes] = Field(default_factory=list)
+    refunds: list[RefundState] = Field(default_factory=list)
 
     @property
     def is_cancelled(self) -> bool:
@@ -286,13 +370,13 @@ class OrderState(ShopifyModel):
 
 
 class Order(OrderState):
-    """One order as GetOrder reads it: the state, plus tags, money, address and lines."""
+    """One order as GetOrder reads it: the state, plus tags, money, address and richer lines."""
 
     tags: list[str] = Field(default_factory=list)
     total_price: ShopMoney = Field(validation_alias="totalPriceSet")
     total_outstanding: ShopMoney = Field(validation_alias="totalOutstandingSet")
     shipping_address: Address | None = None
-    line_items: Annotated[list[LineItem], Nodes] = Field(default_factory=list)
+    line_items: Annotated[Sequence[LineItem], Nodes] = Field(default_factory=list)
 
 
 class Job(ShopifyModel):

@@ -22,6 +22,16 @@ costs per id (see `cost.py`).
 
 Webhook bodies are REST representations: snake_case, numeric ids, `admin_graphql_api_id`, and
 times in ISO 8601 with a numeric offset (`2026-11-02T09:00:00+00:00`, shopify_api_wave2.md §2.4).
+Topics sent: orders/create, orders/cancelled, orders/fulfilled, orders/edited (the edit, not the
+order) and orders/updated (after an edit or a refund), refunds/create, fulfillments/create and
+/update, inventory_levels/update, app/uninstalled. A fulfilment naming USPS, UPS, FedEx or DHL
+Express without a url gets the tracking URL Shopify builds (`tracking.py`).
+
+Order editing (orderEditBegin / SetQuantity / Commit) stages reductions and applies them at
+commit: removed unfulfilled units leave the fulfillment-order lines and, with restock, go from
+committed back to available; increases are refused as not implemented (`editing.py`).
+refundCreate (idempotency key required) records refunded quantities with RETURN, CANCEL or
+NO_RESTOCK restocks and moves no money (`refunds.py`).
 
 Fault knobs (`Faults.api_fault()`) apply to the GraphQL endpoint, not to the control API:
 `api_error_rate` answers 500 `{"errors": "Internal Server Error"}` and `api_429_rate` a 429
@@ -79,8 +89,10 @@ Control API (JSON; errors are `{"error": "..."}` with HTTP 404 for an unknown SK
     GET  /_sandbox/shops/{shop}/orders/{id}       → order snapshot (id numeric or gid); each
                                                   fulfillment order has "created_at",
                                                   "first_held_at" (first hold ever placed,
-                                                  kept after release, or null) and holds
-                                                  with "created_at"
+                                                  kept after release, or null), holds
+                                                  with "created_at" and its "line_items"
+                                                  (total and remaining); each line its
+                                                  "current_quantity"; the order's "refunds"
     POST /_sandbox/shops/{shop}/orders/{id}/fulfill  {"company"?, "number"?, "url"?} → {"id"}
     POST /_sandbox/shops/{shop}/orders/{id}/cancel   {"reason"?, "restock"?} (merchant, at once)
     POST /_sandbox/shops/{shop}/locations         {"name"} → {"id": "gid://shopify/Location/…"}

@@ -134,6 +134,7 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
             body.get("company"),
             body.get("number"),
             body.get("url"),
+            body.get("units"),
         )
         return {"id": gid}
 

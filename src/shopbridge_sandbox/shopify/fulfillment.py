@@ -13,12 +13,14 @@ from shopbridge_sandbox.shopify import inventory, rest
 from shopbridge_sandbox.shopify.model import (
     Fulfillment,
     FulfillmentHold,
+    FulfillmentLineItem,
     FulfillmentOrder,
     Order,
     Shop,
     TrackingInfo,
 )
 from shopbridge_sandbox.shopify.orders import UserError, display_fulfillment_status
+from shopbridge_sandbox.shopify.tracking import tracking_url
 from shopbridge_sandbox.shopify.world import World
 
 # "Each app can place up to 10 active holds per fulfillment order" [fulfillmentOrderHold].
@@ -38,18 +40,19 @@ def supported_actions(fo: FulfillmentOrder) -> list[str]:
 
 
 def _tracking(info: dict[str, Any] | None) -> list[TrackingInfo]:
+    """One entry per number; a number without a given url gets the one Shopify builds for a
+    supported company (`tracking.py`), else none."""
     if not info:
         return []
+    company = info.get("company")
     numbers = info.get("numbers") or ([info["number"]] if info.get("number") else [])
     urls = info.get("urls") or ([info["url"]] if info.get("url") else [])
-    return [
-        TrackingInfo(
-            info.get("company"),
-            numbers[i] if i < len(numbers) else None,
-            urls[i] if i < len(urls) else None,
-        )
-        for i in range(max(len(numbers), len(urls), 1))
-    ]
+    rows = []
+    for i in range(max(len(numbers), len(urls), 1)):
+        number = numbers[i] if i < len(numbers) else None
+        url = urls[i] if i < len(urls) else None
+        rows.append(TrackingInfo(company, number, url or tracking_url(company, number)))
+    return rows
 
 
 def hold(
@@ -213,10 +216,13 @@ def create_fulfillment(
             "CLOSED" if not any(x.remaining_quantity for x in fo.line_items) else "IN_PROGRESS"
         )
         fo.updated_at = now
-    lines: dict[int, tuple[Any, int]] = {}
+    lines: dict[int, FulfillmentLineItem] = {}
     for _fo, fo_line, quantity in plan:
         li = fo_line.line_item
-        lines[li.id] = (li, lines.get(li.id, (li, 0))[1] + quantity)
+        if li.id in lines:
+            lines[li.id].quantity += quantity
+        else:
+            lines[li.id] = FulfillmentLineItem(world.ids.next("FulfillmentLineItem"), li, quantity)
     fulfillment = Fulfillment(
         world.ids.next("Fulfillment"),
         order,

@@ -149,6 +149,10 @@ class LineItem:
     requires_shipping: bool
     fulfilled_quantity: int = 0
     committed_quantity: int = 0  # units this line claimed from inventory (DECREMENT_*)
+    # Unfulfilled units taken off the order: by an order edit, or refunded before shipping.
+    removed_quantity: int = 0
+    # Fulfilled units refunded afterwards (returned, or refunded without a return).
+    returned_quantity: int = 0
 
     @property
     def gid(self) -> str:
@@ -156,7 +160,21 @@ class LineItem:
 
     @property
     def unfulfilled_quantity(self) -> int:
-        return self.quantity - self.fulfilled_quantity
+        return self.quantity - self.fulfilled_quantity - self.removed_quantity
+
+    @property
+    def current_quantity(self) -> int:
+        """ "The number of units ordered, excluding refunded and removed units" [SDL]."""
+        return self.quantity - self.removed_quantity - self.returned_quantity
+
+    @property
+    def kept_fulfilled_quantity(self) -> int:
+        """Fulfilled units not refunded since: what an edit may not go below."""
+        return self.fulfilled_quantity - self.returned_quantity
+
+    @property
+    def restockable(self) -> bool:
+        return self.variant is not None and self.variant.inventory_item.tracked
 
 
 @dataclass(eq=False)
@@ -214,6 +232,18 @@ class TrackingInfo:
 
 
 @dataclass(eq=False)
+class FulfillmentLineItem:
+    graphql_type: ClassVar[str] = "FulfillmentLineItem"
+    id: int
+    line_item: LineItem
+    quantity: int
+
+    @property
+    def gid(self) -> str:
+        return gid("FulfillmentLineItem", self.id)
+
+
+@dataclass(eq=False)
 class Fulfillment:
     graphql_type: ClassVar[str] = "Fulfillment"
     id: int
@@ -223,7 +253,7 @@ class Fulfillment:
     created_at: datetime
     updated_at: datetime
     tracking: list[TrackingInfo]
-    lines: list[tuple[LineItem, int]]
+    lines: list[FulfillmentLineItem]
     status: str = "SUCCESS"
 
     @property
@@ -247,6 +277,61 @@ class Transaction:
 
 
 @dataclass(eq=False)
+class RefundLineItem:
+    graphql_type: ClassVar[str] = "RefundLineItem"
+    id: int
+    line_item: LineItem
+    quantity: int
+    restock_type: str  # RefundLineItemRestockType: RETURN | CANCEL | NO_RESTOCK
+    location: Location | None
+
+    @property
+    def gid(self) -> str:
+        return gid("RefundLineItem", self.id)
+
+    @property
+    def restocked(self) -> bool:
+        return self.restock_type in ("RETURN", "CANCEL")
+
+
+@dataclass(eq=False)
+class Refund:
+    graphql_type: ClassVar[str] = "Refund"
+    id: int
+    order: Order
+    note: str | None
+    created_at: datetime
+    lines: list[RefundLineItem] = field(default_factory=list)
+
+    @property
+    def gid(self) -> str:
+        return gid("Refund", self.id)
+
+
+@dataclass(eq=False)
+class StagedQuantity:
+    """One orderEditSetQuantity waiting for the commit: the line's new current quantity."""
+
+    line_item: LineItem
+    quantity: int
+    restock: bool
+
+
+@dataclass(eq=False)
+class OrderEdit:
+    """An order editing session; its CalculatedOrder and OrderEditSession share its number."""
+
+    id: int
+    order: Order
+    created_at: datetime
+    staged: dict[int, StagedQuantity] = field(default_factory=dict)  # by LineItem id
+    removals: list[tuple[LineItem, int]] = field(default_factory=list)  # (line, units), at commit
+    committed_at: datetime | None = None
+    notify_customer: bool = False
+    staff_note: str | None = None
+
+
+@dataclass(eq=False)
 class Order:
     graphql_type: ClassVar[str] = "Order"
     id: int
@@ -265,6 +350,8 @@ class Order:
     fulfillment_orders: list[FulfillmentOrder] = field(default_factory=list)
     fulfillments: list[Fulfillment] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    edits: list[OrderEdit] = field(default_factory=list)  # committed edits, oldest first
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     closed_at: datetime | None = None
@@ -280,7 +367,13 @@ class Order:
 
     @property
     def total(self) -> Decimal:
+        """What was ordered, before removals and refunds (totalPriceSet)."""
         return sum((li.unit_price * li.quantity for li in self.line_items), Decimal("0"))
+
+    @property
+    def current_total(self) -> Decimal:
+        """After removed and refunded units (currentTotalPriceSet): what the buyer owes."""
+        return sum((li.unit_price * li.current_quantity for li in self.line_items), Decimal("0"))
 
     @property
     def received(self) -> Decimal:
@@ -299,7 +392,7 @@ class Order:
     def outstanding(self) -> Decimal:
         if self.cancelled_at is not None:
             return Decimal("0")
-        return max(self.total - self.received, Decimal("0"))
+        return max(self.current_total - self.received, Decimal("0"))
 
 
 @dataclass(eq=False)
@@ -366,6 +459,7 @@ class Shop:
     jobs: dict[str, Job] = field(default_factory=dict)
     subscriptions: list[WebhookSubscription] = field(default_factory=list)
     idempotency: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+    order_edits: dict[int, OrderEdit] = field(default_factory=dict)  # every session, by number
     # Lookups by id, rebuilt on a miss (orders and fulfilment orders are only ever added), so
     # a store with thousands of orders answers each GraphQL call without scanning them all.
     _orders_by_id: dict[int, Order] = field(default_factory=dict, repr=False)

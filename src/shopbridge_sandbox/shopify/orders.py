@@ -1,8 +1,10 @@
-"""Orders: creation with inventory claims, display statuses, payment, cancellation.
+"""Orders: creation with inventory claims, display statuses, payment, cancellation, and taking
+unfulfilled units off an order (what edits and refunds before shipping share).
 
 Facts from shopify_api.md §1 (orderCreate), §2 (display statuses), §3 (orderMarkAsPaid),
-§4 (orderCancel). Each function returns user errors as (field, message, code) tuples so
-the GraphQL layer and the Python API report refusals the same way.
+§4 (orderCancel) and shopify_api_wave2.md §3-§5. Each function returns user errors as
+(field, message, code) tuples so the GraphQL layer and the Python API report refusals the
+same way.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ _SETTLED_FO = ("CLOSED", "CANCELLED")
 def display_fulfillment_status(order: Order) -> str:
     """OrderDisplayFulfillmentStatus; ON_HOLD = "all of the unfulfilled items are on hold"."""
     fulfilled = sum(li.fulfilled_quantity for li in order.line_items)
-    if order.line_items and all(li.unfulfilled_quantity == 0 for li in order.line_items):
+    # Units removed by an edit or a refund count as neither: an order whose every unit was
+    # removed before shipping is not FULFILLED.
+    if fulfilled and all(li.unfulfilled_quantity == 0 for li in order.line_items):
         return "FULFILLED"
     open_fos = [
         fo
@@ -335,3 +339,69 @@ def cancel_order(
     order.cancelling = False
     order.updated_at = now
     world.emit(shop, "orders/cancelled", rest.order(order))
+
+
+def take_off_unfulfilled(
+    world: World,
+    shop: Shop,
+    order: Order,
+    line_item: LineItem,
+    units: int,
+    *,
+    restock: bool,
+    restock_at: Location | None = None,
+) -> Location | None:
+    """Remove `units` unfulfilled units of a line (an edit, or a refund before shipping).
+
+    They leave the line's fulfillment-order lines (total and remaining alike; a fulfillment
+    order with nothing left to fulfil is CLOSED and its holds go with it, as on cancel), and the
+    units the line had committed leave `committed`: back to `available` when restocked (at
+    `restock_at`, else where they were committed), written off otherwise (on_hand drops, as
+    orderCancel(restock: false) does here). Returns the location the units were assigned to.
+    The caller has checked that the line has that many unfulfilled units."""
+    now = world.now()
+    line_item.removed_quantity += units
+    left = units
+    assigned: Location | None = None
+    for fo in order.fulfillment_orders:
+        if fo.status in _SETTLED_FO:
+            continue
+        for fo_line in fo.line_items:
+            if left == 0 or fo_line.line_item is not line_item or not fo_line.remaining_quantity:
+                continue
+            take = min(left, fo_line.remaining_quantity)
+            fo_line.remaining_quantity -= take
+            fo_line.total_quantity -= take
+            left -= take
+            assigned = fo.location
+            _release_committed(world, shop, line_item, take, fo.location, restock, restock_at)
+            fo.updated_at = now
+            if not any(x.remaining_quantity for x in fo.line_items):
+                fo.status = "CLOSED"
+                fo.holds.clear()
+    return assigned
+
+
+def _release_committed(
+    world: World,
+    shop: Shop,
+    line_item: LineItem,
+    units: int,
+    location: Location,
+    restock: bool,
+    restock_at: Location | None,
+) -> None:
+    variant = line_item.variant
+    from_committed = min(units, line_item.committed_quantity)
+    if variant is None or not from_committed:
+        return  # a BYPASS line never claimed stock, so there is nothing to give back
+    line_item.committed_quantity -= from_committed
+    level = inventory.level_for(world, shop, variant.inventory_item, location)
+    target = restock_at or location
+    if restock and target is location:
+        inventory.move(world, shop, level, available=from_committed, committed=-from_committed)
+        return
+    inventory.move(world, shop, level, committed=-from_committed)
+    if restock:
+        elsewhere = inventory.level_for(world, shop, variant.inventory_item, target)
+        inventory.move(world, shop, elsewhere, available=from_committed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -243,16 +243,29 @@ class ShopifySandbox:
         company: str | None = None,
         number: str | None = None,
         url: str | None = None,
+        units: Mapping[str, int] | None = None,
     ) -> str:
-        """Fulfil every open fulfillment order of the order with tracking; returns its id."""
+        """Fulfil every open fulfillment order of the order with tracking, or only `units`
+        (SKU -> quantity) of it: one box, as the admin's "Fulfill items" does; returns its id."""
         with self.world.lock:
             shop = self.world.shop(shop_name)
             order = self._order(shop, order_id)
-            entries = [
-                (fo, None)
-                for fo in order.fulfillment_orders
-                if any(li.remaining_quantity for li in fo.line_items)
-            ]
+            entries: list[tuple[Any, list[tuple[str, int]] | None]] = []
+            left = dict(units or {})
+            for fo in order.fulfillment_orders:
+                if not any(li.remaining_quantity for li in fo.line_items):
+                    continue
+                if units is None:
+                    entries.append((fo, None))
+                    continue
+                picked = []
+                for li in fo.line_items:
+                    take = min(li.remaining_quantity, left.get(li.line_item.sku or "", 0))
+                    if take > 0:
+                        picked.append((li.gid, take))
+                        left[li.line_item.sku or ""] -= take
+                if picked:
+                    entries.append((fo, picked))
             if not entries:
                 raise SandboxError(f"order {order.name} has nothing left to fulfil")
             tracking = (
@@ -264,6 +277,21 @@ class ShopifySandbox:
             if created is None:
                 raise SandboxError("; ".join(e.message for e in errors))
             return created.gid
+
+    def update_tracking(
+        self, shop_name: str, fulfillment_id: str, company: str | None, number: str
+    ) -> None:
+        """The merchant corrects a fulfilment's tracking in the admin (fulfillments/update)."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            found = shop.find(
+                [f for o in shop.orders for f in o.fulfillments], fulfillment_id, "Fulfillment"
+            )
+            if found is None:
+                raise SandboxError(f"no fulfillment {fulfillment_id} in {shop.name}")
+            fulfillment.update_tracking(
+                self.world, shop, found, {"company": company, "number": number}
+            )
 
     def cancel_order_as_merchant(
         self, shop_name: str, order_id: str, reason: str = "OTHER", restock: bool = True
@@ -483,6 +511,7 @@ def _snapshot(order: Order) -> dict[str, Any]:
                 "id": li.gid,
                 "sku": li.sku,
                 "quantity": li.quantity,
+                "current_quantity": li.current_quantity,
                 "fulfilled": li.fulfilled_quantity,
                 "committed": li.committed_quantity,
             }
@@ -503,6 +532,15 @@ def _snapshot(order: Order) -> dict[str, Any]:
                         "created_at": iso(h.created_at),
                     }
                     for h in fo.holds
+                ],
+                "line_items": [
+                    {
+                        "id": fo_line.gid,
+                        "line_item_id": fo_line.line_item.gid,
+                        "total_quantity": fo_line.total_quantity,
+                        "remaining_quantity": fo_line.remaining_quantity,
+                    }
+                    for fo_line in fo.line_items
                 ],
             }
             for fo in order.fulfillment_orders
@@ -527,5 +565,21 @@ def _snapshot(order: Order) -> dict[str, Any]:
                 "created_at": iso(t.created_at),
             }
             for t in order.transactions
+        ],
+        "refunds": [
+            {
+                "id": r.gid,
+                "note": r.note,
+                "created_at": iso(r.created_at),
+                "lines": [
+                    {
+                        "line_item_id": line.line_item.gid,
+                        "quantity": line.quantity,
+                        "restock_type": line.restock_type,
+                    }
+                    for line in r.lines
+                ],
+            }
+            for r in order.refunds
         ],
     }

@@ -35,6 +35,9 @@ EMITTED_TOPICS = frozenset(
         "orders/create",
         "orders/cancelled",
         "orders/fulfilled",
+        "orders/edited",
+        "orders/updated",  # on an order edit and on a refund only
+        "refunds/create",
         "fulfillments/create",
         "fulfillments/update",
         "inventory_levels/update",

@@ -98,3 +98,95 @@ def order_input(
 
 def decrement(policy: str = "DECREMENT_OBEYING_POLICY") -> dict[str, Any]:
     return {"inventoryBehaviour": policy, "sendReceipt": False, "sendFulfillmentReceipt": False}
+
+
+ORDER_LINES = """
+query Lines($id: ID!) {
+  order(id: $id) {
+    id updatedAt displayFulfillmentStatus merchantEditable merchantEditableErrors edited
+    lineItems(first: 10) {
+      nodes { id sku quantity currentQuantity unfulfilledQuantity refundableQuantity }
+    }
+    fulfillmentOrders(first: 5) {
+      nodes { id status fulfillmentHolds { id handle }
+              lineItems(first: 10) { nodes { id sku totalQuantity remainingQuantity } } }
+    }
+    refunds(first: 5) {
+      id note createdAt
+      refundLineItems(first: 10) {
+        nodes { quantity restockType restocked location { id } lineItem { id sku } }
+      }
+    }
+  }
+}
+"""
+
+EDIT_BEGIN = """
+mutation Begin($id: ID!) {
+  orderEditBegin(id: $id) {
+    calculatedOrder {
+      id
+      lineItems(first: 10) {
+        nodes { id sku quantity editableQuantity editableQuantityBeforeChanges restockable
+                restocking variant { id } }
+      }
+    }
+    orderEditSession { id }
+    userErrors { field message }
+  }
+}
+"""
+
+EDIT_SET = """
+mutation Set($id: ID!, $line: ID!, $quantity: Int!, $restock: Boolean) {
+  orderEditSetQuantity(id: $id, lineItemId: $line, quantity: $quantity, restock: $restock) {
+    calculatedLineItem {
+      id quantity editableQuantity restocking
+      stagedChanges {
+        __typename
+        ... on OrderStagedChangeDecrementItem { delta restock lineItem { id } }
+      }
+    }
+    calculatedOrder { id subtotalLineItemsQuantity }
+    orderEditSession { id }
+    userErrors { field message }
+  }
+}
+"""
+
+EDIT_COMMIT = """
+mutation Commit($id: ID!, $note: String) {
+  orderEditCommit(id: $id, notifyCustomer: false, staffNote: $note) {
+    order { id }
+    successMessages
+    userErrors { field message }
+  }
+}
+"""
+
+REFUND = """
+mutation Refund($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
+    refund {
+      id note
+      refundLineItems(first: 10) { nodes { quantity restockType restocked location { id } } }
+    }
+    order { id }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def ship_lines(fo_id: str, lines: list[tuple[str, int]], company: str = "USPS") -> dict[str, Any]:
+    """FulfillmentInput for some units of some lines of one fulfillment order."""
+    return {
+        "lineItemsByFulfillmentOrder": [
+            {
+                "fulfillmentOrderId": fo_id,
+                "fulfillmentOrderLineItems": [{"id": i, "quantity": q} for i, q in lines],
+            }
+        ],
+        "notifyCustomer": False,
+        "trackingInfo": {"company": company, "number": "9400111899223100000000"},
+    }

@@ -16,6 +16,8 @@ from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 from .operations import FULFILL, HOLD, ORDER_CREATE, RELEASE, decrement, order_input
 from .shopify_http import Admin, WebhookSink
 
+USPS_URL = "https://tools.usps.com/go/TrackConfirmAction_input?qtc_tLabels1=9400111899223100000000"
+
 
 def create_order(admin: Admin, variant_id: str, quantity: int = 2) -> dict[str, Any]:
     created = admin.data(
@@ -59,7 +61,7 @@ async def test_fulfilment_with_tracking_consumes_stock_and_emits_a_signed_webhoo
 
     assert shipped["userErrors"] == []
     assert shipped["fulfillment"]["trackingInfo"] == [
-        {"company": "USPS", "number": "9400111899223100000000", "url": None}
+        {"company": "USPS", "number": "9400111899223100000000", "url": USPS_URL}
     ]
     stock = sandbox.inventory(store.name, "TEE-RED-L")
     assert (stock["available"], stock["committed"], stock["on_hand"]) == (8, 0, 8)
@@ -107,7 +109,11 @@ def test_fulfilling_everything_makes_the_order_fulfilled(
     assert snapshot["fulfillment_status"] == "FULFILLED"
     assert snapshot["fulfillment_orders"][0]["status"] == "CLOSED"
     assert snapshot["fulfillments"][0]["tracking"] == [
-        {"company": "UPS", "number": "1Z999AA10123456784", "url": None}
+        {
+            "company": "UPS",
+            "number": "1Z999AA10123456784",
+            "url": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999AA10123456784",
+        }
     ]
 
 

@@ -19,7 +19,7 @@ from shopbridge.shopify.errors import (
     ShopifyThrottled,
     ShopifyUserError,
 )
-from shopbridge.shopify.models import InventoryDelta, OrderLine
+from shopbridge.shopify.models import InventoryDelta, OrderLine, RefundLine
 from shopbridge.shopify.throttle import SPARE_FRACTION, ShopBucket, ThrottleStatus
 
 MakeClient = Callable[..., ShopifyClient]
@@ -40,6 +40,18 @@ CREATED = {
     }
 }
 NO_ORDERS: dict[str, Any] = {"orders": {"nodes": []}}
+LINES = {
+    "nodes": [
+        {
+            "id": "gid://shopify/LineItem/1",
+            "sku": "TEE-RED-L",
+            "quantity": 1,
+            "currentQuantity": 1,
+            "unfulfilledQuantity": 1,
+            "refundableQuantity": 1,
+        }
+    ]
+}
 VARIANT_LINE = OrderLine(variant_id="gid://shopify/ProductVariant/1", quantity=1, unit_price=1)
 
 
@@ -345,7 +357,7 @@ async def test_create_order_after_timeout_returns_the_order_that_landed(
     shopify.then(
         httpx.ReadTimeout("slow"),
         ok({"orders": {"nodes": [ORDER_NODE]}}),
-        ok({"order": {"id": ORDER_NODE["id"], "fulfillmentOrders": {"nodes": []}}}),
+        ok({"order": {**ORDER_NODE, "fulfillmentOrders": {"nodes": []}, "lineItems": LINES}}),
     )
     created = await make_client().create_order(
         source_identifier="577000111222333",
@@ -353,7 +365,9 @@ async def test_create_order_after_timeout_returns_the_order_that_landed(
         lines=[VARIANT_LINE],
     )
     assert created.id == "gid://shopify/Order/1001"
-    assert shopify.operations == ["CreateOrder", "FindOrderBySourceIdentifier", "FulfillmentOrders"]
+    assert [(li.id, li.quantity) for li in created.line_items] == [("gid://shopify/LineItem/1", 1)]
+    assert shopify.operations == ["CreateOrder", "FindOrderBySourceIdentifier", "ReadCreatedOrder"]
+    assert shopify.bodies[-1]["variables"] == {"id": ORDER_NODE["id"], "lineCount": 1}
 
 
 async def test_create_order_after_timeout_retries_when_nothing_landed(
@@ -460,3 +474,119 @@ async def test_clients_of_one_shop_share_its_bucket() -> None:
     finally:
         for client in (first, second, other):
             await client.aclose()
+
+
+def _state(current: int) -> dict[str, Any]:
+    line = {**LINES["nodes"][0], "quantity": 3, "currentQuantity": current}
+    return {
+        "order": {
+            **ORDER_NODE,
+            "updatedAt": "2026-11-02T09:00:00Z",
+            "closed": False,
+            "canMarkAsPaid": True,
+            "merchantEditable": True,
+            "merchantEditableErrors": [],
+            "lineItems": {"nodes": [{**line, "unfulfilledQuantity": current}]},
+        }
+    }
+
+
+def _edit_steps() -> tuple[httpx.Response, ...]:
+    """Read, begin and set quantity, answered as Shopify would."""
+    return (
+        ok(_state(3)),
+        ok(
+            {
+                "orderEditBegin": {
+                    "calculatedOrder": {
+                        "id": "gid://shopify/CalculatedOrder/9",
+                        "lineItems": {"nodes": [{"id": "gid://shopify/CalculatedLineItem/1"}]},
+                    },
+                    "orderEditSession": {"id": "gid://shopify/OrderEditSession/9"},
+                    "userErrors": [],
+                }
+            }
+        ),
+        ok({"orderEditSetQuantity": {"calculatedLineItem": None, "userErrors": []}}),
+    )
+
+
+async def test_a_lost_edit_commit_that_landed_counts_as_done(
+    make_client: MakeClient, shopify: ScriptedShopify
+) -> None:
+    """The commit is not resent after a 502: the order is read, and the line at its target
+    means the edit went through."""
+    shopify.then(*_edit_steps(), httpx.Response(502, text="Bad Gateway"), ok(_state(1)))
+
+    await make_client().edit_line_quantities(ORDER_NODE["id"], {"gid://shopify/LineItem/1": 1})
+
+    assert shopify.operations == [
+        "GetOrderState",
+        "BeginOrderEdit",
+        "SetOrderEditQuantity",
+        "CommitOrderEdit",
+        "GetOrderState",
+    ]
+    assert shopify.bodies[2]["variables"] == {
+        "id": "gid://shopify/OrderEditSession/9",
+        "lineItemId": "gid://shopify/CalculatedLineItem/1",
+        "quantity": 1,
+        "restock": True,
+    }
+
+
+async def test_a_lost_edit_commit_that_did_not_land_raises_retryable(
+    make_client: MakeClient, shopify: ScriptedShopify
+) -> None:
+    """When the read after a lost commit shows the old quantity, the failure is reported."""
+    shopify.then(*_edit_steps(), httpx.Response(502, text="Bad Gateway"), ok(_state(3)))
+
+    with pytest.raises(ShopifyRetryable):
+        await make_client().edit_line_quantities(ORDER_NODE["id"], {"gid://shopify/LineItem/1": 1})
+
+
+async def test_create_refund_sends_lines_without_money_and_its_key(
+    make_client: MakeClient, shopify: ScriptedShopify
+) -> None:
+    """refundCreate carries the lines, no transactions, and the @idempotent key variable."""
+    shopify.then(
+        ok({"refundCreate": {"refund": {"id": "gid://shopify/Refund/5"}, "userErrors": []}})
+    )
+
+    refund_id = await make_client().create_refund(
+        ORDER_NODE["id"],
+        [
+            RefundLine(
+                line_item_id="gid://shopify/LineItem/1",
+                quantity=1,
+                restock_type="RETURN",
+                location_id="gid://shopify/Location/1",
+            ),
+            RefundLine(
+                line_item_id="gid://shopify/LineItem/2",
+                quantity=2,
+                restock_type="NO_RESTOCK",
+                location_id="gid://shopify/Location/1",
+            ),
+        ],
+        note="TikTok return",
+        idempotency_key="tts-577-return-1",
+    )
+
+    assert refund_id == "gid://shopify/Refund/5"
+    variables = shopify.bodies[0]["variables"]
+    assert variables["idempotencyKey"] == "tts-577-return-1"
+    assert variables["input"] == {
+        "orderId": ORDER_NODE["id"],
+        "note": "TikTok return",
+        "notify": False,
+        "refundLineItems": [
+            {
+                "lineItemId": "gid://shopify/LineItem/1",
+                "quantity": 1,
+                "restockType": "RETURN",
+                "locationId": "gid://shopify/Location/1",
+            },
+            {"lineItemId": "gid://shopify/LineItem/2", "quantity": 2, "restockType": "NO_RESTOCK"},
+        ],
+    }

@@ -42,3 +42,15 @@ def test_inventory_mutations_carry_an_idempotency_key() -> None:
     """Both inventory mutations use @idempotent(key:), required since 2026-04."""
     for name in ("adjust_inventory", "set_inventory"):
         assert "@idempotent(key: $idempotencyKey)" in OPERATIONS[name].text
+
+
+def test_refund_create_carries_an_idempotency_key() -> None:
+    """refundCreate requires @idempotent(key:) in 2026-07 (wave2 §5)."""
+    assert "@idempotent(key: $idempotencyKey)" in OPERATIONS["create_refund"].text
+
+
+def test_edit_operations_carry_no_idempotency_key() -> None:
+    """orderEdit* mutations do not support @idempotent (wave2 §5): the directive would be
+    refused."""
+    for name in ("begin_order_edit", "set_order_edit_quantity", "commit_order_edit"):
+        assert "@idempotent" not in OPERATIONS[name].text

@@ -2,10 +2,12 @@
 
 from shopbridge_sandbox.shopify.resolvers import (  # noqa: F401 - imported to register resolvers
     catalog,
+    editing,
     fulfillment,
     inventory,
     nodes,
     orders,
+    refunds,
     webhooks,
 )
 from shopbridge_sandbox.shopify.resolvers.registry import (

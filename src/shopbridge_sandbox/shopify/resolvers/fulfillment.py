@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from shopbridge_sandbox.shopify import fulfillment as operations
-from shopbridge_sandbox.shopify.model import Fulfillment, FulfillmentOrder, Order, iso
+from shopbridge_sandbox.shopify.model import (
+    Fulfillment,
+    FulfillmentLineItem,
+    FulfillmentOrder,
+    Order,
+    iso,
+)
 from shopbridge_sandbox.shopify.orders import UserError
 from shopbridge_sandbox.shopify.resolvers.registry import (
     attributes,
     connection,
     ctx,
+    money_bag,
     not_implemented,
     resolves,
     user_errors,
@@ -92,7 +99,7 @@ def _fo_fulfillments(fo: FulfillmentOrder, info: Any, **page: Any) -> dict[str, 
     mine = [
         f
         for f in fo.order.fulfillments
-        if any(li is x.line_item for li, _ in f.lines for x in fo.line_items)
+        if any(fl.line_item is x.line_item for fl in f.lines for x in fo.line_items)
     ]
     return connection(mine, **page)
 
@@ -134,8 +141,8 @@ attributes(
     updatedAt=lambda f: iso(f.updated_at),
     order=lambda f: f.order,
     location=lambda f: f.location,
-    totalQuantity=lambda f: sum(q for _, q in f.lines),
-    requiresShipping=lambda f: any(li.requires_shipping for li, _ in f.lines),
+    totalQuantity=lambda f: sum(fl.quantity for fl in f.lines),
+    requiresShipping=lambda f: any(fl.line_item.requires_shipping for fl in f.lines),
     deliveredAt=lambda f: None,
     inTransitAt=lambda f: None,
     estimatedDeliveryAt=lambda f: None,
@@ -148,9 +155,27 @@ def _tracking_info(f: Fulfillment, info: Any, first: int | None = None) -> list[
     return rows[:first] if first is not None else rows
 
 
+@resolves("Fulfillment", "fulfillmentLineItems")
+def _fulfillment_line_items(f: Fulfillment, info: Any, **page: Any) -> dict[str, Any]:
+    return connection(f.lines, **page)
+
+
+@resolves("FulfillmentLineItem", "originalTotalSet", "discountedTotalSet")
+def _fulfillment_line_total(line: FulfillmentLineItem, info: Any) -> dict[str, Any]:
+    return money_bag(line.line_item.unit_price * line.quantity, ctx(info).shop.currency)
+
+
+attributes(
+    "FulfillmentLineItem",
+    id=lambda fl: fl.gid,
+    quantity=lambda fl: fl.quantity,
+    lineItem=lambda fl: fl.line_item,
+)
+
+
 @resolves("Fulfillment", "fulfillmentOrders")
 def _fulfillment_fos(f: Fulfillment, info: Any, **page: Any) -> dict[str, Any]:
-    lines = {li.id for li, _ in f.lines}
+    lines = {fl.line_item.id for fl in f.lines}
     fos = [
         fo
         for fo in f.order.fulfillment_orders

@@ -17,6 +17,10 @@ _KINDS: dict[str, Callable[[Shop], Iterable[Any]]] = {
         h for o in shop.orders for fo in o.fulfillment_orders for h in fo.holds
     ),
     "Fulfillment": lambda shop: (f for o in shop.orders for f in o.fulfillments),
+    "FulfillmentLineItem": lambda shop: (
+        fl for o in shop.orders for f in o.fulfillments for fl in f.lines
+    ),
+    "Refund": lambda shop: (r for o in shop.orders for r in o.refunds),
     "OrderTransaction": lambda shop: (t for o in shop.orders for t in o.transactions),
     "Product": lambda shop: shop.products,
     "ProductVariant": lambda shop: shop.variants(),

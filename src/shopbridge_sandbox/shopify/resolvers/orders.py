@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from shopbridge_sandbox.shopify import orders
+from shopbridge_sandbox.shopify import editing, orders
 from shopbridge_sandbox.shopify.model import Job, LineItem, Order, Transaction, iso
 from shopbridge_sandbox.shopify.resolvers.registry import (
     attributes,
@@ -71,7 +71,12 @@ attributes(
     fullyPaid=lambda o: o.outstanding == 0 and o.total > 0,
     unpaid=lambda o: o.received == 0,
     totalPriceSet=lambda o: money_bag(o.total, o.currency),
-    currentTotalPriceSet=lambda o: money_bag(o.total, o.currency),
+    currentTotalPriceSet=lambda o: money_bag(o.current_total, o.currency),
+    subtotalLineItemsQuantity=lambda o: sum(li.quantity for li in o.line_items),
+    currentSubtotalLineItemsQuantity=lambda o: sum(li.current_quantity for li in o.line_items),
+    merchantEditable=lambda o: not editing.merchant_editable_errors(o),
+    merchantEditableErrors=editing.merchant_editable_errors,
+    edited=lambda o: bool(o.edits),
     totalOutstandingSet=lambda o: money_bag(o.outstanding, o.currency),
     totalReceivedSet=lambda o: money_bag(o.received, o.currency),
     shippingAddress=lambda o: _address(o.shipping_address),
@@ -98,8 +103,13 @@ attributes(
     title=lambda li: li.title,
     name=lambda li: li.title,
     quantity=lambda li: li.quantity,
-    currentQuantity=lambda li: li.quantity,
+    currentQuantity=lambda li: li.current_quantity,
     unfulfilledQuantity=lambda li: li.unfulfilled_quantity,
+    # "excluding refunded units and removed units" [SDL], so the same as currentQuantity.
+    refundableQuantity=lambda li: li.current_quantity,
+    fulfillableQuantity=lambda li: li.unfulfilled_quantity,
+    nonFulfillableQuantity=lambda li: li.removed_quantity,
+    restockable=lambda li: li.restockable,
     requiresShipping=lambda li: li.requires_shipping,
     variant=lambda li: li.variant,
     variantTitle=lambda li: li.variant.title if li.variant else None,
