@@ -121,6 +121,32 @@ class TikTokDriver(_Driver):
         result: dict[str, Any] = await self._call("GET", f"/orders/{order_id}")
         return result
 
+    async def cancel_items(self, order_id: str, line_item_ids: list[str], role: str) -> None:
+        """TikTok (or the seller) cancels these units; the order lives on while any unit does."""
+        body = {"line_item_ids": line_item_ids, "role": role}
+        await self._call("POST", f"/orders/{order_id}/cancel_items", body)
+
+    async def combine(self, shop_id: str, order_ids: list[str]) -> str:
+        """TikTok packs these orders of one buyer together; returns the package id."""
+        body = {"order_ids": order_ids}
+        result = await self._call("POST", f"/shops/{shop_id}/packages/combine", body)
+        return str(result["package_id"])
+
+    async def collect(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/collect")
+
+    async def deliver(self, order_id: str) -> None:
+        await self._call("POST", f"/orders/{order_id}/deliver")
+
+    async def create_return(self, order_id: str, line_item_ids: list[str]) -> str:
+        """The buyer asks to return these units (return and refund); returns its id."""
+        body = {"line_item_ids": line_item_ids, "return_type": "RETURN_AND_REFUND"}
+        result = await self._call("POST", f"/orders/{order_id}/returns", body)
+        return str(result["return_id"])
+
+    async def advance_return(self, return_id: str, status: str) -> None:
+        await self._call("POST", f"/returns/{return_id}/advance", {"status": status})
+
     async def orders(self, shop_id: str, updated_since: int | None = None) -> list[dict[str, Any]]:
         """The shop's orders (as `order` shows them), those updated at or after a Unix time."""
         params = {} if updated_since is None else {"updated_since": updated_since}
@@ -199,8 +225,16 @@ class ShopifyDriver(_Driver):
         result: dict[str, Any] = await self._call("GET", f"/shops/{shop}/orders/{order_id}")
         return result
 
-    async def fulfill(self, shop: str, order_id: str, company: str | None, number: str) -> str:
-        body = {"company": company, "number": number}
+    async def fulfill(
+        self,
+        shop: str,
+        order_id: str,
+        company: str | None,
+        number: str,
+        units: dict[str, int] | None = None,
+    ) -> str:
+        """Fulfil the order, or only `units` (SKU -> quantity) of it: one box."""
+        body: dict[str, Any] = {"company": company, "number": number, "units": units}
         return str(
             (await self._call("POST", f"/shops/{shop}/orders/{order_id}/fulfill", body))["id"]
         )

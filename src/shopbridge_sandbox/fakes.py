@@ -10,12 +10,12 @@ import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shopbridge.clock import Clock
-from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.events import CancellationObserved, ReturnObserved
 from shopbridge.domain.policy import Policy
-from shopbridge.domain.tiktok_order import Address, TikTokOrder
+from shopbridge.domain.tiktok_order import Address, TikTokOrder, TikTokStatus
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.engine.ports import (
     CreatedOrder,
@@ -25,6 +25,7 @@ from shopbridge.engine.ports import (
     Registration,
     ShippingProvider,
     ShopifyFulfilment,
+    ShopifyLine,
     ShopifyOrderRef,
     ShopifyOrderView,
     TikTokSku,
@@ -48,12 +49,23 @@ class _Faulty:
 
 
 @dataclass
+class FakeLine:
+    line_id: str
+    sku: str
+    quantity: int
+    current: int
+    fulfilled: int = 0
+
+
+@dataclass
 class FakeShopifyOrder:
     order_id: str
     name: str
     tiktok_order_id: str
-    quantities: dict[str, int]  # known SKUs only: what was committed
+    quantities: dict[str, int]  # known SKUs only: what is committed
     custom_skus: tuple[str, ...]
+    lines: list[FakeLine] = field(default_factory=list)
+    refund_notes: list[str] = field(default_factory=list)
     holds: dict[str, str] = field(default_factory=dict)  # hold id -> handle
     paid: bool = False
     cancelled: bool = False
@@ -76,6 +88,7 @@ class FakeShopify(_Faulty):
         self.committed: dict[str, int] = defaultdict(int)
         self.orders: dict[str, FakeShopifyOrder] = {}
         self._ids = itertools.count(1001)
+        self._done_keys: set[str] = set()  # idempotency keys of refunds and restocks
 
     def view(self, order_id: str) -> ShopifyOrderView:
         o = self.orders[order_id]
@@ -87,6 +100,11 @@ class FakeShopify(_Faulty):
             paid=o.paid,
             our_hold_ids=tuple(o.holds),
             fulfilments=tuple(o.fulfilments),
+            lines=tuple(
+                ShopifyLine(x.line_id, x.sku, x.quantity, x.current, x.current - x.fulfilled)
+                for x in o.lines
+            ),
+            refund_notes=tuple(o.refund_notes),
         )
 
     async def check_access(self) -> None:
@@ -117,7 +135,16 @@ class FakeShopify(_Faulty):
         number = next(self._ids)
         known: dict[str, int] = {}
         unknown: list[str] = []
-        for line in order.lines:
+        lines: list[FakeLine] = []
+        for index, line in enumerate(order.live_lines()):
+            lines.append(
+                FakeLine(
+                    f"gid://shopify/LineItem/{number}{index:02d}",
+                    line.seller_sku,
+                    line.quantity,
+                    line.quantity,
+                )
+            )
             if line.seller_sku in self.available_stock:
                 known[line.seller_sku] = known.get(line.seller_sku, 0) + line.quantity
             else:
@@ -127,7 +154,7 @@ class FakeShopify(_Faulty):
             self.committed[sku] += qty
         gid = f"gid://shopify/Order/{number}"
         self.orders[gid] = FakeShopifyOrder(
-            gid, f"#{number}", order.order_id, known, tuple(unknown)
+            gid, f"#{number}", order.order_id, known, tuple(unknown), lines
         )
         return CreatedOrder(self.view(gid), tuple(unknown))
 
@@ -173,6 +200,61 @@ class FakeShopify(_Faulty):
             self.committed[sku] -= qty
             self.available_stock[sku] += qty
 
+    async def edit_quantities(
+        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+    ) -> None:
+        self._enter("edit_quantities")
+        o = self.orders[order_id]
+        if o.cancelled:
+            raise PermanentError(f"order {o.name} is cancelled and cannot be edited")
+        for line in o.lines:
+            goal = quantities.get(line.line_id)
+            if goal is None or goal >= line.current:
+                continue
+            if goal < line.fulfilled:
+                raise PermanentError(f"cannot remove fulfilled units of {line.sku}")
+            removed, line.current = line.current - goal, goal
+            if line.sku in o.quantities:  # restock: true
+                o.quantities[line.sku] -= removed
+                self.committed[line.sku] -= removed
+                self.available_stock[line.sku] += removed
+
+    async def refund_lines(
+        self,
+        order_id: str,
+        lines: Sequence[tuple[str, int]],
+        *,
+        restock: bool,
+        note: str,
+        idempotency_key: str,
+    ) -> None:
+        self._enter("refund_lines")
+        if idempotency_key in self._done_keys:
+            return
+        self._done_keys.add(idempotency_key)
+        o = self.orders[order_id]
+        o.refund_notes.append(note)
+        by_id = {x.line_id: x for x in o.lines}
+        for line_id, quantity in lines:
+            line = by_id[line_id]
+            line.current -= quantity
+            line.fulfilled = min(line.fulfilled, line.current)
+            if restock and line.sku in self.available_stock:
+                self.available_stock[line.sku] += quantity
+
+    async def restock_lines(
+        self, order_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str
+    ) -> None:
+        self._enter("restock_lines")
+        if idempotency_key in self._done_keys:
+            return
+        self._done_keys.add(idempotency_key)
+        by_id = {x.line_id: x for x in self.orders[order_id].lines}
+        for line_id, quantity in lines:
+            sku = by_id[line_id].sku
+            if sku in self.available_stock:
+                self.available_stock[sku] += quantity
+
     async def orders_updated(self, since: datetime) -> tuple[str, ...]:
         self._enter("orders_updated")
         return tuple(self.orders)  # no clock here: every order counts as updated
@@ -211,17 +293,47 @@ class FakeShopify(_Faulty):
 
     # --- merchant actions in the Shopify admin ---
 
-    def fulfil(self, order_id: str, company: str | None, number: str | None) -> ShopifyFulfilment:
+    def fulfil(
+        self,
+        order_id: str,
+        company: str | None,
+        number: str | None,
+        units: Mapping[str, int] | None = None,
+    ) -> ShopifyFulfilment:
+        """Fulfil every remaining unit, or `units` (SKU -> quantity) of them: one box."""
         o = self.orders[order_id]
         if o.holds or o.cancelled:
             raise PermanentError(f"order {o.name} is on hold or cancelled and cannot be fulfilled")
+        boxed: list[tuple[str, int]] = []
+        for line in o.lines:
+            left = line.current - line.fulfilled
+            quantity = left if units is None else min(left, units.get(line.sku, 0))
+            if quantity <= 0:
+                continue
+            line.fulfilled += quantity
+            boxed.append((line.line_id, quantity))
+            if line.sku in o.quantities:
+                o.quantities[line.sku] -= quantity
+                self.committed[line.sku] -= quantity
+        if not boxed and o.lines:
+            raise PermanentError(f"order {o.name} has nothing left to fulfil")
         fulfilment = ShopifyFulfilment(
-            f"gid://shopify/Fulfillment/{len(o.fulfilments) + 1}{o.name[1:]}", company, number
+            f"gid://shopify/Fulfillment/{len(o.fulfilments) + 1}{o.name[1:]}",
+            company,
+            number,
+            tuple(boxed),
         )
         o.fulfilments.append(fulfilment)
-        for sku, qty in o.quantities.items():
-            self.committed[sku] -= qty
         return fulfilment
+
+    def retrack(self, order_id: str, fulfillment_id: str, number: str) -> ShopifyFulfilment:
+        """The merchant corrects a tracking number in the admin (fulfillments/update)."""
+        o = self.orders[order_id]
+        for index, f in enumerate(o.fulfilments):
+            if f.fulfillment_id == fulfillment_id:
+                o.fulfilments[index] = replace(f, number=number)
+                return o.fulfilments[index]
+        raise KeyError(fulfillment_id)
 
 
 class FakeTikTok(_Faulty):
@@ -241,7 +353,10 @@ class FakeTikTok(_Faulty):
         self.unreadable: list[UnreadableOrder] = []  # orders TikTok sends in a broken shape
         self.refuse: dict[str, PlatformError] = {}  # seller SKU -> what TikTok says of its stock
         self.shipped: dict[str, tuple[str, str]] = {}
+        self.packages: dict[str, tuple[str, tuple[str, ...]]] = {}  # id -> (tracking, units)
+        self.returns: dict[str, list[ReturnObserved]] = defaultdict(list)
         self.answers: dict[str, str] = {}
+        self._packages = itertools.count(1)
 
     async def check_access(self) -> None:
         self._enter("check_access")
@@ -277,11 +392,101 @@ class FakeTikTok(_Faulty):
         self._enter("shipping_providers")
         return self.providers
 
-    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
+    async def mark_shipped(
+        self,
+        order_id: str,
+        tracking_number: str,
+        provider_id: str,
+        unit_ids: Sequence[str] | None = None,
+    ) -> str | None:
         self._enter("mark_shipped")
-        if order_id in self.shipped:
+        order = self.orders[order_id]
+        if order.status is TikTokStatus.CANCELLED:
+            raise PermanentError(f"order {order_id} is cancelled")
+        waiting = [u for u in order.live_units if not u.shipped]
+        wanted = waiting if unit_ids is None else [u for u in waiting if u.line_item_id in unit_ids]
+        if order.units and unit_ids is not None and len(wanted) != len(set(unit_ids)):
+            raise PermanentError("some line items are cancelled, shipped or unknown")
+        if order_id in self.shipped and (not order.units or not wanted):
             raise PermanentError("package already shipped", code="already_shipped")
+        package = f"pkg-{next(self._packages)}"
         self.shipped[order_id] = (tracking_number, provider_id)
+        ids = {u.line_item_id for u in wanted}
+        self.packages[package] = (tracking_number, tuple(sorted(ids)))
+        if order.units:
+            units = tuple(
+                replace(u, status="AWAITING_COLLECTION", package_id=package)
+                if u.line_item_id in ids
+                else u
+                for u in order.units
+            )
+            left = any(not u.shipped for u in units if not u.cancelled)
+            status = TikTokStatus.PARTIALLY_SHIPPING if left else TikTokStatus.AWAITING_COLLECTION
+            self._bump(order_id, units=units, status=status)
+        return package
+
+    async def ship_package(self, package_id: str, tracking_number: str, provider_id: str) -> None:
+        self._enter("ship_package")
+        for order in list(self.orders.values()):
+            if any(u.package_id == package_id and not u.shipped for u in order.units):
+                units = tuple(
+                    replace(u, status="AWAITING_COLLECTION")
+                    if u.package_id == package_id and not u.cancelled
+                    else u
+                    for u in order.units
+                )
+                self._bump(order.order_id, units=units, status=TikTokStatus.AWAITING_COLLECTION)
+                self.shipped[order.order_id] = (tracking_number, provider_id)
+        self.packages[package_id] = (tracking_number, ())
+
+    async def correct_tracking(
+        self, package_id: str, tracking_number: str, provider_id: str
+    ) -> None:
+        self._enter("correct_tracking")
+        _, units = self.packages[package_id]
+        self.packages[package_id] = (tracking_number, units)
+
+    async def package_tracking(self, package_id: str) -> str | None:
+        self._enter("package_tracking")
+        found = self.packages.get(package_id)
+        return None if found is None else found[0]
+
+    async def cancel_items(
+        self,
+        order_id: str,
+        unit_ids: Sequence[str] | None,
+        skus: Sequence[tuple[str, int]],
+        reason: str,
+        idempotency_key: str,
+    ) -> None:
+        self._enter("cancel_items")
+        order = self.orders[order_id]
+        ids = {u.line_item_id for u in order.live_units} if unit_ids is None else set(unit_ids)
+        units = tuple(
+            replace(u, status="CANCELLED", cancel_user="SELLER") if u.line_item_id in ids else u
+            for u in order.units
+        )
+        if all(u.cancelled for u in units):
+            self._bump(
+                order_id,
+                units=units,
+                status=TikTokStatus.CANCELLED,
+                cancellation_initiator="SELLER",
+                cancel_reason=reason,
+            )
+        else:
+            self._bump(order_id, units=units)
+
+    async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]:
+        self._enter("get_returns")
+        return tuple(self.returns.get(order_id, ()))
+
+    def _bump(self, order_id: str, **changes: object) -> TikTokOrder:
+        """A change TikTok makes itself: the order's update time moves on by a second."""
+        order = self.orders[order_id]
+        return self.update(
+            order_id, update_time=order.update_time + timedelta(seconds=1), **changes
+        )
 
     # --- stock: every SKU listed (but `unlisted`), one product each, one warehouse ---
 

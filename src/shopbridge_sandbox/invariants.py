@@ -87,6 +87,7 @@ def order_breaches(
             )
     if not settled:
         return breaches
+    breaches += _unit_breaches(oid, order, mirrors)
     if status == "CANCELLED":
         for mirror in mirrors:
             if not mirror["cancelled_at"] and not mirror["fulfillments"]:
@@ -96,6 +97,43 @@ def order_breaches(
     elif not mirrors:
         breaches.append(Breach("reserve fast", oid, f"TikTok status {status}, no Shopify order"))
     return breaches
+
+
+_WAITING = frozenset({"UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"})
+
+
+def _unit_breaches(
+    oid: str, order: Mapping[str, Any], mirrors: list[Mapping[str, Any]]
+) -> list[Breach]:
+    """Units, once settled: Shopify waits to ship only units TikTok still has live and
+    unshipped (so a cancelled unit is never shipped), and holds exactly those: it removed the
+    cancelled units and nothing more."""
+    waiting: dict[str, int] = {}
+    for line in order.get("line_items") or ():
+        if str(line.get("display_status")) in _WAITING and order.get("status") != "CANCELLED":
+            sku = str(line.get("seller_sku"))
+            waiting[sku] = waiting.get(sku, 0) + 1
+    found: list[Breach] = []
+    for mirror in mirrors:
+        if mirror["cancelled_at"]:
+            continue
+        unfulfilled: dict[str, int] = {}
+        for line in mirror["line_items"]:
+            sku = str(line["sku"])
+            left = int(line["current_quantity"]) - int(line["fulfilled"])
+            unfulfilled[sku] = unfulfilled.get(sku, 0) + left
+        shipping = any(f["status"] != "CANCELLED" for f in mirror["fulfillments"])
+        for sku in sorted(set(unfulfilled) | set(waiting)):
+            shopify, tiktok = unfulfilled.get(sku, 0), waiting.get(sku, 0)
+            if shopify > tiktok or (shopify < tiktok and not shipping):
+                found.append(
+                    Breach(
+                        "units follow TikTok's",
+                        oid,
+                        f"{mirror['name']} has {shopify} × {sku} to ship, TikTok {tiktok}",
+                    )
+                )
+    return found
 
 
 @dataclass(frozen=True)
@@ -196,6 +234,8 @@ class Observer:
             if order.get("status") == "CANCELLED" or by_source.get(order_id):
                 continue
             for line in order.get("line_items") or ():
+                if line.get("display_status") == "CANCELLED":
+                    continue  # back on sale on TikTok
                 sku = str(line.get("seller_sku"))
                 counts[sku] = counts.get(sku, 0) + 1
         return counts

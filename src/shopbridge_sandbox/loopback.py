@@ -40,6 +40,7 @@ DEFAULT_CATALOG: Catalog = {"TEE-RED-L": ("19.99", 20), "MUG-BLUE": ("12.50", 20
 SHOP = "demo"
 SHOPIFY_TOPICS = (
     "fulfillments/create",
+    "fulfillments/update",
     "orders/cancelled",
     "inventory_levels/update",
     "orders/create",

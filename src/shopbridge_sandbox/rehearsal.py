@@ -61,6 +61,7 @@ SKUS = {"TEE-RED-L": "19.99", "MUG-BLUE": "12.50"}
 MERCHANT = ("rehearsal@example.com", "rehearsal-password")
 SHOPIFY_TOPICS = (
     "fulfillments/create",
+    "fulfillments/update",
     "orders/cancelled",
     "inventory_levels/update",
     "orders/create",

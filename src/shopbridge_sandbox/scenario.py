@@ -34,7 +34,16 @@ PATHS = (
     "released, fulfilled with an unsupported carrier",
     "fulfilled, then cancelled by TikTok",
     "payment failed twice, then paid and released",
+    "two SKUs, one cancelled inside the holdback",
+    "two SKUs, one cancelled after release",
+    "two SKUs shipped in two boxes",
+    "packed with another order of the buyer, shipped once",
+    "delivered, then returned and refunded",
 )
+MULTI_ITEM = {10: 2, 11: 2, 12: 2, 13: 1, 14: 2}  # path -> units of the first SKU
+# The merchant and the carrier look again every 10 minutes, for up to 8 hours, on the
+# multi-item paths, whose acts wait on one another (ship, deliver, return, refund).
+LOOK_AGAIN = 48
 CARRIERS = {6: "UPS", 7: "Bonshaw", 8: "Bonshaw"}
 MINUTE = timedelta(minutes=1)
 
@@ -165,6 +174,8 @@ class Scenario:
 
     def _script(self, n: int, path: int, created: datetime) -> None:
         items = {self.skus[0]: 1 + n % 2, self.skus[1]: 1} if n % 3 else {self.skus[0]: 1}
+        if path in MULTI_ITEM:
+            items = {self.skus[0]: MULTI_ITEM[path], self.skus[1]: 1}
         tiktok = self.tiktok
 
         async def create() -> None:
@@ -234,6 +245,132 @@ class Scenario:
             self._at(n, paid_at + 100 * MINUTE, "merchant fulfils", fulfil)
         if path == 8:
             self._at(n, paid_at + 115 * MINUTE, "TikTok cancels", on_order(tiktok.fraud_cancel))
+        if path in MULTI_ITEM:
+            self._script_items(n, path, paid_at, oid)
+
+    def _script_items(self, n: int, path: int, paid_at: datetime, oid: Callable[[], str]) -> None:
+        """The multi-item paths: partial cancels, boxes, a combined package, a return."""
+        tiktok, first, second = self.tiktok, self.skus[0], self.skus[1]
+
+        async def unit_of(sku: str, order_id: str | None = None) -> str:
+            order = await tiktok.order(order_id or oid())
+            for line in order["line_items"]:
+                if line["seller_sku"] == sku and line.get("display_status") != "CANCELLED":
+                    return str(line["id"])
+            raise LookupError(f"no live unit of {sku}")
+
+        def cancel_one(sku: str, role: str) -> Callable[[], Awaitable[None]]:
+            async def cancel() -> None:
+                await tiktok.cancel_items(oid(), [await unit_of(sku)], role)
+
+            return cancel
+
+        async def shopify_order(order_id: str) -> str:
+            live = [
+                o
+                for o in await self.shopify.orders(self.shop_name, source_identifier=order_id)
+                if not o["cancelled_at"]
+            ]
+            if not live:
+                raise NotYet("not mirrored yet")
+            return str(live[0]["id"])
+
+        def box(
+            units: dict[str, int] | None, order_id: Callable[[], str] = oid
+        ) -> Callable[[], Awaitable[None]]:
+            async def fulfil() -> None:
+                tiktok_id = order_id()
+                try:
+                    await self.shopify.fulfill(
+                        self.shop_name,
+                        await shopify_order(tiktok_id),
+                        "USPS",
+                        f"94001118992231{tiktok_id[-8:]}",
+                        units,
+                    )
+                except Refused as refused:  # still on hold: the merchant looks again later
+                    raise NotYet(str(refused)) from None
+
+            return fulfil
+
+        if path == 10:
+            self._at(
+                n, paid_at + 20 * MINUTE, "seller cancels one item", cancel_one(second, "SELLER")
+            )
+        if path == 11:
+            self._at(
+                n, paid_at + 80 * MINUTE, "TikTok cancels one item", cancel_one(first, "SYSTEM")
+            )
+        if path == 12:
+            self._at(
+                n, paid_at + 90 * MINUTE, "merchant ships box 1", box({first: 2}), tries=LOOK_AGAIN
+            )
+            self._at(n, paid_at + 110 * MINUTE, "merchant ships box 2", box(None), tries=LOOK_AGAIN)
+        if path == 13:
+            other: dict[str, str] = {}
+
+            async def second_order() -> None:
+                other["id"] = await tiktok.create_order(self.shop_id, {second: 1})
+                await tiktok.pay(other["id"])
+
+            async def combine() -> None:
+                if "id" not in other:
+                    raise LookupError("the buyer's second order was never placed")
+                for order_id in (oid(), other["id"]):
+                    if (await tiktok.order(order_id))["status"] != "AWAITING_SHIPMENT":
+                        raise NotYet("TikTok combines orders awaiting shipment only")
+                await tiktok.combine(self.shop_id, [oid(), other["id"]])
+
+            def other_id() -> str:
+                if "id" not in other:
+                    raise LookupError("the buyer's second order was never placed")
+                return other["id"]
+
+            self._at(n, paid_at, "buyer orders again", second_order, tries=LOOK_AGAIN)
+            self._at(
+                n, paid_at + 75 * MINUTE, "TikTok combines both orders", combine, tries=LOOK_AGAIN
+            )
+            self._at(
+                n, paid_at + 90 * MINUTE, "merchant ships order 1", box(None), tries=LOOK_AGAIN
+            )
+            self._at(
+                n,
+                paid_at + 91 * MINUTE,
+                "merchant ships order 2",
+                box(None, other_id),
+                tries=LOOK_AGAIN,
+            )
+        if path == 14:
+            returned: dict[str, str] = {}
+
+            async def delivered() -> None:
+                if (await tiktok.order(oid()))["status"] != "AWAITING_COLLECTION":
+                    raise NotYet("not shipped yet")
+                await tiktok.collect(oid())
+                await tiktok.deliver(oid())
+
+            async def asks_return() -> None:
+                if (await tiktok.order(oid()))["status"] != "DELIVERED":
+                    raise NotYet("not delivered yet")
+                returned["id"] = await tiktok.create_return(oid(), [await unit_of(second)])
+
+            async def refunded() -> None:
+                if "id" not in returned:
+                    raise NotYet("the buyer has not asked for a return yet")
+                await tiktok.advance_return(returned["id"], "COMPLETE")
+
+            self._at(n, paid_at + 80 * MINUTE, "merchant ships", box(None), tries=LOOK_AGAIN)
+            self._at(n, paid_at + 95 * MINUTE, "carrier delivers", delivered, tries=LOOK_AGAIN)
+            self._at(
+                n,
+                paid_at + 100 * MINUTE,
+                "buyer asks to return one item",
+                asks_return,
+                tries=LOOK_AGAIN,
+            )
+            self._at(
+                n, paid_at + 115 * MINUTE, "TikTok refunds the return", refunded, tries=LOOK_AGAIN
+            )
 
 
 class WebMerchant:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shopbridge.domain.money import Money
-from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
+from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus, Unit
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ORDER_ID = "576486316948490001"
@@ -34,8 +34,20 @@ def snapshot(
     parsed = TikTokStatus.parse(status)
     assert parsed is not None
     lines = tuple(
-        OrderLine(sku, f"17{i:017d}", "Tee", qty, Money.of("19.99", "USD"))
+        OrderLine(
+            sku,
+            f"17{i:017d}",
+            "Tee",
+            qty,
+            Money.of("19.99", "USD"),
+            tuple(unit_id(order_id, i, k) for k in range(qty)),
+        )
         for i, (sku, qty) in enumerate((skus or {"TEE-RED-L": 2}).items())
+    )
+    units = tuple(
+        Unit(unit, line.seller_sku, line.sku_id, parsed.value)
+        for line in lines
+        for unit in line.unit_ids
     )
     shows_address = parsed not in (TikTokStatus.UNPAID, TikTokStatus.ON_HOLD)
     return TikTokOrder(
@@ -52,4 +64,10 @@ def snapshot(
         total=Money.of("39.98", "USD"),
         shipping_address=ADDRESS if shows_address else None,
         delivery_option_id="7091146663229654785",
+        units=units,
     )
+
+
+def unit_id(order_id: str, line: int, k: int) -> str:
+    """The TikTok line item id of unit `k` of the order's line `line` in these snapshots."""
+    return f"{order_id[-6:]}{line:02d}{k:03d}"

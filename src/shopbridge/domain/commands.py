@@ -62,6 +62,42 @@ class CancelShopifyOrder:
 
 
 @dataclass(frozen=True)
+class LineTarget:
+    """A Shopify line item and how many units it should keep."""
+
+    shopify_line_id: str
+    seller_sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RemoveShopifyUnits:
+    """Take units TikTok cancelled off the Shopify order (order editing, restock); the rest of
+    the order keeps its hold or release."""
+
+    kind: ClassVar[str] = "remove_shopify_units"
+    priority: ClassVar[int] = Priority.CANCEL
+    key: str
+    shopify_order_id: str
+    targets: tuple[LineTarget, ...]
+    unit_ids: tuple[str, ...]
+    staff_note: str
+
+
+@dataclass(frozen=True)
+class CancelOnTikTok:
+    """The merchant's seller cancellation (out of stock) of some units, or all of them."""
+
+    kind: ClassVar[str] = "cancel_on_tiktok"
+    priority: ClassVar[int] = Priority.ANSWER_CANCELLATION
+    key: str
+    tiktok_order_id: str
+    unit_ids: tuple[str, ...]
+    whole_order: bool
+    reason: str = "seller_cancel_reason_out_of_stock"
+
+
+@dataclass(frozen=True)
 class AnswerTikTokCancellation:
     """Row 5a/5b: approve (only after the Shopify cancel succeeded) or reject on TikTok."""
 
@@ -86,6 +122,50 @@ class ShipOnTikTok:
     company: str | None
     number: str | None
     delivery_option_id: str | None
+    unit_ids: tuple[str, ...] = ()  # the box's TikTok line items; empty: the whole order
+
+
+@dataclass(frozen=True)
+class CorrectTikTokTracking:
+    """A tracking number changed in Shopify after TikTok was told: update the package's
+    shipping info (TikTok allows this once, within 72 hours of shipping)."""
+
+    kind: ClassVar[str] = "correct_tiktok_tracking"
+    priority: ClassVar[int] = Priority.TRACKING
+    key: str
+    tiktok_order_id: str
+    fulfillment_id: str
+    package_id: str | None
+    company: str | None
+    number: str
+    delivery_option_id: str | None
+
+
+@dataclass(frozen=True)
+class RecordShopifyReturn:
+    """A TikTok return or refund is complete: give the Shopify order the matching refund of
+    these lines, restocking the units when the merchant's setting says so."""
+
+    kind: ClassVar[str] = "record_shopify_return"
+    priority: ClassVar[int] = Priority.TRACKING
+    key: str
+    shopify_order_id: str
+    return_id: str
+    lines: tuple[LineTarget, ...]  # quantity: units returned from that Shopify line
+    restock: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class RestockReturn:
+    """The merchant's Restock of a completed return: the units back into available stock."""
+
+    kind: ClassVar[str] = "restock_return"
+    priority: ClassVar[int] = Priority.TRACKING
+    key: str
+    shopify_order_id: str
+    return_id: str
+    lines: tuple[LineTarget, ...]
 
 
 @dataclass(frozen=True)
@@ -113,8 +193,13 @@ Command = (
     CreateShopifyOrder
     | ReleaseShopifyOrder
     | CancelShopifyOrder
+    | RemoveShopifyUnits
+    | CancelOnTikTok
     | AnswerTikTokCancellation
     | ShipOnTikTok
+    | CorrectTikTokTracking
+    | RecordShopifyReturn
+    | RestockReturn
     | SyncTikTokInventory
     | RefreshTikTokOrder
 )
@@ -125,8 +210,13 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         CreateShopifyOrder,
         ReleaseShopifyOrder,
         CancelShopifyOrder,
+        RemoveShopifyUnits,
+        CancelOnTikTok,
         AnswerTikTokCancellation,
         ShipOnTikTok,
+        CorrectTikTokTracking,
+        RecordShopifyReturn,
+        RestockReturn,
         SyncTikTokInventory,
         RefreshTikTokOrder,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shopbridge.domain.mirror import LineLink
 from shopbridge.domain.tiktok_order import TikTokOrder
 
 
@@ -42,6 +43,20 @@ class ShopifyFulfilmentObserved:
     fulfillment_id: str
     company: str | None
     number: str | None
+    # (Shopify line item id, quantity) this fulfilment ships; empty when not known (whole order).
+    lines: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReturnObserved:
+    """A TikTok return or refund after shipping, as read from Search Returns."""
+
+    return_id: str
+    status: str
+    return_type: str
+    unit_ids: tuple[str, ...]
+    update_time: datetime
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,22 @@ class MerchantRejectedCancellation:
 
 
 @dataclass(frozen=True)
+class MerchantCancelledItems:
+    """The merchant cancels these units on TikTok (out of stock); all of them: the order."""
+
+    unit_ids: tuple[str, ...]
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class MerchantRestockedReturn:
+    """The merchant puts a completed return's units back on sale in Shopify."""
+
+    return_id: str
+    user: str = ""
+
+
+@dataclass(frozen=True)
 class MerchantRetried:
     kind: str
     user: str = ""
@@ -89,6 +120,7 @@ class ShopifyOrderCreated:
     already_existed: bool = False
     # Names of extra Shopify orders for this TikTok order that were found and cancelled.
     duplicates_cancelled: tuple[str, ...] = ()
+    lines: tuple[LineLink, ...] = ()  # which Shopify line item mirrors which TikTok units
 
 
 @dataclass(frozen=True)
@@ -117,6 +149,47 @@ class ShopifyCancelRefused:
 
 
 @dataclass(frozen=True)
+class ShopifyUnitsRemoved:
+    """Cancelled units taken off the Shopify order (order editing, restocked)."""
+
+    command_key: str
+    unit_ids: tuple[str, ...]
+    skus: tuple[str, ...] = ()  # whose Shopify stock moved
+    # (Shopify line item id, units) Shopify had already fulfilled, so they could not go.
+    fulfilled: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class TikTokItemsCancelled:
+    """Our seller cancellation reached TikTok; the order as TikTok shows it afterwards."""
+
+    command_key: str
+    order: TikTokOrder
+
+
+@dataclass(frozen=True)
+class TrackingCorrected:
+    command_key: str
+    fulfillment_id: str
+    number: str
+
+
+@dataclass(frozen=True)
+class ShopifyReturnRecorded:
+    command_key: str
+    return_id: str
+    restocked: bool
+    skus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReturnRestocked:
+    command_key: str
+    return_id: str
+    skus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TikTokCancellationAnswered:
     command_key: str
     cancel_id: str
@@ -128,6 +201,10 @@ class TrackingSent:
     command_key: str
     fulfillment_id: str
     shipping_provider: str
+    package_id: str | None = None
+    number: str | None = None  # the tracking number TikTok now has
+    # Units of the box TikTok had cancelled meanwhile: not shipped there.
+    skipped_cancelled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,10 +234,13 @@ Event = (
     | TikTokOrderUnreadable
     | CancellationObserved
     | ShopifyFulfilmentObserved
+    | ReturnObserved
     | ShopifyCancellationObserved
     | DeadlineReached
     | MerchantApprovedCancellation
     | MerchantRejectedCancellation
+    | MerchantCancelledItems
+    | MerchantRestockedReturn
     | MerchantRetried
     | ShopifyOrderCreated
     | ShopifyOrderReleased
@@ -169,6 +249,11 @@ Event = (
     | ShopifyCancelRefused
     | TikTokCancellationAnswered
     | TrackingSent
+    | TrackingCorrected
+    | ShopifyUnitsRemoved
+    | TikTokItemsCancelled
+    | ShopifyReturnRecorded
+    | ReturnRestocked
     | InventorySynced
     | TikTokOrderRefreshed
     | ActionFailed

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus
+from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
 
 
 class Phase(StrEnum):
@@ -28,6 +28,8 @@ class FlagCode(StrEnum):
     ACTION_FAILED = "action_failed"
     DUPLICATE_ORDER = "duplicate_order"
     UNREADABLE_ORDER = "unreadable_order"
+    SHIPPED_CANCELLED_UNITS = "shipped_cancelled_units"
+    UNMATCHED_FULFILMENT = "unmatched_fulfilment"
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,62 @@ class CancelRequest:
 
 @dataclass(frozen=True)
 class Fulfilment:
-    """One Shopify fulfilment and whether its tracking reached TikTok."""
+    """One Shopify fulfilment (one box), the TikTok units it ships, and what TikTok was told."""
 
     fulfillment_id: str
     company: str | None
-    number: str | None
+    number: str | None  # the tracking number Shopify shows now
     sent_to_tiktok: bool = False
     shipping_provider: str | None = None
+    unit_ids: tuple[str, ...] = ()  # TikTok line items in this box (empty: the whole order)
+    package_id: str | None = None  # TikTok's package, once shipped there
+    sent_number: str | None = None  # the tracking number TikTok has, once sent
+
+    @property
+    def needs_correction(self) -> bool:
+        """Shopify's tracking number changed after TikTok was told (fulfillments/update)."""
+        return (
+            self.sent_to_tiktok
+            and self.sent_number is not None
+            and bool(self.number)
+            and self.number != self.sent_number
+        )
+
+
+@dataclass(frozen=True)
+class LineLink:
+    """One Shopify line item and the TikTok units (line items) it mirrors: Shopify holds a
+    quantity per SKU, TikTok one line item per unit, so any subset can be removed or shipped."""
+
+    shopify_line_id: str
+    seller_sku: str
+    unit_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReturnCase:
+    """A TikTok return or refund after shipping, and how far it is mirrored in Shopify."""
+
+    return_id: str
+    status: str
+    return_type: str  # REFUND | RETURN_AND_REFUND | REPLACEMENT
+    unit_ids: tuple[str, ...]
+    update_time: datetime
+    role: str = ""
+    recorded: bool = False  # the Shopify order has the matching refund
+    restocked: bool = False  # the returned units are back in Shopify's available stock
+    restock_wanted: bool = False  # the merchant pressed Restock
+
+    @property
+    def completed(self) -> bool:
+        """TikTok refunded the buyer (the return is over)."""
+        return self.status.endswith("REQUEST_COMPLETE") and not self.status.startswith(
+            "REPLACEMENT"
+        )
+
+    @property
+    def goods_back(self) -> bool:
+        return self.return_type == "RETURN_AND_REFUND"
 
 
 @dataclass(frozen=True)
@@ -93,6 +144,10 @@ class OrderMirror:
     flags: tuple[Flag, ...] = ()
     deadlines: dict[str, datetime] = field(default_factory=dict)
     release_not_before: datetime | None = None  # set when TikTok was not ready at release time
+    lines: tuple[LineLink, ...] = ()  # Shopify line item <-> TikTok units
+    removed_units: tuple[str, ...] = ()  # cancelled units already taken off the Shopify order
+    cancel_units: tuple[str, ...] = ()  # units the merchant asked to cancel on TikTok (pending)
+    returns: tuple[ReturnCase, ...] = ()
     refresh_not_before: datetime | None = None  # after asking TikTok again, wait this long
     seq: int = 0  # counts commands issued, for their idempotency keys
 
@@ -113,5 +168,39 @@ class OrderMirror:
         request = self.cancel_request
         return request if request is not None and request.is_pending else None
 
+    @property
+    def mirrored_units(self) -> frozenset[str]:
+        return frozenset(u for link in self.lines for u in link.unit_ids)
+
+    def shipped_units(self) -> frozenset[str]:
+        """Units some Shopify fulfilment of this order covers."""
+        return frozenset(u for f in self.fulfilments for u in f.unit_ids)
+
+    def units_to_remove(self) -> tuple[str, ...]:
+        """Units TikTok cancelled that the Shopify order still holds."""
+        if self.tiktok is None:
+            return ()
+        gone = self.tiktok.cancelled_unit_ids
+        held = self.mirrored_units - set(self.removed_units)
+        return tuple(sorted(gone & held))
+
     def has_flag(self, code: FlagCode, kind: str = "") -> bool:
         return any(f.code is code and (not kind or f.kind == kind) for f in self.flags)
+
+
+def link_units(
+    units: tuple[Unit, ...], shopify_lines: tuple[tuple[str, str, int], ...]
+) -> tuple[LineLink, ...]:
+    """Which TikTok units each Shopify line item mirrors. `shopify_lines` are (line item id,
+    TikTok seller SKU, quantity) as the order was created; each line takes that many of the
+    SKU's live units, lowest ids first, so every reader of the same order links the same way."""
+    pool: dict[str, list[str]] = {}
+    for unit in sorted(units, key=lambda u: u.line_item_id):
+        if not unit.cancelled:
+            pool.setdefault(unit.seller_sku, []).append(unit.line_item_id)
+    links: list[LineLink] = []
+    for line_id, seller_sku, quantity in shopify_lines:
+        free = pool.get(seller_sku, [])
+        taken, pool[seller_sku] = free[:quantity], free[quantity:]
+        links.append(LineLink(line_id, seller_sku, tuple(taken)))
+    return tuple(links)

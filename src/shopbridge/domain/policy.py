@@ -16,6 +16,8 @@ RECHECK_AFTER = timedelta(minutes=5)
 UNPAID_RECHECK_AFTER = timedelta(hours=1)
 
 REGIONS_WITHOUT_API_REJECT = frozenset({"US"})
+# Markets where a seller may cancel single items of an order (out of stock; tiktok wave2 §4).
+REGIONS_WITH_ITEM_CANCEL = frozenset({"US", "GB", "UK"})
 
 
 class PolicyError(ValueError):
@@ -27,6 +29,11 @@ class Policy:
     holdback: timedelta = MIN_HOLDBACK
     unpaid_window: timedelta = MIN_UNPAID_WINDOW
     region: str = "US"
+    # Create the Shopify order only once the holdback is over (for 3PLs that ignore holds);
+    # until then the stock sync keeps TikTok's count right.
+    create_after_holdback: bool = False
+    # Put a completed return's units back on sale in Shopify automatically.
+    restock_returns: bool = False
 
     def __post_init__(self) -> None:
         if self.holdback < MIN_HOLDBACK:
@@ -41,12 +48,20 @@ class Policy:
 
     @classmethod
     def from_minutes(
-        cls, holdback_minutes: int = 60, unpaid_window_minutes: int = 1440, region: str = "US"
+        cls,
+        holdback_minutes: int = 60,
+        unpaid_window_minutes: int = 1440,
+        region: str = "US",
+        *,
+        create_after_holdback: bool = False,
+        restock_returns: bool = False,
     ) -> Policy:
         return cls(
             holdback=timedelta(minutes=holdback_minutes),
             unpaid_window=timedelta(minutes=unpaid_window_minutes),
             region=region.upper(),
+            create_after_holdback=create_after_holdback,
+            restock_returns=restock_returns,
         )
 
     def holdback_ends_at(self, order: TikTokOrder) -> datetime | None:
@@ -55,6 +70,19 @@ class Policy:
     @property
     def rejects_by_api(self) -> bool:
         return self.region.upper() not in REGIONS_WITHOUT_API_REJECT
+
+    @property
+    def cancels_items(self) -> bool:
+        return self.region.upper() in REGIONS_WITH_ITEM_CANCEL
+
+    def out_of_stock_reason(self, status: TikTokStatus) -> str:
+        """TikTok's seller cancel reason key for "out of stock" in this order status (§4.2)."""
+        key = (
+            "seller_cancel_unpaid_reason_out_of_stock"
+            if status is TikTokStatus.UNPAID
+            else "seller_cancel_reason_out_of_stock"
+        )
+        return f"{key}_uk" if self.region.upper() in ("GB", "UK") else key
 
 
 def release_blocker(order: TikTokOrder, policy: Policy, now: datetime) -> str | None:

@@ -1,12 +1,14 @@
 """What TikTok Shop says about one order: a snapshot, as read from its API.
 
-Line items arrive one unit each (TikTok has no quantity field, tiktok_shop_api.md §3.2);
-a snapshot holds them grouped by SKU.
+Line items arrive one unit each (TikTok has no quantity field, tiktok_shop_api.md §3.2). A
+snapshot holds them both ways: grouped by SKU (`lines`, what the Shopify order is made of) and
+one by one (`units`, each with its own status and package), so any subset of an order can be
+cancelled, shipped or returned on its own (tiktok wave2 §4).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -56,15 +58,40 @@ SHIPPABLE = frozenset(
 )
 
 
+# A unit's own status once its package left (display_status, tiktok_shop_api.md §3.2).
+UNIT_SHIPPED = frozenset({"AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED", "COMPLETED"})
+
+
 @dataclass(frozen=True)
 class OrderLine:
-    """All units of one SKU in the order."""
+    """All units of one SKU (at one price) in the order."""
 
     seller_sku: str
     sku_id: str
     product_name: str
     quantity: int
     unit_price: Money
+    unit_ids: tuple[str, ...] = ()  # the TikTok line items (one per unit) behind this line
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One TikTok line item: one unit of one SKU, cancelled, packed and shipped on its own."""
+
+    line_item_id: str
+    seller_sku: str
+    sku_id: str = ""
+    status: str = ""  # TikTok's display_status of this unit
+    cancel_user: str | None = None  # BUYER | SELLER | OPERATOR | SYSTEM, once cancelled
+    package_id: str | None = None  # set once packed (combined or split) or shipped
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status.upper() in ("CANCELLED", "CANCEL")
+
+    @property
+    def shipped(self) -> bool:
+        return self.status.upper() in UNIT_SHIPPED
 
 
 @dataclass(frozen=True)
@@ -96,6 +123,8 @@ class TikTokOrder:
     total: Money | None = None
     shipping_address: Address | None = None
     delivery_option_id: str | None = None
+    units: tuple[Unit, ...] = ()
+    combined: bool = False  # TikTok packed it with other orders of the buyer (COMBINED)
 
     @property
     def is_paid(self) -> bool:
@@ -109,3 +138,32 @@ class TikTokOrder:
         if other is None:
             return True
         return (self.update_time, self.status.rank) > (other.update_time, other.status.rank)
+
+    @property
+    def live_units(self) -> tuple[Unit, ...]:
+        if self.status is TikTokStatus.CANCELLED:
+            return ()
+        return tuple(u for u in self.units if not u.cancelled)
+
+    @property
+    def cancelled_unit_ids(self) -> frozenset[str]:
+        """Units TikTok cancelled: all of them once the order is (whatever the units say)."""
+        everything = self.status is TikTokStatus.CANCELLED
+        return frozenset(u.line_item_id for u in self.units if everything or u.cancelled)
+
+    def unit(self, line_item_id: str) -> Unit | None:
+        return next((u for u in self.units if u.line_item_id == line_item_id), None)
+
+    def live_lines(self) -> tuple[OrderLine, ...]:
+        """The lines without their cancelled units: what Shopify should hold for this order."""
+        gone = self.cancelled_unit_ids
+        if not gone:
+            return self.lines
+        kept: list[OrderLine] = []
+        for line in self.lines:
+            alive = tuple(i for i in line.unit_ids if i not in gone)
+            if alive or not line.unit_ids:
+                kept.append(
+                    replace(line, quantity=len(alive), unit_ids=alive) if line.unit_ids else line
+                )
+        return tuple(kept)

@@ -20,11 +20,17 @@ from functools import partial
 from shopbridge.domain import events as ev
 from shopbridge.domain.commands import (
     AnswerTikTokCancellation,
+    CancelOnTikTok,
     CancelShopifyOrder,
     Command,
+    CorrectTikTokTracking,
     CreateShopifyOrder,
+    LineTarget,
+    RecordShopifyReturn,
     RefreshTikTokOrder,
     ReleaseShopifyOrder,
+    RemoveShopifyUnits,
+    RestockReturn,
     ShipOnTikTok,
     SyncTikTokInventory,
 )
@@ -36,9 +42,10 @@ from shopbridge.domain.mirror import (
     InFlight,
     OrderMirror,
     Phase,
+    ReturnCase,
 )
 from shopbridge.domain.policy import RECHECK_AFTER, UNPAID_RECHECK_AFTER, Policy
-from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus
+from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,12 @@ def _apply(
             return _observe_cancellation(m, event, notes), None
         case ev.ShopifyFulfilmentObserved():
             return _observe_fulfilment(m, event, notes), None
+        case ev.ReturnObserved():
+            return _observe_return(m, event, notes), None
+        case ev.MerchantCancelledItems(unit_ids=unit_ids):
+            return _merchant_cancels_items(m, unit_ids, policy, notes)
+        case ev.MerchantRestockedReturn(return_id=return_id):
+            return _merchant_restocks(m, return_id, notes)
         case ev.ShopifyCancellationObserved():
             return _observe_shopify_cancel(m, notes), None
         case ev.DeadlineReached(kind=kind):
@@ -103,6 +116,9 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
         raise ValueError(f"order {order.order_id} does not belong to mirror {m.tiktok_order_id}")
     if m.has_flag(FlagCode.UNREADABLE_ORDER):  # TikTok sends it readably again
         m = replace(m, flags=tuple(f for f in m.flags if f.code is not FlagCode.UNREADABLE_ORDER))
+    if _moved_on(order, m.tiktok):
+        notes.append("TikTok updated the order's items (" + _packages(order) + ").")
+        return replace(m, tiktok=order)
     if not order.is_newer_than(m.tiktok):
         assert m.tiktok is not None
         notes.append(
@@ -115,6 +131,35 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
     if previous is not order.status:
         notes.append(f"TikTok status is now {order.status}" + _paid_note(order) + ".")
     return replace(m, tiktok=order)
+
+
+def _moved_on(order: TikTokOrder, known: TikTokOrder | None) -> bool:
+    """A read of the same moment that shows the units further on: TikTok's update time has
+    one-second resolution and may not move when it cancels a unit or repacks the order
+    (UNCONFIRMED). A unit never comes back from cancelled or shipped, so a read that shows one
+    more cancelled or shipped unit, or other packages and nothing undone, is the later one."""
+    if (
+        known is None
+        or order.update_time != known.update_time
+        or order.status is not known.status
+        or [u.line_item_id for u in order.units] != [u.line_item_id for u in known.units]
+    ):
+        return False
+    pairs = list(zip(order.units, known.units, strict=True))
+    if any(_progress(new) < _progress(old) for new, old in pairs):
+        return False
+    return any(
+        _progress(new) > _progress(old) or new.package_id != old.package_id for new, old in pairs
+    )
+
+
+def _progress(unit: Unit) -> int:
+    return 2 if unit.cancelled else 1 if unit.shipped else 0
+
+
+def _packages(order: TikTokOrder) -> str:
+    ids = sorted({u.package_id for u in order.units if u.package_id})
+    return "packages " + ", ".join(ids) if ids else "no package yet"
 
 
 def _paid_note(order: TikTokOrder) -> str:
@@ -159,12 +204,23 @@ def _observe_cancellation(
 def _observe_fulfilment(
     m: OrderMirror, event: ev.ShopifyFulfilmentObserved, notes: list[str]
 ) -> OrderMirror:
-    for existing in m.fulfilments:
-        if existing.fulfillment_id == event.fulfillment_id:
+    for index, existing in enumerate(m.fulfilments):
+        if existing.fulfillment_id != event.fulfillment_id:
+            continue
+        if not event.number or event.number == existing.number:
             return m
-    fulfilment = Fulfilment(event.fulfillment_id, event.company, event.number)
+        notes.append(
+            f"Tracking changed in Shopify: {existing.number or '(none)'} is now {event.number}."
+        )
+        changed = replace(existing, number=event.number, company=event.company or existing.company)
+        fulfilments = (*m.fulfilments[:index], changed, *m.fulfilments[index + 1 :])
+        return replace(m, fulfilments=fulfilments)
+    unit_ids, shortfall = _units_in_box(m, event.lines)
+    fulfilment = Fulfilment(event.fulfillment_id, event.company, event.number, unit_ids=unit_ids)
+    what = f" ({_count(unit_ids)})" if unit_ids else ""
     notes.append(
-        f"Fulfilled in Shopify: {event.company or 'no carrier'} {event.number or '(no tracking)'}."
+        f"Fulfilled in Shopify{what}: {event.company or 'no carrier'} "
+        f"{event.number or '(no tracking)'}."
     )
     flags = m.flags
     if m.phase in (Phase.NEW, Phase.HELD):
@@ -175,8 +231,192 @@ def _observe_fulfilment(
                 "this order. Check its TikTok status before the parcel leaves.",
             ),
         )
+    if shortfall:
+        flags += (
+            Flag(
+                FlagCode.SHIPPED_CANCELLED_UNITS,
+                f"Shopify fulfilment {event.fulfillment_id.rsplit('/', 1)[-1]} ships "
+                f"{shortfall} that TikTok no longer has for this order (cancelled, or already "
+                "in another box): stop those units before the parcel leaves. TikTok is told "
+                "only about the units it still expects.",
+            ),
+        )
+        if event.lines and not unit_ids:
+            notes.append("Nothing in this box is still expected by TikTok: no tracking to send.")
+            fulfilment = replace(fulfilment, sent_to_tiktok=True)
     phase = m.phase if m.phase is Phase.CANCELLED else Phase.FULFILLED
     return replace(m, fulfilments=(*m.fulfilments, fulfilment), phase=phase, flags=flags)
+
+
+def _units_in_box(
+    m: OrderMirror, lines: tuple[tuple[str, int], ...]
+) -> tuple[tuple[str, ...], str]:
+    """The TikTok units a Shopify fulfilment of these (line, quantity) pairs ships, and what it
+    ships beyond them in words ("" when nothing): the lowest unit ids of each line that are
+    neither cancelled on TikTok nor in another box, so every holder picks the same ones."""
+    if not lines or not m.lines:
+        return (), ""
+    cancelled = m.tiktok.cancelled_unit_ids if m.tiktok is not None else frozenset()
+    taken = m.shipped_units() | cancelled | set(m.removed_units)
+    links = {link.shopify_line_id: link for link in m.lines}
+    chosen: list[str] = []
+    beyond: dict[str, int] = {}
+    for line_id, quantity in lines:
+        link = links.get(line_id)
+        free = [] if link is None else sorted(u for u in link.unit_ids if u not in taken)
+        picked = free[:quantity]
+        chosen += picked
+        taken |= set(picked)
+        if len(picked) < quantity:
+            sku = link.seller_sku if link is not None else f"line {line_id.rsplit('/', 1)[-1]}"
+            beyond[sku] = beyond.get(sku, 0) + quantity - len(picked)
+    words = ", ".join(f"{n} × {sku}" for sku, n in sorted(beyond.items()))
+    return tuple(chosen), words
+
+
+def _count(unit_ids: tuple[str, ...]) -> str:
+    return f"{len(unit_ids)} unit" + ("" if len(unit_ids) == 1 else "s")
+
+
+_RETURN_WORDS = {
+    "RETURN_OR_REFUND_REQUEST_PENDING": "requested, waiting for a decision",
+    "AWAITING_BUYER_SHIP": "approved, waiting for the buyer to send the goods back",
+    "BUYER_SHIPPED_ITEM": "the buyer sent the goods back",
+    "REJECT_RECEIVE_PACKAGE": "the returned package was rejected",
+    "REFUND_OR_RETURN_REQUEST_REJECT": "rejected",
+    "RETURN_OR_REFUND_REQUEST_SUCCESS": "approved: the buyer will be refunded",
+    "RETURN_OR_REFUND_REQUEST_COMPLETE": "complete: TikTok refunded the buyer",
+    "RETURN_OR_REFUND_REQUEST_CANCEL": "withdrawn",
+}
+_RETURN_TYPES = {
+    "REFUND": "refund only",
+    "RETURN_AND_REFUND": "return and refund",
+    "REPLACEMENT": "replacement",
+}
+
+
+def _observe_return(m: OrderMirror, event: ev.ReturnObserved, notes: list[str]) -> OrderMirror:
+    current = next((r for r in m.returns if r.return_id == event.return_id), None)
+    if current is not None and (
+        event.update_time < current.update_time or event.status == current.status
+    ):
+        return m
+    kind = _RETURN_TYPES.get(event.return_type, event.return_type.lower() or "return")
+    status = _RETURN_WORDS.get(event.status, event.status.replace("_", " ").lower())
+    notes.append(f"TikTok {kind} {event.return_id} of {_count(event.unit_ids)}: {status}.")
+    if current is None:
+        case = ReturnCase(
+            event.return_id,
+            event.status,
+            event.return_type,
+            event.unit_ids,
+            event.update_time,
+            event.role,
+        )
+        return replace(m, returns=(*m.returns, case))
+    updated = replace(
+        current,
+        status=event.status,
+        update_time=event.update_time,
+        unit_ids=event.unit_ids or current.unit_ids,
+    )
+    return replace(m, returns=tuple(updated if r is current else r for r in m.returns))
+
+
+_ITEM_CANCEL_STATUSES = (
+    TikTokStatus.UNPAID,
+    TikTokStatus.ON_HOLD,
+    TikTokStatus.AWAITING_SHIPMENT,
+    TikTokStatus.PARTIALLY_SHIPPING,
+)
+
+
+def _merchant_cancels_items(
+    m: OrderMirror, unit_ids: tuple[str, ...], policy: Policy, notes: list[str]
+) -> tuple[OrderMirror, str | None]:
+    refusal = _item_cancel_refusal(m, unit_ids, policy)
+    if refusal is not None:
+        notes.append(f"Refused the merchant's cancellation of items: {refusal}")
+        return m, refusal
+    assert m.tiktok is not None
+    wanted = tuple(sorted(set(unit_ids)))
+    skus = _skus_of(m.tiktok.units, wanted)
+    notes.append(f"Merchant cancels {skus} on TikTok (out of stock).")
+    m = _retry(m, CancelOnTikTok.kind, []) if CancelOnTikTok.kind in m.blocked else m
+    return replace(m, cancel_units=wanted), None
+
+
+def _item_cancel_refusal(m: OrderMirror, unit_ids: tuple[str, ...], policy: Policy) -> str | None:
+    t = m.tiktok
+    if t is None or not t.units:
+        return "shopbridge has not read this order's items from TikTok yet."
+    if not unit_ids:
+        return "Pick at least one item to cancel."
+    if t.status is TikTokStatus.CANCELLED:
+        return "TikTok has already cancelled this order."
+    if t.status not in _ITEM_CANCEL_STATUSES:
+        return (
+            f"the order is {status_words(t.status)} on TikTok, and a seller can no longer "
+            "cancel it. Handle it as a return in TikTok Shop if the buyer agrees."
+        )
+    if m.cancel_units:
+        return "A cancellation of items is already on its way to TikTok."
+    if m.pending_cancel_request is not None:
+        return "The buyer asked to cancel this order: approve or reject that request instead."
+    known = {u.line_item_id: u for u in t.units}
+    unknown = [i for i in unit_ids if i not in known]
+    if unknown:
+        return f"these items are not in this order: {', '.join(unknown)}."
+    gone = [i for i in unit_ids if known[i].cancelled]
+    if gone:
+        return f"{_skus_of(t.units, gone)} already cancelled on TikTok."
+    boxed = m.shipped_units()
+    shipped = [i for i in unit_ids if known[i].shipped or i in boxed]
+    if shipped:
+        return f"{_skus_of(t.units, shipped)} already shipped: a shipped item cannot be cancelled."
+    whole = set(unit_ids) >= {u.line_item_id for u in t.live_units}
+    if not whole and not policy.cancels_items:
+        return (
+            f"TikTok lets sellers cancel single items only in the US and the UK, not in "
+            f"{policy.region}: cancel the whole order, or ship what you have."
+        )
+    return None
+
+
+def _skus_of(units: tuple[Unit, ...], unit_ids: tuple[str, ...] | list[str]) -> str:
+    counts: dict[str, int] = {}
+    by_id = {u.line_item_id: u for u in units}
+    for unit_id in unit_ids:
+        unit = by_id.get(unit_id)
+        sku = unit.seller_sku if unit is not None else unit_id
+        counts[sku] = counts.get(sku, 0) + 1
+    return ", ".join(f"{n} × {sku}" for sku, n in sorted(counts.items()))
+
+
+def status_words(status: TikTokStatus) -> str:
+    return status.value.replace("_", " ").lower()
+
+
+def _merchant_restocks(
+    m: OrderMirror, return_id: str, notes: list[str]
+) -> tuple[OrderMirror, str | None]:
+    case = next((r for r in m.returns if r.return_id == return_id), None)
+    refusal: str | None = None
+    if case is None:
+        refusal = f"There is no return {return_id} on this order."
+    elif not case.completed:
+        refusal = "The return is not complete yet: restock once TikTok has refunded the buyer."
+    elif not case.goods_back:
+        refusal = "This was a refund without a return: no goods came back to restock."
+    elif case.restocked or case.restock_wanted:
+        refusal = "These units are already back in stock (or on their way)."
+    if refusal is not None:
+        notes.append(f"Refused the merchant's restock: {refusal}")
+        return m, refusal
+    assert case is not None
+    notes.append(f"Merchant restocks the {_count(case.unit_ids)} of return {return_id}.")
+    wanted = replace(case, restock_wanted=True)
+    return replace(m, returns=tuple(wanted if r is case else r for r in m.returns)), None
 
 
 def _observe_shopify_cancel(m: OrderMirror, notes: list[str]) -> OrderMirror:
@@ -289,6 +529,7 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
                 shopify_order_name=event.shopify_order_name,
                 hold_ids=event.hold_ids,
                 flags=flags,
+                lines=event.lines or m.lines,
             )
         case ev.ShopifyOrderReleased(order=order):
             m = _observe(m, order, notes)
@@ -323,16 +564,49 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
             notes.append(f"TikTok accepted our {decision} of the cancellation request.")
             return m
         case ev.TrackingSent(fulfillment_id=fid, shipping_provider=provider):
-            notes.append(f"Tracking sent to TikTok with shipping provider {provider}.")
+            package = f" (TikTok package {event.package_id})" if event.package_id else ""
+            notes.append(f"Tracking sent to TikTok with shipping provider {provider}{package}.")
+            if event.skipped_cancelled:
+                notes.append(
+                    f"Left out {_count(event.skipped_cancelled)} TikTok cancelled meanwhile."
+                )
             return replace(
                 m,
                 fulfilments=tuple(
-                    replace(f, sent_to_tiktok=True, shipping_provider=provider)
+                    replace(
+                        f,
+                        sent_to_tiktok=True,
+                        shipping_provider=provider,
+                        package_id=event.package_id or f.package_id,
+                        sent_number=event.number or f.number,
+                        unit_ids=tuple(u for u in f.unit_ids if u not in event.skipped_cancelled),
+                    )
                     if f.fulfillment_id == fid
                     else f
                     for f in m.fulfilments
                 ),
             )
+        case ev.TrackingCorrected(fulfillment_id=fid, number=number):
+            notes.append(f"TikTok's tracking number corrected to {number}.")
+            return replace(
+                m,
+                fulfilments=tuple(
+                    replace(f, sent_number=number) if f.fulfillment_id == fid else f
+                    for f in m.fulfilments
+                ),
+            )
+        case ev.ShopifyUnitsRemoved(unit_ids=unit_ids, fulfilled=fulfilled):
+            return _units_removed(m, unit_ids, fulfilled, notes)
+        case ev.TikTokItemsCancelled(order=order):
+            notes.append("TikTok accepted the cancellation of the items.")
+            return _observe(replace(m, cancel_units=()), order, notes)
+        case ev.ShopifyReturnRecorded(return_id=return_id, restocked=restocked):
+            words = "with the units restocked" if restocked else "without restocking"
+            notes.append(f"Recorded return {return_id} on the Shopify order as a refund, {words}.")
+            return _update_return(m, return_id, recorded=True, restocked=restocked)
+        case ev.ReturnRestocked(return_id=return_id):
+            notes.append(f"The units of return {return_id} are back in Shopify's stock.")
+            return _update_return(m, return_id, restocked=True)
         case ev.InventorySynced(skus=skus):
             notes.append(
                 f"TikTok stock brought in line with Shopify for {', '.join(skus) or 'no SKU'}."
@@ -342,8 +616,55 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
             return _observe(m, order, notes)
         case ev.ActionFailed(kind=kind, message=message, code=code):
             notes.append(f"Gave up on {kind.replace('_', ' ')}: {message}")
+            if kind == CancelOnTikTok.kind:  # the merchant sees why and may pick again
+                m = replace(m, cancel_units=())
             return _block(m, kind, message, code)
     raise TypeError(f"unknown event {event!r}")
+
+
+def _units_removed(
+    m: OrderMirror,
+    unit_ids: tuple[str, ...],
+    fulfilled: tuple[tuple[str, int], ...],
+    notes: list[str],
+) -> OrderMirror:
+    stuck: list[str] = []
+    links = {link.shopify_line_id: link for link in m.lines}
+    for line_id, count in fulfilled:
+        link = links.get(line_id)
+        mine = sorted(u for u in (link.unit_ids if link else ()) if u in unit_ids)
+        stuck += mine[len(mine) - count :] if count else []
+    gone = tuple(u for u in unit_ids if u not in stuck)
+    units = m.tiktok.units if m.tiktok is not None else ()
+    if gone:
+        notes.append(
+            f"Removed {_skus_of(units, gone)} from the Shopify order with restock; the rest "
+            "keeps its hold or release."
+        )
+    flags = m.flags
+    said = m.tiktok_cancelled  # the whole order went: CANCELLED_AFTER_FULFILMENT says it
+    if stuck and not said:
+        flag = Flag(
+            FlagCode.SHIPPED_CANCELLED_UNITS,
+            f"TikTok cancelled {_skus_of(units, stuck)}, but Shopify had already fulfilled "
+            "them: stop those units if the parcel has not left, or expect them back.",
+        )
+        flags += () if flag in flags else (flag,)
+    removed = tuple(dict.fromkeys((*m.removed_units, *unit_ids)))
+    return replace(m, removed_units=removed, flags=flags)
+
+
+def _update_return(
+    m: OrderMirror, return_id: str, *, restocked: bool, recorded: bool | None = None
+) -> OrderMirror:
+    def updated(r: ReturnCase) -> ReturnCase:
+        if r.return_id != return_id:
+            return r
+        return replace(
+            r, recorded=r.recorded if recorded is None else recorded, restocked=restocked
+        )
+
+    return replace(m, returns=tuple(updated(r) for r in m.returns))
 
 
 def _block(m: OrderMirror, kind: str, message: str, code: str) -> OrderMirror:
@@ -414,10 +735,14 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
     make: Callable[[str], Command]
 
     if m.phase is Phase.NEW:
+        if policy.create_after_holdback and not _may_release(m, t, now, policy):
+            return None  # the stock sync keeps TikTok right until the holdback ends
         why = (
             "Reserving stock: creating the Shopify order as payment pending and on hold "
             f"(TikTok status {t.status})."
         )
+        if policy.create_after_holdback:
+            why = "The holdback is over: creating the Shopify order now (sync after holdback)."
         return partial(CreateShopifyOrder, order=t), why, m
     if m.phase in (Phase.HELD, Phase.RELEASED) and (m.tiktok_cancelled or approve):
         assert m.shopify_order_id is not None
@@ -429,6 +754,19 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
             staff_note=f"TikTok Shop: {words}"[:255],
         )
         return make, f"Cancelling in Shopify with restock ({words}).", m
+    removal = _removal(m)
+    if removal is not None:
+        return removal, "Taking the units TikTok cancelled off the Shopify order (restocked).", m
+    if m.cancel_units and m.phase is not Phase.CANCELLED:
+        whole = set(m.cancel_units) >= {u.line_item_id for u in t.live_units}
+        make = partial(
+            CancelOnTikTok,
+            tiktok_order_id=t.order_id,
+            unit_ids=m.cancel_units,
+            whole_order=whole,
+            reason=policy.out_of_stock_reason(t.status),
+        )
+        return make, "Cancelling the items on TikTok first; Shopify follows what TikTok says.", m
     if reject and request is not None and not m.tiktok_cancelled:
         make = partial(
             AnswerTikTokCancellation,
@@ -464,8 +802,25 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
                     company=f.company,
                     number=f.number,
                     delivery_option_id=t.delivery_option_id,
+                    unit_ids=f.unit_ids,
                 )
-                return make, "Sending the tracking number to TikTok.", m
+                box = f" for {_count(f.unit_ids)}" if f.unit_ids else ""
+                return make, f"Sending the tracking number to TikTok{box}.", m
+            if f.needs_correction:
+                assert f.number is not None
+                make = partial(
+                    CorrectTikTokTracking,
+                    tiktok_order_id=t.order_id,
+                    fulfillment_id=f.fulfillment_id,
+                    package_id=f.package_id,
+                    company=f.company,
+                    number=f.number,
+                    delivery_option_id=t.delivery_option_id,
+                )
+                return make, "Correcting the tracking number on TikTok.", m
+    returned = _return_step(m, policy)
+    if returned is not None:
+        return returned
     if m.phase is Phase.CANCELLED and m.shopify_order_id is not None:
         if approve and request is not None:
             make = partial(
@@ -495,6 +850,74 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
 
 
 _SYNC_WHY = "Returning stock on TikTok: matching each SKU to Shopify's available quantity."
+
+
+def _removal(m: OrderMirror) -> Callable[[str], Command] | None:
+    """Order editing for units TikTok cancelled while the rest of the order lives on."""
+    if m.phase not in (Phase.HELD, Phase.RELEASED, Phase.FULFILLED) or not m.shopify_order_id:
+        return None
+    gone = m.units_to_remove()
+    if not gone:
+        return None
+    assert m.tiktok is not None
+    cancelled = m.tiktok.cancelled_unit_ids
+    targets = tuple(
+        LineTarget(
+            link.shopify_line_id,
+            link.seller_sku,
+            sum(1 for u in link.unit_ids if u not in cancelled),
+        )
+        for link in m.lines
+        if any(u in gone for u in link.unit_ids)
+    )
+    who = {u.cancel_user for u in m.tiktok.units if u.line_item_id in gone and u.cancel_user}
+    by = ", ".join(sorted(w.lower() for w in who)) or "TikTok"
+    return partial(
+        RemoveShopifyUnits,
+        shopify_order_id=m.shopify_order_id,
+        targets=targets,
+        unit_ids=gone,
+        staff_note=f"TikTok Shop: {_skus_of(m.tiktok.units, gone)} cancelled by {by}"[:255],
+    )
+
+
+def _links_of(m: OrderMirror, unit_ids: tuple[str, ...]) -> tuple[LineTarget, ...]:
+    """How many of these units each Shopify line holds."""
+    wanted = set(unit_ids)
+    found: list[LineTarget] = []
+    for link in m.lines:
+        n = sum(1 for u in link.unit_ids if u in wanted)
+        if n:
+            found.append(LineTarget(link.shopify_line_id, link.seller_sku, n))
+    return tuple(found)
+
+
+def _return_step(m: OrderMirror, policy: Policy) -> Step | None:
+    if m.shopify_order_id is None:
+        return None
+    make: Callable[[str], Command]
+    for case in m.returns:
+        lines = _links_of(m, case.unit_ids)
+        if case.completed and not case.recorded and lines:
+            restock = policy.restock_returns and case.goods_back
+            make = partial(
+                RecordShopifyReturn,
+                shopify_order_id=m.shopify_order_id,
+                return_id=case.return_id,
+                lines=lines,
+                restock=restock,
+                note=f"TikTok Shop return {case.return_id}"[:255],
+            )
+            return make, "TikTok refunded the buyer: recording the return in Shopify.", m
+        if case.restock_wanted and case.recorded and not case.restocked and lines:
+            make = partial(
+                RestockReturn,
+                shopify_order_id=m.shopify_order_id,
+                return_id=case.return_id,
+                lines=lines,
+            )
+            return make, "Putting the returned units back in Shopify's stock.", m
+    return None
 
 
 def _return_stock_on_tiktok(t: TikTokOrder) -> Callable[[str], Command]:
@@ -573,7 +996,8 @@ def _schedule(
     if t is not None:
         recheck = m.refresh_not_before
         ends = policy.holdback_ends_at(t)
-        if m.phase is Phase.HELD and ends is not None and not m.tiktok_cancelled:
+        waiting = m.phase is Phase.HELD or (m.phase is Phase.NEW and policy.create_after_holdback)
+        if waiting and ends is not None and not m.tiktok_cancelled:
             wanted["holdback"] = _latest(ends, m.release_not_before)
         if t.status is TikTokStatus.UNPAID and m.phase in (Phase.NEW, Phase.HELD):
             wanted["unpaid"] = _latest(t.create_time + policy.unpaid_window, recheck)

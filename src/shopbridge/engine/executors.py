@@ -14,7 +14,7 @@ Errors propagate as `RetryableError` / `PermanentError` for the worker to classi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shopbridge.clock import Clock
@@ -22,16 +22,29 @@ from shopbridge.domain import events as ev
 from shopbridge.domain.carriers import match_provider
 from shopbridge.domain.commands import (
     AnswerTikTokCancellation,
+    CancelOnTikTok,
     CancelShopifyOrder,
     Command,
+    CorrectTikTokTracking,
     CreateShopifyOrder,
+    RecordShopifyReturn,
     RefreshTikTokOrder,
     ReleaseShopifyOrder,
+    RemoveShopifyUnits,
+    RestockReturn,
     ShipOnTikTok,
     SyncTikTokInventory,
 )
+from shopbridge.domain.mirror import link_units
 from shopbridge.domain.policy import Policy, release_blocker
-from shopbridge.engine.ports import PermanentError, ShopifyOrderRef, ShopifyPort, TikTokPort
+from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
+from shopbridge.engine.ports import (
+    PermanentError,
+    ShippingProvider,
+    ShopifyOrderRef,
+    ShopifyPort,
+    TikTokPort,
+)
 
 HOLD_HANDLE = "shopbridge-awaiting-payment"
 
@@ -115,6 +128,20 @@ async def execute(command: Command, ctx: ConnectionContext, lease: Lease | None 
             return ev.TikTokCancellationAnswered(command.key, command.cancel_id, command.decision)
         case ShipOnTikTok():
             return await send_tracking(command, ctx, lease)
+        case CorrectTikTokTracking():
+            return await correct_tracking(command, ctx, lease)
+        case RemoveShopifyUnits():
+            return await remove_units(command, ctx, lease)
+        case CancelOnTikTok():
+            return await cancel_on_tiktok(command, ctx, lease)
+        case RecordShopifyReturn():
+            return await record_return(command, ctx, lease)
+        case RestockReturn():
+            await lease.check()
+            lines = [(t.shopify_line_id, t.quantity) for t in command.lines]
+            await ctx.shopify.restock_lines(command.shopify_order_id, lines, command.key)
+            skus = tuple(dict.fromkeys(t.seller_sku for t in command.lines))
+            return ev.ReturnRestocked(command.key, command.return_id, skus)
         case SyncTikTokInventory():
             return await return_stock_on_tiktok(command, ctx, lease)
         case RefreshTikTokOrder():
@@ -143,18 +170,28 @@ async def reserve_stock(
             await lease.check()
             created = await ctx.shopify.create_pending_order(command.order)
             ours, unknown = created.view.order_id, created.unknown_skus
-            await lease.save(shopify_order_id=ours, unknown_skus=list(unknown), created=True)
+            lines = [[x.line_id, x.seller_sku, x.quantity] for x in created.view.lines]
+            await lease.save(
+                shopify_order_id=ours, unknown_skus=list(unknown), created=True, lines=lines
+            )
     keeper, duplicates = await _one_mirror(tiktok_id, ours, ctx, lease)
     await lease.check()
     hold_ids = await ctx.shopify.hold_fulfillment_orders(keeper.order_id, HOLD_HANDLE)
+    created_here = bool(lease.progress.get("created")) and keeper.order_id == ours
+    if created_here and lease.progress.get("lines"):
+        shopify_lines = tuple((str(i), str(s), int(q)) for i, s, q in lease.progress["lines"])
+    else:  # found, not created here: read what it holds
+        view = await ctx.shopify.get_order(keeper.order_id)
+        shopify_lines = tuple((x.line_id, x.seller_sku, x.quantity) for x in view.lines)
     return ev.ShopifyOrderCreated(
         command.key,
         keeper.order_id,
         keeper.name,
         hold_ids,
         unknown,
-        already_existed=not (lease.progress.get("created") and keeper.order_id == ours),
+        already_existed=not created_here,
         duplicates_cancelled=duplicates,
+        lines=link_units(command.order.units, shopify_lines),
     )
 
 
@@ -226,35 +263,186 @@ async def cancel_shopify_order(
     return ev.ShopifyOrderCancelled(command.key)
 
 
+async def _provider(
+    ctx: ConnectionContext, company: str | None, delivery_option_id: str | None
+) -> ShippingProvider:
+    if not delivery_option_id:
+        raise PermanentError(
+            "TikTok gave no delivery option for this order, so its shipping providers are unknown.",
+            code="no_delivery_option",
+        )
+    providers = await ctx.tiktok.shipping_providers(delivery_option_id)
+    provider = match_provider(company, providers, ctx.carrier_mapping)
+    if provider is None:
+        accepted = ", ".join(p.name for p in providers) or "none"
+        raise PermanentError(
+            f"Carrier {company or '(none)'!r} from Shopify matches no TikTok shipping "
+            f"provider for this order. TikTok accepts: {accepted}. Map the carrier in Settings "
+            "(Shopify tracking company → TikTok provider), then Retry.",
+            code="unsupported_carrier",
+        )
+    return provider
+
+
 async def send_tracking(command: ShipOnTikTok, ctx: ConnectionContext, lease: Lease) -> ev.Event:
+    """One Shopify fulfilment (one box) → one TikTok shipment of exactly its units.
+
+    TikTok is read first: units it cancelled meanwhile are left out (nothing TikTok cancelled
+    ships), units already shipped mean an earlier attempt of ours got through, and a package
+    TikTok combined with other orders is shipped as that package."""
     if not command.number:
         raise PermanentError(
             "The Shopify fulfilment has no tracking number, so TikTok cannot be told the order "
             "shipped. Add the tracking number to the fulfilment in Shopify, then Retry.",
             code="missing_tracking",
         )
-    if not command.delivery_option_id:
-        raise PermanentError(
-            "TikTok gave no delivery option for this order, so its shipping providers are unknown.",
-            code="no_delivery_option",
-        )
-    providers = await ctx.tiktok.shipping_providers(command.delivery_option_id)
-    provider = match_provider(command.company, providers, ctx.carrier_mapping)
-    if provider is None:
-        accepted = ", ".join(p.name for p in providers) or "none"
-        raise PermanentError(
-            f"Carrier {command.company or '(none)'!r} from Shopify matches no TikTok shipping "
-            f"provider for this order. TikTok accepts: {accepted}. Map the carrier in Settings "
-            "(Shopify tracking company → TikTok provider), then Retry.",
-            code="unsupported_carrier",
-        )
+    provider = await _provider(ctx, command.company, command.delivery_option_id)
+    order = await ctx.tiktok.get_order(command.tiktok_order_id)
+    units = [u for u in (order.unit(i) for i in command.unit_ids) if u is not None]
+    gone = order.cancelled_unit_ids
+    skipped = tuple(u.line_item_id for u in units if u.line_item_id in gone)
+    live = [u for u in units if u.line_item_id not in gone]
+    done = ev.TrackingSent(
+        command.key, command.fulfillment_id, provider.name, None, command.number, skipped
+    )
+    if (command.unit_ids and not live) or order.status is TikTokStatus.CANCELLED:
+        return done  # TikTok cancelled everything in this box: nothing to tell it
+    if live and all(u.shipped for u in live):
+        return replace(done, package_id=live[0].package_id)
+    to_ship = [u.line_item_id for u in live if not u.shipped] or None
+    package = _combined_package(order, live)
     await lease.check()
     try:
-        await ctx.tiktok.mark_shipped(command.tiktok_order_id, command.number, provider.provider_id)
+        if package is not None:
+            await ctx.tiktok.ship_package(package, command.number, provider.provider_id)
+            return replace(done, package_id=package)
+        try:
+            shipped = await ctx.tiktok.mark_shipped(
+                command.tiktok_order_id, command.number, provider.provider_id, to_ship
+            )
+        except PermanentError as error:
+            if error.code != "specify_lines" or to_ship is not None:
+                raise
+            # Several packages could ship (21011048): name this box's lines, which for a
+            # whole-order box are every live unit not shipped yet.
+            to_ship = [u.line_item_id for u in order.live_units if not u.shipped]
+            await lease.check()
+            shipped = await ctx.tiktok.mark_shipped(
+                command.tiktok_order_id, command.number, provider.provider_id, to_ship
+            )
+        return replace(done, package_id=shipped)
     except PermanentError as error:
         if error.code != "already_shipped":
             raise
-    return ev.TrackingSent(command.key, command.fulfillment_id, provider.name)
+        return done
+
+
+def _combined_package(order: TikTokOrder, live: list[Unit]) -> str | None:
+    """The package TikTok made for these units with other orders' units, if it did."""
+    if not order.combined:
+        return None
+    units = live or list(order.live_units)
+    packages = {u.package_id for u in units if not u.shipped}
+    return packages.pop() if len(packages) == 1 and None not in packages else None
+
+
+TRACKING_FIX_REFUSED = frozenset({"21011049", "21011050", "21011051", "21011052"})
+
+
+async def correct_tracking(
+    command: CorrectTikTokTracking, ctx: ConnectionContext, lease: Lease
+) -> ev.Event:
+    if not command.package_id:
+        raise PermanentError(
+            "TikTok named no package for this shipment, so its tracking cannot be corrected "
+            "through the API. Correct it in TikTok Shop Seller Center.",
+            code="tracking_fix_refused",
+        )
+    if await ctx.tiktok.package_tracking(command.package_id) == command.number:
+        return ev.TrackingCorrected(command.key, command.fulfillment_id, command.number)
+    provider = await _provider(ctx, command.company, command.delivery_option_id)
+    await lease.check()
+    try:
+        await ctx.tiktok.correct_tracking(command.package_id, command.number, provider.provider_id)
+    except PermanentError as error:
+        if error.code in TRACKING_FIX_REFUSED:
+            raise PermanentError(
+                f"TikTok refused the new tracking number {command.number}: it accepts one "
+                "correction per package, within 72 hours of shipping "
+                f"({error.message}). Correct it in TikTok Shop Seller Center if you still can.",
+                code="tracking_fix_refused",
+            ) from error
+        raise
+    return ev.TrackingCorrected(command.key, command.fulfillment_id, command.number)
+
+
+async def remove_units(
+    command: RemoveShopifyUnits, ctx: ConnectionContext, lease: Lease
+) -> ev.Event:
+    """Order editing down to what TikTok still has live; units Shopify already fulfilled
+    cannot be removed and are reported. Reads first, so a repeat changes nothing."""
+    view = await ctx.shopify.get_order(command.shopify_order_id)
+    if view.cancelled:  # the whole order went meanwhile, with its stock
+        return ev.ShopifyUnitsRemoved(command.key, command.unit_ids)
+    lines = {line.line_id: line for line in view.lines}
+    changes: dict[str, int] = {}
+    stuck: list[tuple[str, int]] = []
+    for target in command.targets:
+        line = lines.get(target.shopify_line_id)
+        if line is None:
+            raise PermanentError(
+                f"Shopify order {view.name} has no line {target.shopify_line_id} any more "
+                f"({target.seller_sku}); remove the cancelled units in Shopify by hand."
+            )
+        goal = max(target.quantity, line.fulfilled)
+        if line.current > goal:
+            changes[line.line_id] = goal
+        if target.quantity < line.fulfilled:
+            stuck.append((line.line_id, line.fulfilled - target.quantity))
+    if changes:
+        await lease.check()
+        await ctx.shopify.edit_quantities(command.shopify_order_id, changes, command.staff_note)
+    skus = tuple(dict.fromkeys(t.seller_sku for t in command.targets))
+    return ev.ShopifyUnitsRemoved(command.key, command.unit_ids, skus, tuple(stuck))
+
+
+async def cancel_on_tiktok(
+    command: CancelOnTikTok, ctx: ConnectionContext, lease: Lease
+) -> ev.Event:
+    order = await ctx.tiktok.get_order(command.tiktok_order_id)
+    pending = [u for u in (order.unit(i) for i in command.unit_ids) if u and not u.cancelled]
+    if pending:
+        counts: dict[str, int] = {}
+        for unit in pending:
+            counts[unit.sku_id] = counts.get(unit.sku_id, 0) + 1
+        await lease.check()
+        await ctx.tiktok.cancel_items(
+            command.tiktok_order_id,
+            None if command.whole_order else [u.line_item_id for u in pending],
+            () if command.whole_order else tuple(sorted(counts.items())),
+            command.reason,
+            command.key,
+        )
+        order = await ctx.tiktok.get_order(command.tiktok_order_id)
+    return ev.TikTokItemsCancelled(command.key, order)
+
+
+async def record_return(
+    command: RecordShopifyReturn, ctx: ConnectionContext, lease: Lease
+) -> ev.Event:
+    skus = tuple(dict.fromkeys(t.seller_sku for t in command.lines)) if command.restock else ()
+    view = await ctx.shopify.get_order(command.shopify_order_id)
+    if any(command.note in note for note in view.refund_notes):
+        return ev.ShopifyReturnRecorded(command.key, command.return_id, command.restock, skus)
+    await lease.check()
+    await ctx.shopify.refund_lines(
+        command.shopify_order_id,
+        [(t.shopify_line_id, t.quantity) for t in command.lines],
+        restock=command.restock,
+        note=command.note,
+        idempotency_key=command.key,
+    )
+    return ev.ShopifyReturnRecorded(command.key, command.return_id, command.restock, skus)
 
 
 async def return_stock_on_tiktok(

@@ -13,9 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import structlog
+
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_event
-from shopbridge.engine.executors import ContextSource
+from shopbridge.engine.executors import ConnectionContext, ContextSource
 from shopbridge.engine.failures import MalformedInput
 from shopbridge.engine.ports import AccessLost, PermanentError
 from shopbridge.engine.tiktok_gateway import UNREADABLE
@@ -23,10 +25,14 @@ from shopbridge.store import InboxItem, Store
 from shopbridge.tiktok.webhooks import (
     CANCELLATION_STATUS_CHANGE,
     ORDER_STATUS_CHANGE,
+    PACKAGE_UPDATE,
+    RETURN_STATUS_CHANGE,
     SELLER_DEAUTHORIZATION,
     MalformedNotification,
     parse_notification,
 )
+
+log = structlog.get_logger("shopbridge.inbox")
 
 RECIPIENT_ADDRESS_UPDATE = 3
 # Shopify topics about a mirrored order: acted on only after reading the order from Shopify.
@@ -96,26 +102,54 @@ class PlatformInboxHandler:
             ORDER_STATUS_CHANGE,
             CANCELLATION_STATUS_CHANGE,
             RECIPIENT_ADDRESS_UPDATE,
+            PACKAGE_UPDATE,
+            RETURN_STATUS_CHANGE,
         ):
             return InboxOutcome(status="ignored", note=f"topic {notification.topic} is not used")
-        if order_id is None:
+        order_ids = notification.order_ids
+        if not order_ids:
             return InboxOutcome(status="malformed", note="the notification names no order")
         ctx = await self.contexts.context(connection_id)
-        events: list[OrderEvent] = []
+        if notification.type == PACKAGE_UPDATE:
+            # TikTok repacked (combine, split...): the package ids of every order it lists
+            # changed; re-read those this connection mirrors.
+            known = [
+                o
+                for o in order_ids
+                if await asyncio.to_thread(self.store.get_mirror, connection_id, o) is not None
+            ]
+            if not known:
+                return InboxOutcome(status="ignored", note="the package holds no mirrored order")
+            events: list[OrderEvent] = []
+            for one in known:
+                events += await self._read_order(ctx, connection_id, one, "package")
+            return InboxOutcome(events)
+        order_id = order_ids[0]
+        events = []
         if notification.type == CANCELLATION_STATUS_CHANGE:
             for cancellation in await ctx.tiktok.get_cancellations(order_id):
                 events.append((connection_id, order_id, cancellation))
+        if notification.type == RETURN_STATUS_CHANGE:
+            for found in await ctx.tiktok.get_returns(order_id):
+                events.append((connection_id, order_id, found))
+        events += await self._read_order(ctx, connection_id, order_id, "webhook")
+        status = "done" if events else "ignored"
+        return InboxOutcome(events, status=status, note=None if events else "order unreadable")
+
+    async def _read_order(
+        self, ctx: ConnectionContext, connection_id: int, order_id: str, source: str
+    ) -> list[OrderEvent]:
+        """The order as TikTok shows it now, as an event (or why it cannot be read)."""
         try:
             order = await ctx.tiktok.get_order(order_id)
         except AccessLost:
             raise
         except PermanentError as error:
             if error.code == UNREADABLE:  # the merchant sees it on the order; the rest goes on
-                unreadable = ev.TikTokOrderUnreadable(error.message[:500])
-                return InboxOutcome([*events, (connection_id, order_id, unreadable)])
-            return InboxOutcome(events, status="ignored", note=error.message)
-        events.append((connection_id, order_id, ev.TikTokOrderObserved(order, "webhook")))
-        return InboxOutcome(events)
+                return [(connection_id, order_id, ev.TikTokOrderUnreadable(error.message[:500]))]
+            log.warning("TikTok order not readable", order_id=order_id, error=error.message)
+            return []
+        return [(connection_id, order_id, ev.TikTokOrderObserved(order, source))]
 
     async def _shopify(self, item: InboxItem, connection_id: int) -> InboxOutcome:
         topic = item.topic  # as the receiver read it, in either header spelling
@@ -201,7 +235,7 @@ class PlatformInboxHandler:
         ctx = await self.contexts.context(connection_id)
         view = await ctx.shopify.get_order(order_gid)
         events: list[ev.Event] = [
-            ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
+            ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number, f.lines)
             for f in view.fulfilments
         ]
         if view.cancelled:

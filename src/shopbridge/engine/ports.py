@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.events import CancellationObserved, ReturnObserved
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
 
 
@@ -60,6 +60,22 @@ class ShopifyFulfilment:
     fulfillment_id: str
     company: str | None
     number: str | None
+    lines: tuple[tuple[str, int], ...] = ()  # (line item id, quantity) in this box
+
+
+@dataclass(frozen=True)
+class ShopifyLine:
+    """One line item of a Shopify order, as the order stands now."""
+
+    line_id: str
+    seller_sku: str  # the TikTok seller SKU it mirrors (the Shopify SKU mapped back)
+    quantity: int  # as ordered
+    current: int  # after edits and refunds
+    unfulfilled: int
+
+    @property
+    def fulfilled(self) -> int:
+        return max(0, self.current - self.unfulfilled)
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,8 @@ class ShopifyOrderView:
     paid: bool
     our_hold_ids: tuple[str, ...]
     fulfilments: tuple[ShopifyFulfilment, ...] = ()
+    lines: tuple[ShopifyLine, ...] = ()
+    refund_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,7 @@ class ShopifyOrderRef:
 
 @dataclass(frozen=True)
 class CreatedOrder:
-    view: ShopifyOrderView
+    view: ShopifyOrderView  # with the created lines
     unknown_skus: tuple[str, ...]
 
 
@@ -145,6 +163,27 @@ class ShopifyPort(Protocol):
 
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
 
+    async def edit_quantities(
+        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+    ) -> None:
+        """Lower these line items to these quantities, restocking the removed units."""
+
+    async def refund_lines(
+        self,
+        order_id: str,
+        lines: Sequence[tuple[str, int]],
+        *,
+        restock: bool,
+        note: str,
+        idempotency_key: str,
+    ) -> None:
+        """Record a refund of these (line item, quantity) with no money moved."""
+
+    async def restock_lines(
+        self, order_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str
+    ) -> None:
+        """Put these units back into available stock where the order was fulfilled."""
+
     # Stock (engine/stock.py): Shopify leads, TikTok follows.
     def shopify_sku(self, seller_sku: str) -> str:
         """The Shopify SKU a TikTok seller SKU is linked to (itself unless mapped)."""
@@ -193,8 +232,36 @@ class TikTokPort(Protocol):
 
     async def shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]: ...
 
-    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
-        """Raises PermanentError(code="already_shipped") when TikTok has it shipped already."""
+    async def mark_shipped(
+        self,
+        order_id: str,
+        tracking_number: str,
+        provider_id: str,
+        unit_ids: Sequence[str] | None = None,
+    ) -> str | None:
+        """The package id; raises PermanentError(code="already_shipped") when TikTok has it
+        shipped already, code "specify_lines" when TikTok wants the line items named."""
+
+    async def ship_package(self, package_id: str, tracking_number: str, provider_id: str) -> None:
+        """Ship a package TikTok made (combined orders); "already_shipped" as above."""
+
+    async def correct_tracking(
+        self, package_id: str, tracking_number: str, provider_id: str
+    ) -> None: ...
+
+    async def package_tracking(self, package_id: str) -> str | None: ...
+
+    async def cancel_items(
+        self,
+        order_id: str,
+        unit_ids: Sequence[str] | None,
+        skus: Sequence[tuple[str, int]],
+        reason: str,
+        idempotency_key: str,
+    ) -> None:
+        """The seller cancels these units (None: the whole order) on TikTok."""
+
+    async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]: ...
 
     async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]: ...
 

@@ -38,6 +38,8 @@ def policy_for(record: ConnectionRecord) -> Policy:
         holdback_minutes=record.holdback_minutes,
         unpaid_window_minutes=record.unpaid_window_minutes,
         region=record.tiktok_region or "US",
+        create_after_holdback=record.create_after_holdback,
+        restock_returns=record.restock_returns,
     )
 
 

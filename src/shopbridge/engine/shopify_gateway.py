@@ -14,6 +14,7 @@ from shopbridge.engine.ports import (
     Registration,
     RetryableError,
     ShopifyFulfilment,
+    ShopifyLine,
     ShopifyOrderRef,
     ShopifyOrderView,
 )
@@ -62,6 +63,7 @@ class ShopifyGateway:
         self.client = client
         # TikTok seller SKU -> Shopify SKU, where the merchant's codes differ.
         self.sku_links = dict(sku_links or {})
+        self._seller_skus = {shopify_sku: seller for seller, shopify_sku in self.sku_links.items()}
         self.location_id = location_id
         self.inventory_behaviour = shopify.InventoryBehaviour(inventory_behaviour)
         self.hold_handle = hold_handle
@@ -72,6 +74,7 @@ class ShopifyGateway:
                 f.id,
                 f.tracking_info[0].company if f.tracking_info else None,
                 f.tracking_info[0].number if f.tracking_info else None,
+                tuple((x.line_item_id, x.quantity) for x in f.fulfillment_line_items),
             )
             for f in order.fulfillments
             if f.status not in ("CANCELLED", "ERROR", "FAILURE")
@@ -89,7 +92,22 @@ class ShopifyGateway:
                 if h.handle == self.hold_handle
             ),
             fulfilments=fulfilments,
+            lines=tuple(
+                ShopifyLine(
+                    line.id,
+                    self.seller_sku(line.sku or ""),
+                    line.quantity,
+                    line.current_quantity,
+                    line.unfulfilled_quantity,
+                )
+                for line in order.line_items
+            ),
+            refund_notes=tuple(r.note or "" for r in order.refunds),
         )
+
+    def seller_sku(self, shopify_sku: str) -> str:
+        """The TikTok seller SKU a Shopify SKU mirrors (itself unless mapped)."""
+        return self._seller_skus.get(shopify_sku, shopify_sku)
 
     async def check_access(self) -> None:
         async with translated():
@@ -137,12 +155,13 @@ class ShopifyGateway:
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
         currency = order.total.currency if order.total else "USD"
         async with translated():
+            wanted = order.live_lines()  # units TikTok cancelled already are not reserved
             variants = await self.client.variants_by_sku(
-                [self.shopify_sku(line.seller_sku) for line in order.lines]
+                [self.shopify_sku(line.seller_sku) for line in wanted]
             )
             lines = []
             unknown: list[str] = []
-            for line in order.lines:
+            for line in wanted:
                 variant = variants.get(self.shopify_sku(line.seller_sku))
                 if variant is None:
                     unknown.append(line.seller_sku)
@@ -173,6 +192,16 @@ class ShopifyGateway:
             fulfilled=False,
             paid=created.display_financial_status == "PAID",
             our_hold_ids=(),
+            lines=tuple(
+                ShopifyLine(
+                    line.id,
+                    self.seller_sku(line.sku or ""),
+                    line.quantity,
+                    line.quantity,
+                    line.quantity,
+                )
+                for line in created.line_items
+            ),
         )
         return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
 
@@ -277,6 +306,82 @@ class ShopifyGateway:
                     f"earlier cancel still running?): {refused}"
                 ) from refused
             await self.client.wait_for_job(job)
+
+    async def edit_quantities(
+        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+    ) -> None:
+        async with translated():
+            await self.client.edit_line_quantities(
+                order_id, quantities, restock=True, staff_note=staff_note
+            )
+
+    async def refund_lines(
+        self,
+        order_id: str,
+        lines: Sequence[tuple[str, int]],
+        *,
+        restock: bool,
+        note: str,
+        idempotency_key: str,
+    ) -> None:
+        async with translated():
+            location = await self._fulfilment_location(order_id) if restock else None
+            await self.client.create_refund(
+                order_id,
+                [
+                    shopify.RefundLine(
+                        line_item_id=line_id,
+                        quantity=quantity,
+                        restock_type="RETURN" if restock else "NO_RESTOCK",
+                        location_id=location,
+                    )
+                    for line_id, quantity in lines
+                ],
+                note=note,
+                idempotency_key=idempotency_key,
+            )
+
+    async def restock_lines(
+        self, order_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str
+    ) -> None:
+        async with translated():
+            order = await self._order(order_id)
+            location = self._location_of(order)
+            skus = {line.id: line.sku for line in order.line_items if line.sku}
+            variants = await self.client.variants_by_sku(sorted(set(skus.values())))
+            changes = []
+            for line_id, quantity in lines:
+                variant = variants.get(skus.get(line_id, ""))
+                if variant is None or not variant.inventory_item_id:
+                    raise PermanentError(
+                        f"Shopify order {order.name} line {line_id} has no stocked variant to "
+                        "restock; add the units in Shopify by hand."
+                    )
+                changes.append(
+                    shopify.InventoryDelta(
+                        inventory_item_id=variant.inventory_item_id,
+                        location_id=location,
+                        delta=quantity,
+                    )
+                )
+            await self.client.adjust_inventory(
+                changes,
+                reason="restock",
+                idempotency_key=idempotency_key,
+                reference_document_uri=f"shopbridge://returns/{order_id.rsplit('/', 1)[-1]}",
+            )
+
+    async def _fulfilment_location(self, order_id: str) -> str:
+        return self._location_of(await self._order(order_id))
+
+    def _location_of(self, order: shopify.OrderState) -> str:
+        """Where the order's goods were fulfilled from, so returns go back there."""
+        for fo in order.fulfillment_orders:
+            if fo.location_id:
+                return fo.location_id
+        if self.location_id:
+            return self.location_id
+        raise PermanentError(f"Shopify order {order.name} names no location to restock at")
 
     def shopify_sku(self, seller_sku: str) -> str:
         return self.sku_links.get(seller_sku, seller_sku)

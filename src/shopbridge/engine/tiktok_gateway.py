@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import structlog
 
-from shopbridge.domain.events import CancellationObserved
+from shopbridge.domain.events import CancellationObserved, ReturnObserved
 from shopbridge.domain.money import Money
-from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
+from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus, Unit
 from shopbridge.engine.ports import (
     AccessLost,
     OrderCancellation,
@@ -36,6 +36,8 @@ log = structlog.get_logger("shopbridge.tiktok")
 
 # Mark Package As Shipped: "already shipped" in its two spellings (tiktok_shop_api.md §4.3).
 ALREADY_SHIPPED = frozenset({21011006, 21008099})
+# Several packages of the order can ship: name the line items (tiktok wave2 §5.4).
+SPECIFY_LINES = 21011048
 # The seller's authorization is gone (tiktok_shop_api_wave2.md §1.5): deauthorized (105001,
 # UNCONFIRMED for sellers), a token that stays invalid after a refresh, a missing scope.
 ACCESS_REFUSED = frozenset({105001, 105002, 105005, 36009004})
@@ -62,6 +64,21 @@ async def translated(call: str) -> AsyncIterator[None]:
         raise PermanentError(str(error), code=str(error.code or "")) from error
 
 
+@asynccontextmanager
+async def _shipping(call: str) -> AsyncIterator[None]:
+    """Shipping calls, with TikTok's "already shipped" and "name the lines" told apart."""
+    try:
+        async with translated(call):
+            yield
+    except PermanentError as error:
+        code = int(error.code) if error.code.isdigit() else 0
+        if code in ALREADY_SHIPPED:
+            raise PermanentError(error.message, code="already_shipped") from error
+        if code == SPECIFY_LINES:
+            raise PermanentError(error.message, code="specify_lines") from error
+        raise
+
+
 def to_snapshot(order: Order) -> TikTokOrder:
     """The domain's view of one TikTok order."""
     status = TikTokStatus.parse(str(order.status))
@@ -82,8 +99,20 @@ def to_snapshot(order: Order) -> TikTokOrder:
             product_name=group.product_name,
             quantity=group.quantity,
             unit_price=Money(group.unit_price or Decimal(0), group.currency or currency),
+            unit_ids=group.line_item_ids,
         )
         for group in order.sku_quantities()
+    )
+    units = tuple(
+        Unit(
+            line_item_id=item.id,
+            seller_sku=item.seller_sku or item.sku_id,
+            sku_id=item.sku_id,
+            status=str(item.display_status or ""),
+            cancel_user=item.cancel_user or None,
+            package_id=item.package_id or None,
+        )
+        for item in order.line_items
     )
     total = order.payment.total_amount
     return TikTokOrder(
@@ -100,6 +129,8 @@ def to_snapshot(order: Order) -> TikTokOrder:
         total=None if total is None else Money(total, currency),
         shipping_address=_address(order),
         delivery_option_id=order.delivery_option_id or None,
+        units=units,
+        combined=(order.split_or_combine_tag or "").upper() == "COMBINED",
     )
 
 
@@ -204,14 +235,70 @@ class TikTokGateway:
             providers = await self.client.get_shipping_providers(delivery_option_id)
         return tuple(ShippingProvider(p.id, p.name) for p in providers)
 
-    async def mark_shipped(self, order_id: str, tracking_number: str, provider_id: str) -> None:
-        try:
-            async with translated("mark package shipped"):
-                await self.client.mark_package_shipped(order_id, tracking_number, provider_id)
-        except PermanentError as error:
-            if error.code and int(error.code) in ALREADY_SHIPPED:
-                raise PermanentError(error.message, code="already_shipped") from error
-            raise
+    async def mark_shipped(
+        self,
+        order_id: str,
+        tracking_number: str,
+        provider_id: str,
+        unit_ids: Sequence[str] | None = None,
+    ) -> str | None:
+        async with _shipping("mark package shipped"):
+            shipped = await self.client.mark_package_shipped(
+                order_id, tracking_number, provider_id, unit_ids
+            )
+        return shipped.package_id or None
+
+    async def ship_package(self, package_id: str, tracking_number: str, provider_id: str) -> None:
+        async with _shipping("ship package"):
+            await self.client.ship_package(package_id, tracking_number, provider_id)
+
+    async def correct_tracking(
+        self, package_id: str, tracking_number: str, provider_id: str
+    ) -> None:
+        async with translated("update package shipping info"):
+            await self.client.update_package_shipping_info(package_id, tracking_number, provider_id)
+
+    async def package_tracking(self, package_id: str) -> str | None:
+        async with translated("get package detail"):
+            package = await self.client.get_package(package_id)
+        return package.tracking_number or None
+
+    async def cancel_items(
+        self,
+        order_id: str,
+        unit_ids: Sequence[str] | None,
+        skus: Sequence[tuple[str, int]],
+        reason: str,
+        idempotency_key: str,
+    ) -> None:
+        async with translated("cancel order"):
+            await self.client.cancel_order(
+                order_id,
+                reason,
+                idempotency_key,
+                line_item_ids=unit_ids,
+                skus=list(skus) or None,
+            )
+
+    async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]:
+        async with translated("search returns"):
+            found = [r async for r in self.client.iter_returns(order_ids=[order_id])]
+        observed: list[ReturnObserved] = []
+        for r in found:
+            when = r.update_time or r.create_time
+            if r.order_id != order_id or when is None:
+                continue
+            observed.append(
+                ReturnObserved(
+                    return_id=r.return_id,
+                    status=str(r.return_status),
+                    return_type=str(r.return_type),
+                    unit_ids=tuple(i.order_line_item_id for i in r.return_line_items),
+                    update_time=when,
+                    role=r.role or "",
+                )
+            )
+        return tuple(observed)
 
     async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]:
         """The TikTok SKUs carrying these seller SKUs (first match wins), with their stock."""

@@ -778,13 +778,12 @@ def _by_order(
 
 def _stock_moved(item: OutboxItem, outcome: ev.Event) -> tuple[str, ...]:
     """The SKUs whose Shopify stock this outcome moved."""
-    if isinstance(outcome, ev.InventorySynced):
-        return tuple(outcome.skus)
     if isinstance(outcome, ev.ShopifyOrderCreated):
         command = decode_command(dict(item.payload))
         order = getattr(command, "order", None)
         return tuple(line.seller_sku for line in order.lines) if order is not None else ()
-    return ()
+    # InventorySynced, ShopifyUnitsRemoved, ShopifyReturnRecorded, ReturnRestocked
+    return tuple(getattr(outcome, "skus", ()))
 
 
 def _item_ids(claimed: Claimed) -> list[int]:

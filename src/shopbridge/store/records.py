@@ -93,6 +93,8 @@ class ConnectionRecord:
     stock_sync_minutes: int
     last_stock_sync_at: datetime | None
     stock_places: Mapping[str, Any] | None
+    create_after_holdback: bool
+    restock_returns: bool
     last_reconciled_at: datetime | None
     last_polled_at: datetime | None
     reconcile_cursor: str | None

@@ -41,6 +41,8 @@ DEBOUNCE_SECONDS = 0.3
 HISTORY_KEPT = 200  # rows per SKU; older ones are dropped as new ones come
 MAX_SKU_LENGTH = 200
 
+_GONE = ("CANCELLED", "CANCEL")  # a unit TikTok cancelled (display_status)
+
 
 CSV_HEADER = ("tiktok_sku", "shopify_sku")
 
@@ -516,7 +518,15 @@ class StockStore:
             wanted = set(seller_skus)
             counts: dict[str, int] = {}
             for state in states:
-                for line in ((state or {}).get("tiktok") or {}).get("lines") or ():
+                order = (state or {}).get("tiktok") or {}
+                units = order.get("units") or ()
+                if units:  # one per line item: the cancelled ones are no longer sold
+                    for unit in units:
+                        sku = unit.get("seller_sku")
+                        if sku in wanted and str(unit.get("status")).upper() not in _GONE:
+                            counts[sku] = counts.get(sku, 0) + 1
+                    continue
+                for line in order.get("lines") or ():
                     sku = line.get("seller_sku")
                     if sku in wanted:
                         counts[sku] = counts.get(sku, 0) + int(line.get("quantity") or 1)

@@ -124,6 +124,10 @@ connections = sa.Table(
     # The Shopify locations and TikTok warehouses the last full sync found, for the mapping form:
     # {"locations": [[id, name], ...], "warehouses": [[id, name, is_default], ...]}.
     sa.Column("stock_places", Json),
+    # Multi-item orders: create the Shopify order only after the holdback (for 3PLs that ignore
+    # holds), and restock returned units automatically.
+    sa.Column("create_after_holdback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("restock_returns", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_reconciled_at", UTCDateTime),
     # When a worker last looked for new TikTok orders between reconciliation passes.
     sa.Column("last_polled_at", UTCDateTime),

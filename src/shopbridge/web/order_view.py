@@ -1,15 +1,18 @@
-"""How an order mirror reads to a merchant: status words, badges, lines, failed actions."""
+"""How an order mirror reads to a merchant: status words, badges, items (one per TikTok unit),
+shipments, returns, failed actions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shopbridge.domain.codec import decode_mirror
-from shopbridge.domain.mirror import FlagCode, OrderMirror, Phase
+from shopbridge.domain.mirror import FlagCode, Fulfilment, OrderMirror, Phase, ReturnCase
 from shopbridge.domain.money import Money
-from shopbridge.domain.tiktok_order import TikTokStatus
-from shopbridge.store import ConnectionRecord, MirrorRow
+from shopbridge.domain.policy import Policy
+from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
+from shopbridge.store import ConnectionRecord, MirrorRow, TimelineEntry
 from shopbridge.web.context import local_time
 
 # TikTok's reject-cancellation reason keys (tiktok_shop_api.md §4.2, US list; other markets take
@@ -33,6 +36,58 @@ _REQUEST_OUTCOMES = {
     "CANCELLATION_REQUEST_COMPLETE": "approved: the order is cancelled",
     "CANCELLATION_REQUEST_CANCELLED": "withdrawn by the buyer",
     "REJECTED": "rejected",
+}
+
+# While TikTok lets a seller cancel (tiktok wave2 §4); the core refuses any other status too.
+_SELLER_CANCELLABLE = frozenset(
+    {
+        TikTokStatus.UNPAID,
+        TikTokStatus.ON_HOLD,
+        TikTokStatus.AWAITING_SHIPMENT,
+        TikTokStatus.PARTIALLY_SHIPPING,
+    }
+)
+
+_CANCELLED_BY = {
+    "BUYER": "cancelled by the buyer",
+    "SELLER": "cancelled by the seller",
+    "OPERATOR": "cancelled by TikTok",
+    "SYSTEM": "cancelled by TikTok automatically",
+}
+
+# A unit's TikTok display_status in words (tiktok_shop_api.md §3.2).
+_UNIT_WAITING = {
+    "UNPAID": "awaiting payment",
+    "ON_HOLD": "on hold: the buyer may still cancel",
+    "AWAITING_SHIPMENT": "awaiting shipment",
+    "PARTIALLY_SHIPPING": "awaiting shipment",
+}
+_UNIT_SHIPPED = {
+    "AWAITING_COLLECTION": "awaiting collection",
+    "IN_TRANSIT": "in transit",
+    "DELIVERED": "delivered",
+    "COMPLETED": "delivered, order completed",
+}
+
+_RETURN_TYPES = {
+    "REFUND": "Refund only",
+    "RETURN_AND_REFUND": "Return and refund",
+    "REPLACEMENT": "Replacement",
+}
+# TikTok's return statuses (Search Returns) as a merchant would say them.
+_RETURN_STATUSES = {
+    "RETURN_OR_REFUND_REQUEST_PENDING": "requested, waiting for a decision",
+    "AWAITING_BUYER_SHIP": "approved, waiting for the buyer to send the goods back",
+    "BUYER_SHIPPED_ITEM": "the buyer sent the goods back",
+    "REJECT_RECEIVE_PACKAGE": "the returned package was rejected",
+    "REFUND_OR_RETURN_REQUEST_REJECT": "rejected",
+    "RETURN_OR_REFUND_REQUEST_SUCCESS": "approved: the buyer will be refunded",
+    "RETURN_OR_REFUND_REQUEST_COMPLETE": "complete: TikTok refunded the buyer",
+    "RETURN_OR_REFUND_REQUEST_CANCEL": "withdrawn by the buyer",
+    "REPLACEMENT_REQUEST_PENDING": "requested, waiting for a decision",
+    "REPLACEMENT_REQUEST_REJECT": "rejected",
+    "REPLACEMENT_REQUEST_CANCEL": "withdrawn by the buyer",
+    "REPLACEMENT_REQUEST_COMPLETE": "complete: the replacement was sent",
 }
 
 
@@ -63,11 +118,58 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One TikTok unit (line item) of the order, and where it stands on both platforms."""
+
+    unit_id: str
+    sku: str
+    name: str
+    tiktok: str  # the unit's TikTok status in words
+    shopify: str  # whether the Shopify order still holds it, in words
+    cancelled: bool
+    cancellable: bool  # live and not shipped: the seller may still cancel it on TikTok
+
+
+@dataclass(frozen=True)
+class ItemGroup:
+    """All units of one SKU: the line's quantity and amount, then each unit."""
+
+    line: Line
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """One Shopify fulfilment (one box) and what TikTok knows of it."""
+
+    name: str
+    company: str | None
+    number: str | None
+    sent_to_tiktok: bool
+    shipping_provider: str | None
+    items: str  # "2 × TEE-RED-L, 1 × MUG" or "the whole order"
+    package_id: str | None
+    correction: str  # "" | "correction pending: ..." | "tracking corrected on TikTok"
+
+
+@dataclass(frozen=True)
+class ReturnView:
+    return_id: str
+    kind: str
+    status: str
+    items: str
+    recorded: str
+    restock: str  # why there is no Restock button, or what Restock does
+    restockable: bool
+
+
+@dataclass(frozen=True)
 class OrderView:
     row: MirrorRow
     mirror: OrderMirror | None
     timezone: str
     shopify_domain: str | None
+    region: str = "US"
 
     @property
     def order_id(self) -> str:
@@ -186,6 +288,94 @@ class OrderView:
         ]
 
     @property
+    def item_groups(self) -> list[ItemGroup]:
+        """The lines, each with its units one by one (TikTok has one line item per unit)."""
+        m = self.mirror
+        order = None if m is None else m.tiktok
+        if m is None or order is None:
+            return []
+        by_id = {u.line_item_id: u for u in order.units}
+        cancellable = _cancellable_units(m, order)
+        names = _fulfilment_names(m)
+        groups = []
+        for line, summary in zip(order.lines, self.lines, strict=True):
+            units = [by_id[i] for i in line.unit_ids if i in by_id]
+            items = tuple(
+                Item(
+                    u.line_item_id,
+                    u.seller_sku,
+                    line.product_name,
+                    _tiktok_words(u, order, m),
+                    _shopify_words(u, m, names),
+                    u.cancelled or order.status is TikTokStatus.CANCELLED,
+                    u.line_item_id in cancellable,
+                )
+                for u in units
+            )
+            groups.append(ItemGroup(summary, items))
+        return groups
+
+    @property
+    def cancelling(self) -> int:
+        """How many units the merchant asked TikTok to cancel (still on their way)."""
+        return 0 if self.mirror is None else len(self.mirror.cancel_units)
+
+    @property
+    def cancels_single_items(self) -> bool:
+        """TikTok lets sellers cancel single items in this shop's market (else: whole order)."""
+        return Policy(region=self.region).cancels_items
+
+    @property
+    def cancellable_items(self) -> list[Item]:
+        """Units the seller may still cancel on TikTok (out of stock); empty: no form."""
+        return [i for group in self.item_groups for i in group.items if i.cancellable]
+
+    def shipments(self, timeline: Iterable[TimelineEntry] = ()) -> list[Shipment]:
+        """The order's Shopify fulfilments; `timeline` tells which tracking TikTok corrected."""
+        m = self.mirror
+        if m is None:
+            return []
+        corrected = {
+            str((entry.detail or {}).get("fulfillment_id"))
+            for entry in timeline
+            if (entry.detail or {}).get("type") == "TrackingCorrected"
+        }
+        names = _fulfilment_names(m)
+        units = () if m.tiktok is None else m.tiktok.units
+        return [
+            Shipment(
+                names[f.fulfillment_id],
+                f.company,
+                f.number,
+                f.sent_to_tiktok,
+                f.shipping_provider,
+                _count_skus(units, f.unit_ids) if f.unit_ids else "the whole order",
+                f.package_id if f.sent_to_tiktok else None,
+                _correction_words(f, f.fulfillment_id in corrected),
+            )
+            for f in m.fulfilments
+        ]
+
+    @property
+    def returns(self) -> list[ReturnView]:
+        m = self.mirror
+        if m is None:
+            return []
+        units = () if m.tiktok is None else m.tiktok.units
+        return [
+            ReturnView(
+                case.return_id,
+                _RETURN_TYPES.get(case.return_type, case.return_type.capitalize() or "Return"),
+                _RETURN_STATUSES.get(case.status, case.status.replace("_", " ").lower()),
+                _count_skus(units, case.unit_ids),
+                _recorded_words(case),
+                _restock_words(case),
+                _restockable(case),
+            )
+            for case in m.returns
+        ]
+
+    @property
     def total(self) -> str:
         order = None if self.mirror is None else self.mirror.tiktok
         return "—" if order is None or order.total is None else money(order.total)
@@ -225,7 +415,141 @@ class OrderView:
 
 def order_view(row: MirrorRow, connection: ConnectionRecord) -> OrderView:
     mirror = None if row.state is None else decode_mirror(dict(row.state))
-    return OrderView(row, mirror, connection.timezone, connection.shopify_domain)
+    region = connection.tiktok_region or "US"
+    return OrderView(row, mirror, connection.timezone, connection.shopify_domain, region)
+
+
+def _fulfilment_names(m: OrderMirror) -> dict[str, str]:
+    """Shopify names an order's fulfilments after it, in order: #1001.1, #1001.2, ..."""
+    base = m.shopify_order_name or "#?"
+    return {f.fulfillment_id: f"{base}.{n}" for n, f in enumerate(m.fulfilments, start=1)}
+
+
+def _cancellable_units(m: OrderMirror, order: TikTokOrder) -> frozenset[str]:
+    """Live units in no box, while TikTok lets the seller cancel and nothing else is asked."""
+    if order.status not in _SELLER_CANCELLABLE:
+        return frozenset()
+    if m.cancel_units or m.pending_cancel_request is not None:
+        return frozenset()
+    boxed = _boxed_units(m)
+    return frozenset(
+        u.line_item_id for u in order.live_units if not u.shipped and u.line_item_id not in boxed
+    )
+
+
+def _boxed_units(m: OrderMirror) -> frozenset[str]:
+    """Units some Shopify fulfilment ships; a fulfilment that names no units ships all of them
+    that the Shopify order still held."""
+    if any(not f.unit_ids for f in m.fulfilments):
+        return (m.mirrored_units - set(m.removed_units)) | m.shipped_units()
+    return m.shipped_units()
+
+
+def _box_of(m: OrderMirror, unit_id: str, names: dict[str, str]) -> str | None:
+    whole: str | None = None
+    for f in m.fulfilments:
+        if unit_id in f.unit_ids:
+            return names[f.fulfillment_id]
+        if not f.unit_ids and whole is None:
+            whole = names[f.fulfillment_id]
+    held = unit_id in m.mirrored_units or not m.lines
+    return whole if held and unit_id not in m.removed_units else None
+
+
+def _tiktok_words(unit: Unit, order: TikTokOrder, m: OrderMirror) -> str:
+    if unit.cancelled or order.status is TikTokStatus.CANCELLED:
+        by = (unit.cancel_user or order.cancellation_initiator or "").upper()
+        words = _CANCELLED_BY.get(by, "cancelled")
+    elif unit.shipped:
+        state = _UNIT_SHIPPED[unit.status.upper()]
+        words = f"shipped in package {unit.package_id} ({state})" if unit.package_id else state
+    else:
+        status = unit.status.upper() or order.status.value
+        words = _UNIT_WAITING.get(status, status.replace("_", " ").lower())
+        if unit.package_id:
+            words += f", packed in package {unit.package_id}"
+    if unit.line_item_id in m.cancel_units:
+        words += "; cancelling on TikTok…"
+    returned = [r.return_id for r in m.returns if unit.line_item_id in r.unit_ids]
+    if returned:
+        words += f"; in return {', '.join(returned)}"
+    return words
+
+
+def _shopify_words(unit: Unit, m: OrderMirror, names: dict[str, str]) -> str:
+    if m.shopify_order_id is None:
+        return "not in Shopify yet"
+    order = m.shopify_order_name or "the Shopify order"
+    uid = unit.line_item_id
+    refunded = [r for r in m.returns if uid in r.unit_ids and r.recorded]
+    if refunded:
+        back = "restocked" if refunded[0].restocked else "not restocked"
+        return f"refunded in Shopify order {order} ({back})"
+    if uid in m.removed_units:
+        return "removed from Shopify (restocked)"
+    box = _box_of(m, uid, names)
+    if box is not None:
+        return f"in Shopify fulfilment {box}"
+    if m.lines and uid not in m.mirrored_units:
+        return f"not in Shopify order {order}"
+    if m.phase is Phase.CANCELLED:
+        return f"Shopify order {order} cancelled (restocked)"
+    if uid in m.units_to_remove():
+        return f"in Shopify order {order}; being removed (restock)"
+    return f"in Shopify order {order}"
+
+
+def _count_skus(units: Sequence[Unit], unit_ids: Sequence[str]) -> str:
+    by_id = {u.line_item_id: u.seller_sku for u in units}
+    counts: dict[str, int] = {}
+    for unit_id in unit_ids:
+        sku = by_id.get(unit_id, unit_id)
+        counts[sku] = counts.get(sku, 0) + 1
+    return ", ".join(f"{n} × {sku}" for sku, n in sorted(counts.items())) or "no items"
+
+
+def _correction_words(f: Fulfilment, corrected: bool) -> str:
+    if f.needs_correction:
+        return f"correction pending: TikTok still has {f.sent_number}"
+    return "tracking corrected on TikTok" if corrected else ""
+
+
+def _recorded_words(case: ReturnCase) -> str:
+    if case.recorded:
+        return "recorded in Shopify as a refund"
+    if case.completed:
+        return "being recorded in Shopify"
+    return "not in Shopify yet: recorded once TikTok refunds the buyer"
+
+
+def _restockable(case: ReturnCase) -> bool:
+    return (
+        case.completed
+        and case.goods_back
+        and case.recorded
+        and not case.restocked
+        and not case.restock_wanted
+    )
+
+
+def _restock_words(case: ReturnCase) -> str:
+    if case.restocked and case.restock_wanted:
+        return "restocked (you pressed Restock)"
+    if case.restocked:
+        return "restocked automatically"
+    if case.restock_wanted:
+        return "restocking in Shopify…"
+    if case.return_type == "REFUND":
+        return "refund only: nothing came back"
+    if not case.goods_back:
+        return "replacement: nothing to restock"
+    if case.status.endswith(("_CANCEL", "_REJECT")):
+        return "nothing to restock: the return did not go ahead"
+    if not case.completed:
+        return "restock once TikTok has refunded the buyer"
+    if not case.recorded:
+        return "restock once the refund is recorded in Shopify"
+    return "not restocked: check the goods, then Restock puts them back on sale in Shopify"
 
 
 def money(value: Money) -> str:

@@ -1,5 +1,6 @@
 """The orders pages: the list (filters, search, paging, live refresh), the detail, and the
-merchant's answers (approve or reject a cancellation request, retry a failed action)."""
+merchant's answers (approve or reject a cancellation request, cancel items on TikTok, restock a
+return, retry a failed action)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shopbridge.web.order_view import REJECT_REASONS, order_view
 
 PAGE_SIZE = 25
 POLL_SECONDS = 5
+MAX_ITEMS_PER_CANCEL = 1000  # far above any TikTok order; bounds what a form can make us parse
 ATTENTION_CAP = 100  # the summary counts up to this many ("100+")
 
 # The list's state filter: label and the store query it stands for.
@@ -131,13 +133,15 @@ async def order_page(request: Request) -> Response:
     row = await _mirror_of(request, connection)
     store = ui(request).store
     entries = await run_in_threadpool(store.timeline, row.id)
+    view = order_view(row, connection)
     return render(
         request,
         "order.html",
         {
             "connection": connection,
             "current_connection": connection,
-            "order": order_view(row, connection),
+            "order": view,
+            "shipments": view.shipments(entries),
             "timeline": entries,
             "reject_reasons": REJECT_REASONS,
             "poll_seconds": POLL_SECONDS,
@@ -219,6 +223,31 @@ async def retry(request: Request) -> Response:
 
 
 @login_required
+async def cancel_items(request: Request) -> Response:
+    """Cancel the ticked units on TikTok (out of stock); the core says whether TikTok allows it."""
+
+    def event(form: FormData, user: str) -> ev.MerchantCancelledItems:
+        picked = [str(v)[:64] for v in form.getlist("unit_ids")[:MAX_ITEMS_PER_CANCEL]]
+        return ev.MerchantCancelledItems(tuple(dict.fromkeys(picked)), user=user)
+
+    connection, row, _ = await _answer(
+        request, event, "Cancelling on TikTok; Shopify follows what TikTok says."
+    )
+    return _back(connection, row)
+
+
+@login_required
+async def restock_return(request: Request) -> Response:
+    return_id = str(request.path_params["return_id"])
+    connection, row, _ = await _answer(
+        request,
+        lambda _form, user: ev.MerchantRestockedReturn(return_id, user=user),
+        "Restocking: the returned items go back on sale in Shopify.",
+    )
+    return _back(connection, row)
+
+
+@login_required
 async def retry_stuck(request: Request) -> Response:
     """Run again the work about this order that failed outside its decisions."""
     connection = connection_of(request)
@@ -242,6 +271,8 @@ routes = [
     Route(_ORDER, order_page, methods=["GET"]),
     Route(_ORDER + "/cancellation/approve", approve, methods=["POST"]),
     Route(_ORDER + "/cancellation/reject", reject, methods=["POST"]),
+    Route(_ORDER + "/items/cancel", cancel_items, methods=["POST"]),
+    Route(_ORDER + "/returns/{return_id}/restock", restock_return, methods=["POST"]),
     Route(_ORDER + "/retry", retry, methods=["POST"]),
     Route(_ORDER + "/retry-stuck", retry_stuck, methods=["POST"]),
 ]

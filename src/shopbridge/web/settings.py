@@ -1,5 +1,6 @@
-"""Settings of one connection: its health, the holdback window, the carrier mapping, and the
-report of TikTok SKUs that no Shopify variant carries."""
+"""Settings of one connection: its health, the holdback window, when Shopify orders are created
+and whether returns restock themselves, the carrier mapping, and the report of TikTok SKUs that
+no Shopify variant carries."""
 
 from __future__ import annotations
 
@@ -188,6 +189,39 @@ async def update_holdback(request: Request) -> Response:
     )
 
 
+# The connection's order options: field, the words for on and for off (the saved message).
+ORDER_OPTIONS = {
+    "create_after_holdback": (
+        "Shopify orders are created only once the holdback is over",
+        "Shopify orders are created at once, on hold",
+    ),
+    "restock_returns": (
+        "returned items go back on sale automatically",
+        "returned items wait for your Restock on the order",
+    ),
+}
+
+
+@login_required
+async def update_order_options(request: Request) -> Response:
+    """Save the two order switches (checkboxes: absent means off), only those that changed."""
+    connection = connection_of(request)
+    form = await checked_form(request)
+    fields: dict[str, bool] = {}
+    changed: list[str] = []
+    for name, (on, off) in ORDER_OPTIONS.items():
+        wanted = bool(form.get(name))
+        if wanted != getattr(connection, name):
+            fields[name] = wanted
+            changed.append(on if wanted else off)
+    if not fields:
+        flash(request, "Nothing changed.")
+        return RedirectResponse(f"/connections/{connection.id}/settings#orders", status_code=303)
+    store = ui(request).store
+    await run_in_threadpool(lambda: store.update_connection(connection.id, **fields))
+    return await _saved(request, connection, "Saved: " + "; ".join(changed) + ".")
+
+
 @login_required
 async def add_carrier(request: Request) -> Response:
     connection = connection_of(request)
@@ -244,6 +278,7 @@ routes = [
     Route(_SETTINGS, settings_page, methods=["GET"]),
     Route(_SETTINGS + "/retry", retry_work, methods=["POST"]),
     Route(_SETTINGS + "/holdback", update_holdback, methods=["POST"]),
+    Route(_SETTINGS + "/orders", update_order_options, methods=["POST"]),
     Route(_SETTINGS + "/carriers", add_carrier, methods=["POST"]),
     Route(_SETTINGS + "/carriers/remove", remove_carrier, methods=["POST"]),
 ]

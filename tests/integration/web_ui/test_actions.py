@@ -11,6 +11,7 @@ import pytest
 from shopbridge.engine.ports import PermanentError
 from shopbridge.store import Fence
 from shopbridge.web.accounts import User
+from support.orders import unit_id
 
 from .conftest import Shop, csrf_of, login, post
 
@@ -172,7 +173,10 @@ STATE_CHANGING = [
     "{order}/cancellation/approve",
     "{order}/cancellation/reject",
     "{order}/retry",
+    "{order}/items/cancel",
+    "{order}/returns/R1/restock",
     "/connections/{cid}/settings/holdback",
+    "/connections/{cid}/settings/orders",
     "/connections/{cid}/settings/carriers",
     "/connections/{cid}/settings/carriers/remove",
 ]
@@ -193,6 +197,8 @@ def test_post_without_csrf_token_is_forbidden(
         "holdback_minutes": "120",
         "shopify_company": "UPS",
         "tiktok_provider": "UPS",
+        "unit_ids": unit_id(ORDER_ID, 0, 0),
+        "restock_returns": "1",
     }
     assert client.post(url, data=data).status_code == 403
     assert client.post(url, data={**data, "csrf_token": "forged"}).status_code == 403
@@ -200,6 +206,7 @@ def test_post_without_csrf_token_is_forbidden(
     connection = shop.world.store.get_connection(shop.connection_id)
     assert connection.holdback_minutes == 60
     assert connection.carrier_mapping == {}
+    assert not connection.restock_returns
     assert "waiting for your answer" in client.get(order_url(shop)).text
 
 

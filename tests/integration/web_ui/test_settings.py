@@ -203,3 +203,65 @@ def test_deliveries_that_failed_for_good_are_listed_with_a_retry(
         item_id=str(foreign.id),
     )
     assert [i.status for i in store.inbox_items() if i.id == foreign.id] == ["failed"]
+
+
+def order_options_of(shop: Shop) -> tuple[bool, bool]:
+    connection = shop.world.store.get_connection(shop.connection_id)
+    return connection.create_after_holdback, connection.restock_returns
+
+
+def checked(html: str, name: str) -> bool:
+    found = re.search(rf'<input type="checkbox" name="{name}"[^>]*>', html)
+    assert found, f"the page has the {name} checkbox"
+    return " checked" in found.group(0)
+
+
+def test_order_options_are_off_until_the_merchant_turns_them_on(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """Both order switches start off, are saved when ticked, and show ticked afterwards."""
+    login(client, merchant.email)
+    html = client.get(settings_url(shop)).text
+    assert not checked(html, "create_after_holdback")
+    assert not checked(html, "restock_returns")
+    assert "ignore holds" in html
+    assert "press Restock on the order" in html
+    response = post(
+        client,
+        f"{settings_url(shop)}/orders",
+        settings_url(shop),
+        create_after_holdback="1",
+        restock_returns="1",
+    )
+    assert response.status_code == 303
+    assert order_options_of(shop) == (True, True)
+    html = client.get(settings_url(shop)).text
+    assert checked(html, "create_after_holdback")
+    assert checked(html, "restock_returns")
+    assert "Saved: Shopify orders are created only once the holdback is over; returned" in html
+
+
+def test_unticking_an_order_option_turns_only_it_off(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """A checkbox left unticked is off; the other keeps its value."""
+    shop.world.store.update_connection(
+        shop.connection_id, create_after_holdback=True, restock_returns=True
+    )
+    login(client, merchant.email)
+    post(client, f"{settings_url(shop)}/orders", settings_url(shop), create_after_holdback="1")
+    assert order_options_of(shop) == (True, False)
+    html = client.get(settings_url(shop)).text
+    assert "Saved: returned items wait for your Restock on the order." in html
+    assert not checked(html, "restock_returns")
+
+
+def test_order_options_saved_unchanged_change_nothing(
+    client: httpx.Client, merchant: User, shop: Shop
+) -> None:
+    """Saving the form as it is writes nothing: the connection's settings version stays."""
+    before = shop.world.store.get_connection(shop.connection_id).settings_version
+    login(client, merchant.email)
+    post(client, f"{settings_url(shop)}/orders", settings_url(shop))
+    assert shop.world.store.get_connection(shop.connection_id).settings_version == before
+    assert "Nothing changed." in client.get(settings_url(shop)).text

@@ -26,23 +26,26 @@ from hypothesis.stateful import (
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
 from shopbridge.domain.commands import Command
-from shopbridge.domain.mirror import OrderMirror, Phase
+from shopbridge.domain.mirror import FlagCode, OrderMirror, Phase
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus
 from shopbridge.domain.transition import transition
 from shopbridge.engine.executors import ConnectionContext, execute
+from shopbridge.engine.ports import PermanentError
 from shopbridge_sandbox.fakes import FakeShopify, FakeTikTok
 from support.orders import T0, snapshot
 
 ORDERS = ("1001", "1002")
 HOUR = timedelta(hours=1)
+# Two SKUs, one TikTok line item per unit: partial cancels take any subset of them.
+ITEMS = {"TEE-RED-L": 2, "MUG-BLUE": 1}
 
 
 class RecordingShopify(FakeShopify):
     """Remembers when each order was marked paid or released, to check rules 3 and 4."""
 
     def __init__(self, clock: ManualClock, tiktok: FakeTikTok) -> None:
-        super().__init__({"TEE-RED-L": 50})
+        super().__init__({"TEE-RED-L": 50, "MUG-BLUE": 50})
         self.clock, self.tiktok = clock, tiktok
         self.paid_at: dict[str, tuple[datetime, TikTokOrder]] = {}
 
@@ -65,6 +68,7 @@ class Mirroring(RuleBasedStateMachine):
         self.deadlines: dict[tuple[str, str], datetime] = {}
         self.in_transit: list[TikTokOrder] = []  # webhooks sent, not yet delivered
         self.updates = 0
+        self.boxes = 0
 
     # --- the bridge, as the worker runs it --------------------------------------------------
 
@@ -96,7 +100,7 @@ class Mirroring(RuleBasedStateMachine):
 
     @initialize(order_id=st.sampled_from(ORDERS))
     def buyer_places_order(self, order_id: str) -> None:
-        order = snapshot("UNPAID", at=self.clock.now(), order_id=order_id)
+        order = snapshot("UNPAID", at=self.clock.now(), order_id=order_id, skus=ITEMS)
         order = replace(order, create_time=self.clock.now())
         self.tiktok.put(order)
         self.in_transit.append(order)
@@ -130,6 +134,51 @@ class Mirroring(RuleBasedStateMachine):
                 cancel_reason=reason,
                 cancellation_initiator=initiator,
             )
+
+    @rule(order_id=st.sampled_from(ORDERS), pick=st.integers(min_value=0, max_value=2))
+    def tiktok_cancels_one_unit(self, order_id: str, pick: int) -> None:
+        """A seller (out of stock) or TikTok cancels one unit; the order lives on while any
+        unit does, and is CANCELLED when the last one goes."""
+        order = self.tiktok.orders.get(order_id)
+        if order is None or order.status not in (
+            TikTokStatus.UNPAID,
+            TikTokStatus.ON_HOLD,
+            TikTokStatus.AWAITING_SHIPMENT,
+        ):
+            return
+        target = order.units[pick].line_item_id
+        units = tuple(
+            replace(u, status="CANCELLED", cancel_user="SELLER") if u.line_item_id == target else u
+            for u in order.units
+        )
+        if all(u.cancelled for u in units):
+            self.tiktok_change(
+                order_id,
+                units=units,
+                status=TikTokStatus.CANCELLED,
+                cancellation_initiator="SELLER",
+                cancel_reason="seller_cancel_reason_out_of_stock",
+            )
+        else:
+            self.tiktok_change(order_id, units=units)
+
+    @rule(order_id=st.sampled_from(ORDERS), sku=st.sampled_from(sorted(ITEMS)))
+    def merchant_ships_a_box(self, order_id: str, sku: str) -> None:
+        """The merchant fulfils every remaining unit of one SKU in Shopify: one box."""
+        mirror = self.mirrors[order_id]
+        if mirror.phase not in (Phase.RELEASED, Phase.FULFILLED) or not mirror.shopify_order_id:
+            return
+        self.boxes += 1
+        try:
+            box = self.shopify.fulfil(
+                mirror.shopify_order_id, "USPS", f"94001118992231974{self.boxes:05d}", {sku: 99}
+            )
+        except PermanentError:
+            return  # on hold, cancelled, or nothing of that SKU left
+        self.apply(
+            order_id,
+            ev.ShopifyFulfilmentObserved(box.fulfillment_id, "USPS", box.number, box.lines),
+        )
 
     @rule(order_id=st.sampled_from(ORDERS))
     def buyer_requests_cancel_then_tiktok_approves(self, order_id: str) -> None:
@@ -246,20 +295,50 @@ class Mirroring(RuleBasedStateMachine):
             mirrored = self.shopify.orders_for(order_id)
             mirror = self.mirrors[order_id]
             if order.status is TikTokStatus.CANCELLED:
-                assert all(o.cancelled for o in mirrored), (
+                # Cancelled in Shopify, or, where a box had already left, flagged for the
+                # merchant with every unfulfilled unit taken off the order.
+                shipped = [o for o in mirrored if o.fulfilments]
+                assert all(o.cancelled for o in mirrored if not o.fulfilments), (
                     f"cancellation of {order_id} not mirrored"
                 )
-                assert mirror.phase is Phase.CANCELLED
+                if shipped:
+                    assert mirror.has_flag(FlagCode.CANCELLED_AFTER_FULFILMENT)
+                    assert all(x.current == x.fulfilled for o in shipped for x in o.lines)
+                else:
+                    assert mirror.phase is Phase.CANCELLED
                 if mirrored:
                     assert mirror.inventory_synced
             else:
                 assert len(mirrored) == 1
-                assert mirror.phase is Phase.RELEASED
+                assert mirror.phase in (Phase.RELEASED, Phase.FULFILLED)
+                assert all(f.sent_to_tiktok for f in mirror.fulfilments)
         self.one_shopify_order_per_tiktok_order()
         self.never_released_early_or_unpaid()
-        assert self.shopify.committed["TEE-RED-L"] == 2 * sum(
-            1 for o in self.tiktok.orders.values() if o.status is not TikTokStatus.CANCELLED
-        )
+        # Stock on Shopify moved by exactly the cancelled units: each order holds the units
+        # TikTok still has live (or had shipped before TikTok cancelled them, flagged), and
+        # what it holds unfulfilled is what Shopify commits.
+        committed = dict.fromkeys(ITEMS, 0)
+        for order_id, order in self.tiktok.orders.items():
+            for shopify_order in self.shopify.orders_for(order_id):
+                if shopify_order.cancelled:
+                    continue
+                for line in shopify_order.lines:
+                    live = sum(1 for u in order.live_units if u.seller_sku == line.sku)
+                    assert line.current >= live, (order_id, line)
+                    if line.current > live:
+                        assert line.current == line.fulfilled, (order_id, line)
+                        assert self.mirrors[order_id].needs_attention
+                    committed[line.sku] += line.current - line.fulfilled
+        for sku in ITEMS:
+            assert self.shopify.committed[sku] == committed[sku], sku
+        self.no_cancelled_unit_ever_shipped()
+
+    @invariant()
+    def no_cancelled_unit_ever_shipped(self) -> None:
+        for order in self.tiktok.orders.values():
+            gone = order.cancelled_unit_ids
+            for _tracking, units in self.tiktok.packages.values():
+                assert not (gone & set(units)) or order.status is TikTokStatus.CANCELLED
 
 
 TestMirroring = Mirroring.TestCase
