@@ -96,6 +96,28 @@ class LineLink:
     unit_ids: tuple[str, ...]
 
 
+# TikTok's return types and statuses (tiktok wave2 §6) as a merchant would say them.
+RETURN_TYPE_WORDS = {
+    "REFUND": "Refund only",
+    "RETURN_AND_REFUND": "Return and refund",
+    "REPLACEMENT": "Replacement",
+}
+RETURN_STATUS_WORDS = {
+    "RETURN_OR_REFUND_REQUEST_PENDING": "requested, waiting for a decision",
+    "AWAITING_BUYER_SHIP": "approved, waiting for the buyer to send the goods back",
+    "BUYER_SHIPPED_ITEM": "the buyer sent the goods back",
+    "REJECT_RECEIVE_PACKAGE": "the returned package was rejected",
+    "REFUND_OR_RETURN_REQUEST_REJECT": "rejected",
+    "RETURN_OR_REFUND_REQUEST_SUCCESS": "approved: the buyer will be refunded",
+    "RETURN_OR_REFUND_REQUEST_COMPLETE": "complete: TikTok refunded the buyer",
+    "RETURN_OR_REFUND_REQUEST_CANCEL": "withdrawn by the buyer",
+    "REPLACEMENT_REQUEST_PENDING": "requested, waiting for a decision",
+    "REPLACEMENT_REQUEST_REJECT": "rejected",
+    "REPLACEMENT_REQUEST_CANCEL": "withdrawn by the buyer",
+    "REPLACEMENT_REQUEST_COMPLETE": "complete: the replacement was sent",
+}
+
+
 @dataclass(frozen=True)
 class ReturnCase:
     """A TikTok return or refund after shipping, and how far it is mirrored in Shopify."""

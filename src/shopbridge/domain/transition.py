@@ -35,6 +35,8 @@ from shopbridge.domain.commands import (
     SyncTikTokInventory,
 )
 from shopbridge.domain.mirror import (
+    RETURN_STATUS_WORDS,
+    RETURN_TYPE_WORDS,
     CancelRequest,
     Flag,
     FlagCode,
@@ -278,31 +280,14 @@ def _count(unit_ids: tuple[str, ...]) -> str:
     return f"{len(unit_ids)} unit" + ("" if len(unit_ids) == 1 else "s")
 
 
-_RETURN_WORDS = {
-    "RETURN_OR_REFUND_REQUEST_PENDING": "requested, waiting for a decision",
-    "AWAITING_BUYER_SHIP": "approved, waiting for the buyer to send the goods back",
-    "BUYER_SHIPPED_ITEM": "the buyer sent the goods back",
-    "REJECT_RECEIVE_PACKAGE": "the returned package was rejected",
-    "REFUND_OR_RETURN_REQUEST_REJECT": "rejected",
-    "RETURN_OR_REFUND_REQUEST_SUCCESS": "approved: the buyer will be refunded",
-    "RETURN_OR_REFUND_REQUEST_COMPLETE": "complete: TikTok refunded the buyer",
-    "RETURN_OR_REFUND_REQUEST_CANCEL": "withdrawn",
-}
-_RETURN_TYPES = {
-    "REFUND": "refund only",
-    "RETURN_AND_REFUND": "return and refund",
-    "REPLACEMENT": "replacement",
-}
-
-
 def _observe_return(m: OrderMirror, event: ev.ReturnObserved, notes: list[str]) -> OrderMirror:
     current = next((r for r in m.returns if r.return_id == event.return_id), None)
     if current is not None and (
         event.update_time < current.update_time or event.status == current.status
     ):
         return m
-    kind = _RETURN_TYPES.get(event.return_type, event.return_type.lower() or "return")
-    status = _RETURN_WORDS.get(event.status, event.status.replace("_", " ").lower())
+    kind = RETURN_TYPE_WORDS.get(event.return_type, event.return_type or "return").lower()
+    status = RETURN_STATUS_WORDS.get(event.status, event.status.replace("_", " ").lower())
     notes.append(f"TikTok {kind} {event.return_id} of {_count(event.unit_ids)}: {status}.")
     if current is None:
         case = ReturnCase(

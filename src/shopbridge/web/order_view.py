@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopbridge.domain.codec import decode_mirror
-from shopbridge.domain.mirror import FlagCode, Fulfilment, OrderMirror, Phase, ReturnCase
+from shopbridge.domain.mirror import (
+    RETURN_STATUS_WORDS,
+    RETURN_TYPE_WORDS,
+    FlagCode,
+    Fulfilment,
+    OrderMirror,
+    Phase,
+    ReturnCase,
+)
 from shopbridge.domain.money import Money
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
@@ -67,27 +75,6 @@ _UNIT_SHIPPED = {
     "IN_TRANSIT": "in transit",
     "DELIVERED": "delivered",
     "COMPLETED": "delivered, order completed",
-}
-
-_RETURN_TYPES = {
-    "REFUND": "Refund only",
-    "RETURN_AND_REFUND": "Return and refund",
-    "REPLACEMENT": "Replacement",
-}
-# TikTok's return statuses (Search Returns) as a merchant would say them.
-_RETURN_STATUSES = {
-    "RETURN_OR_REFUND_REQUEST_PENDING": "requested, waiting for a decision",
-    "AWAITING_BUYER_SHIP": "approved, waiting for the buyer to send the goods back",
-    "BUYER_SHIPPED_ITEM": "the buyer sent the goods back",
-    "REJECT_RECEIVE_PACKAGE": "the returned package was rejected",
-    "REFUND_OR_RETURN_REQUEST_REJECT": "rejected",
-    "RETURN_OR_REFUND_REQUEST_SUCCESS": "approved: the buyer will be refunded",
-    "RETURN_OR_REFUND_REQUEST_COMPLETE": "complete: TikTok refunded the buyer",
-    "RETURN_OR_REFUND_REQUEST_CANCEL": "withdrawn by the buyer",
-    "REPLACEMENT_REQUEST_PENDING": "requested, waiting for a decision",
-    "REPLACEMENT_REQUEST_REJECT": "rejected",
-    "REPLACEMENT_REQUEST_CANCEL": "withdrawn by the buyer",
-    "REPLACEMENT_REQUEST_COMPLETE": "complete: the replacement was sent",
 }
 
 
@@ -365,8 +352,8 @@ class OrderView:
         return [
             ReturnView(
                 case.return_id,
-                _RETURN_TYPES.get(case.return_type, case.return_type.capitalize() or "Return"),
-                _RETURN_STATUSES.get(case.status, case.status.replace("_", " ").lower()),
+                RETURN_TYPE_WORDS.get(case.return_type, case.return_type.capitalize() or "Return"),
+                RETURN_STATUS_WORDS.get(case.status, case.status.replace("_", " ").lower()),
                 _count_skus(units, case.unit_ids),
                 _recorded_words(case),
                 _restock_words(case),
