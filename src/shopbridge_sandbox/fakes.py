@@ -105,6 +105,7 @@ class FakeShopify(_Faulty):
                 for x in o.lines
             ),
             refund_notes=tuple(o.refund_notes),
+            location_id=FAKE_LOCATION,
         )
 
     async def check_access(self) -> None:
@@ -201,7 +202,11 @@ class FakeShopify(_Faulty):
             self.available_stock[sku] += qty
 
     async def edit_quantities(
-        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+        self,
+        order_id: str,
+        quantities: Mapping[str, int],
+        staff_note: str,
+        current: Mapping[str, int],
     ) -> None:
         self._enter("edit_quantities")
         o = self.orders[order_id]
@@ -224,7 +229,7 @@ class FakeShopify(_Faulty):
         order_id: str,
         lines: Sequence[tuple[str, int]],
         *,
-        restock: bool,
+        restock_at: str | None,
         note: str,
         idempotency_key: str,
     ) -> None:
@@ -239,7 +244,7 @@ class FakeShopify(_Faulty):
             line = by_id[line_id]
             line.current -= quantity
             line.fulfilled = min(line.fulfilled, line.current)
-            if restock and line.sku in self.available_stock:
+            if restock_at and line.sku in self.available_stock:
                 self.available_stock[line.sku] += quantity
 
     async def restock_lines(

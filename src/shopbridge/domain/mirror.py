@@ -19,6 +19,17 @@ class Phase(StrEnum):
     CANCELLED = "cancelled"  # Shopify: cancelled with restock, or never created
 
 
+# While TikTok lets a seller cancel an order or some of its items (tiktok wave2 §4).
+SELLER_CANCELLABLE = frozenset(
+    {
+        TikTokStatus.UNPAID,
+        TikTokStatus.ON_HOLD,
+        TikTokStatus.AWAITING_SHIPMENT,
+        TikTokStatus.PARTIALLY_SHIPPING,
+    }
+)
+
+
 class FlagCode(StrEnum):
     UNKNOWN_SKU = "unknown_sku"
     UNSUPPORTED_CARRIER = "unsupported_carrier"
@@ -195,8 +206,28 @@ class OrderMirror:
         return frozenset(u for link in self.lines for u in link.unit_ids)
 
     def shipped_units(self) -> frozenset[str]:
-        """Units some Shopify fulfilment of this order covers."""
-        return frozenset(u for f in self.fulfilments for u in f.unit_ids)
+        """Units some Shopify fulfilment of this order covers; a fulfilment that names none
+        (read without its lines) ships every unit the Shopify order held."""
+        named = frozenset(u for f in self.fulfilments for u in f.unit_ids)
+        if any(not f.unit_ids for f in self.fulfilments):
+            return named | (self.mirrored_units - set(self.removed_units))
+        return named
+
+    def cancellable_units(self) -> frozenset[str]:
+        """Units the seller may still cancel on TikTok: live, in no box, while TikTok lets a
+        seller cancel and no other cancellation is asked."""
+        t = self.tiktok
+        if (
+            t is None
+            or t.status not in SELLER_CANCELLABLE
+            or self.cancel_units
+            or self.pending_cancel_request is not None
+        ):
+            return frozenset()
+        boxed = self.shipped_units()
+        return frozenset(
+            u.line_item_id for u in t.live_units if not u.shipped and u.line_item_id not in boxed
+        )
 
     def units_to_remove(self) -> tuple[str, ...]:
         """Units TikTok cancelled that the Shopify order still holds."""

@@ -93,6 +93,11 @@ class Unit:
     def shipped(self) -> bool:
         return self.status.upper() in UNIT_SHIPPED
 
+    @property
+    def progress(self) -> int:
+        """How far along its one-way path the unit is: live, shipped, cancelled."""
+        return 2 if self.cancelled else 1 if self.shipped else 0
+
 
 @dataclass(frozen=True)
 class Address:
@@ -134,10 +139,26 @@ class TikTokOrder:
         )
 
     def is_newer_than(self, other: TikTokOrder | None) -> bool:
-        """Apply by TikTok's update time, then by status rank; never by arrival order (rule 9)."""
+        """Apply by TikTok's update time, then by status rank, then by how far the units got;
+        never by arrival order (rule 9)."""
         if other is None:
             return True
-        return (self.update_time, self.status.rank) > (other.update_time, other.status.rank)
+        mine, theirs = (self.update_time, self.status.rank), (other.update_time, other.status.rank)
+        return mine > theirs or (mine == theirs and self._units_moved_on(other))
+
+    def _units_moved_on(self, other: TikTokOrder) -> bool:
+        """A read of the same moment that shows the units further on. TikTok's update time has
+        one-second resolution and may not move when it cancels a unit or repacks the order
+        (UNCONFIRMED). A unit never comes back from cancelled or shipped, so a read that shows
+        one more cancelled or shipped unit, or other packages and nothing undone, is later."""
+        if [u.line_item_id for u in self.units] != [u.line_item_id for u in other.units]:
+            return False
+        pairs = list(zip(self.units, other.units, strict=True))
+        if any(new.progress < old.progress for new, old in pairs):
+            return False
+        return any(
+            new.progress > old.progress or new.package_id != old.package_id for new, old in pairs
+        )
 
     @property
     def live_units(self) -> tuple[Unit, ...]:

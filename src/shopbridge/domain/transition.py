@@ -37,6 +37,7 @@ from shopbridge.domain.commands import (
 from shopbridge.domain.mirror import (
     RETURN_STATUS_WORDS,
     RETURN_TYPE_WORDS,
+    SELLER_CANCELLABLE,
     CancelRequest,
     Flag,
     FlagCode,
@@ -118,9 +119,6 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
         raise ValueError(f"order {order.order_id} does not belong to mirror {m.tiktok_order_id}")
     if m.has_flag(FlagCode.UNREADABLE_ORDER):  # TikTok sends it readably again
         m = replace(m, flags=tuple(f for f in m.flags if f.code is not FlagCode.UNREADABLE_ORDER))
-    if _moved_on(order, m.tiktok):
-        notes.append("TikTok updated the order's items (" + _packages(order) + ").")
-        return replace(m, tiktok=order)
     if not order.is_newer_than(m.tiktok):
         assert m.tiktok is not None
         notes.append(
@@ -129,34 +127,12 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
             f"of {m.tiktok.update_time:%Y-%m-%d %H:%M:%S} UTC."
         )
         return m
-    previous = m.tiktok_status
-    if previous is not order.status:
+    previous = m.tiktok
+    if previous is None or previous.status is not order.status:
         notes.append(f"TikTok status is now {order.status}" + _paid_note(order) + ".")
+    elif previous.units != order.units:
+        notes.append("TikTok updated the order's items (" + _packages(order) + ").")
     return replace(m, tiktok=order)
-
-
-def _moved_on(order: TikTokOrder, known: TikTokOrder | None) -> bool:
-    """A read of the same moment that shows the units further on: TikTok's update time has
-    one-second resolution and may not move when it cancels a unit or repacks the order
-    (UNCONFIRMED). A unit never comes back from cancelled or shipped, so a read that shows one
-    more cancelled or shipped unit, or other packages and nothing undone, is the later one."""
-    if (
-        known is None
-        or order.update_time != known.update_time
-        or order.status is not known.status
-        or [u.line_item_id for u in order.units] != [u.line_item_id for u in known.units]
-    ):
-        return False
-    pairs = list(zip(order.units, known.units, strict=True))
-    if any(_progress(new) < _progress(old) for new, old in pairs):
-        return False
-    return any(
-        _progress(new) > _progress(old) or new.package_id != old.package_id for new, old in pairs
-    )
-
-
-def _progress(unit: Unit) -> int:
-    return 2 if unit.cancelled else 1 if unit.shipped else 0
 
 
 def _packages(order: TikTokOrder) -> str:
@@ -308,14 +284,6 @@ def _observe_return(m: OrderMirror, event: ev.ReturnObserved, notes: list[str]) 
     return replace(m, returns=tuple(updated if r is current else r for r in m.returns))
 
 
-_ITEM_CANCEL_STATUSES = (
-    TikTokStatus.UNPAID,
-    TikTokStatus.ON_HOLD,
-    TikTokStatus.AWAITING_SHIPMENT,
-    TikTokStatus.PARTIALLY_SHIPPING,
-)
-
-
 def _merchant_cancels_items(
     m: OrderMirror, unit_ids: tuple[str, ...], policy: Policy, notes: list[str]
 ) -> tuple[OrderMirror, str | None]:
@@ -339,7 +307,7 @@ def _item_cancel_refusal(m: OrderMirror, unit_ids: tuple[str, ...], policy: Poli
         return "Pick at least one item to cancel."
     if t.status is TikTokStatus.CANCELLED:
         return "TikTok has already cancelled this order."
-    if t.status not in _ITEM_CANCEL_STATUSES:
+    if t.status not in SELLER_CANCELLABLE:
         return (
             f"the order is {status_words(t.status)} on TikTok, and a seller can no longer "
             "cancel it. Handle it as a return in TikTok Shop if the buyer agrees."

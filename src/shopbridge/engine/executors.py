@@ -401,7 +401,10 @@ async def remove_units(
             stuck.append((line.line_id, line.fulfilled - target.quantity))
     if changes:
         await lease.check()
-        await ctx.shopify.edit_quantities(command.shopify_order_id, changes, command.staff_note)
+        current = {line.line_id: line.current for line in view.lines}
+        await ctx.shopify.edit_quantities(
+            command.shopify_order_id, changes, command.staff_note, current
+        )
     skus = tuple(dict.fromkeys(t.seller_sku for t in command.targets))
     return ev.ShopifyUnitsRemoved(command.key, command.unit_ids, skus, tuple(stuck))
 
@@ -434,11 +437,16 @@ async def record_return(
     view = await ctx.shopify.get_order(command.shopify_order_id)
     if any(command.note in note for note in view.refund_notes):
         return ev.ShopifyReturnRecorded(command.key, command.return_id, command.restock, skus)
+    if command.restock and view.location_id is None:
+        raise PermanentError(
+            f"Shopify order {view.name} names no location to put the returned units back at; "
+            "restock them in Shopify by hand."
+        )
     await lease.check()
     await ctx.shopify.refund_lines(
         command.shopify_order_id,
         [(t.shopify_line_id, t.quantity) for t in command.lines],
-        restock=command.restock,
+        restock_at=view.location_id if command.restock else None,
         note=command.note,
         idempotency_key=command.key,
     )

@@ -89,6 +89,7 @@ class ShopifyOrderView:
     fulfilments: tuple[ShopifyFulfilment, ...] = ()
     lines: tuple[ShopifyLine, ...] = ()
     refund_notes: tuple[str, ...] = ()
+    location_id: str | None = None  # where it is fulfilled from (returns go back there)
 
 
 @dataclass(frozen=True)
@@ -164,20 +165,26 @@ class ShopifyPort(Protocol):
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
 
     async def edit_quantities(
-        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+        self,
+        order_id: str,
+        quantities: Mapping[str, int],
+        staff_note: str,
+        current: Mapping[str, int],
     ) -> None:
-        """Lower these line items to these quantities, restocking the removed units."""
+        """Lower these line items to these quantities, restocking the removed units; `current`
+        is every line's quantity as the caller just read it (no second read)."""
 
     async def refund_lines(
         self,
         order_id: str,
         lines: Sequence[tuple[str, int]],
         *,
-        restock: bool,
+        restock_at: str | None,
         note: str,
         idempotency_key: str,
     ) -> None:
-        """Record a refund of these (line item, quantity) with no money moved."""
+        """Record a refund of these (line item, quantity) with no money moved, the units
+        restocked at `restock_at` (a location), or not restocked when None."""
 
     async def restock_lines(
         self, order_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str

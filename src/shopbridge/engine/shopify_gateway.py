@@ -92,17 +92,18 @@ class ShopifyGateway:
                 if h.handle == self.hold_handle
             ),
             fulfilments=fulfilments,
-            lines=tuple(
-                ShopifyLine(
-                    line.id,
-                    self.seller_sku(line.sku or ""),
-                    line.quantity,
-                    line.current_quantity,
-                    line.unfulfilled_quantity,
-                )
-                for line in order.line_items
-            ),
+            lines=tuple(self._line(line) for line in order.line_items),
             refund_notes=tuple(r.note or "" for r in order.refunds),
+            location_id=self._location_of(order),
+        )
+
+    def _line(self, line: shopify.LineItemState) -> ShopifyLine:
+        return ShopifyLine(
+            line.id,
+            self.seller_sku(line.sku or ""),
+            line.quantity,
+            line.current_quantity,
+            line.unfulfilled_quantity,
         )
 
     def seller_sku(self, shopify_sku: str) -> str:
@@ -192,16 +193,7 @@ class ShopifyGateway:
             fulfilled=False,
             paid=created.display_financial_status == "PAID",
             our_hold_ids=(),
-            lines=tuple(
-                ShopifyLine(
-                    line.id,
-                    self.seller_sku(line.sku or ""),
-                    line.quantity,
-                    line.quantity,
-                    line.quantity,
-                )
-                for line in created.line_items
-            ),
+            lines=tuple(self._line(line) for line in created.line_items),
         )
         return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
 
@@ -308,11 +300,15 @@ class ShopifyGateway:
             await self.client.wait_for_job(job)
 
     async def edit_quantities(
-        self, order_id: str, quantities: Mapping[str, int], staff_note: str
+        self,
+        order_id: str,
+        quantities: Mapping[str, int],
+        staff_note: str,
+        current: Mapping[str, int],
     ) -> None:
         async with translated():
             await self.client.edit_line_quantities(
-                order_id, quantities, restock=True, staff_note=staff_note
+                order_id, quantities, restock=True, staff_note=staff_note, current=current
             )
 
     async def refund_lines(
@@ -320,20 +316,19 @@ class ShopifyGateway:
         order_id: str,
         lines: Sequence[tuple[str, int]],
         *,
-        restock: bool,
+        restock_at: str | None,
         note: str,
         idempotency_key: str,
     ) -> None:
         async with translated():
-            location = await self._fulfilment_location(order_id) if restock else None
             await self.client.create_refund(
                 order_id,
                 [
                     shopify.RefundLine(
                         line_item_id=line_id,
                         quantity=quantity,
-                        restock_type="RETURN" if restock else "NO_RESTOCK",
-                        location_id=location,
+                        restock_type="RETURN" if restock_at else "NO_RESTOCK",
+                        location_id=restock_at,
                     )
                     for line_id, quantity in lines
                 ],
@@ -347,6 +342,8 @@ class ShopifyGateway:
         async with translated():
             order = await self._order(order_id)
             location = self._location_of(order)
+            if location is None:
+                raise PermanentError(f"Shopify order {order.name} names no location to restock at")
             skus = {line.id: line.sku for line in order.line_items if line.sku}
             variants = await self.client.variants_by_sku(sorted(set(skus.values())))
             changes = []
@@ -371,17 +368,12 @@ class ShopifyGateway:
                 reference_document_uri=f"shopbridge://returns/{order_id.rsplit('/', 1)[-1]}",
             )
 
-    async def _fulfilment_location(self, order_id: str) -> str:
-        return self._location_of(await self._order(order_id))
-
-    def _location_of(self, order: shopify.OrderState) -> str:
+    def _location_of(self, order: shopify.OrderState) -> str | None:
         """Where the order's goods were fulfilled from, so returns go back there."""
         for fo in order.fulfillment_orders:
             if fo.location_id:
                 return fo.location_id
-        if self.location_id:
-            return self.location_id
-        raise PermanentError(f"Shopify order {order.name} names no location to restock at")
+        return self.location_id
 
     def shopify_sku(self, seller_sku: str) -> str:
         return self.sku_links.get(seller_sku, seller_sku)

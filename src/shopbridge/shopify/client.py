@@ -498,12 +498,15 @@ class ShopifyClient:
         *,
         restock: bool = True,
         staff_note: str | None = None,
+        current: Mapping[str, int] | None = None,
     ) -> None:
         """Lower lines to new current quantities in one order edit (wave2 §3): begin, one
         orderEditSetQuantity per line, commit. `quantities` maps LineItem gid → new quantity.
 
-        The order is read first: lines already at or below their target are skipped, and when
-        none is left nothing is sent, so a repeat after a lost answer changes nothing. The
+        The order is read first, unless the caller just did and passes every line's `current`
+        quantity (then a refusal to edit comes from orderEditBegin's userErrors): lines already
+        at or below their target are skipped, and when none is left nothing is sent, so a
+        repeat after a lost answer changes nothing. The
         commit is not sent twice blindly: after a lost commit answer the order is read again
         and the edit counts as done if every line reached its target. Any userError raises
         ShopifyUserError with Shopify's message; the uncommitted session is then abandoned,
@@ -511,29 +514,31 @@ class ShopifyClient:
         for line_gid, target in quantities.items():
             if target < 0:
                 raise ValueError(f"line {line_gid}: a quantity can't be negative ({target})")
-        state = await self.get_order_state(order_gid)
-        if state is None:
-            raise ShopifyPermanent("edit_line_quantities", self.shop, f"no order {order_gid}")
-        current = {line.id: line.current_quantity for line in state.line_items}
+        if current is None:
+            state = await self.get_order_state(order_gid)
+            if state is None:
+                raise ShopifyPermanent("edit_line_quantities", self.shop, f"no order {order_gid}")
+            current = {line.id: line.current_quantity for line in state.line_items}
+            if not state.merchant_editable and any(
+                current.get(g, 0) > q for g, q in quantities.items()
+            ):
+                raise ShopifyUserError(
+                    "edit_line_quantities",
+                    self.shop,
+                    [
+                        UserErrorDetail(field=("id",), code=None, message=message)
+                        for message in state.merchant_editable_errors
+                        or [f"Order {state.name} can't be edited"]
+                    ],
+                )
         unknown = [line_gid for line_gid in quantities if line_gid not in current]
         if unknown:
-            raise ValueError(f"order {state.name} has no line items {', '.join(unknown)}")
+            raise ValueError(f"order {order_gid} has no line items {', '.join(unknown)}")
         changes = {g: q for g, q in quantities.items() if current[g] > q}
         if not changes:
             return
-        if not state.merchant_editable:
-            raise ShopifyUserError(
-                "edit_line_quantities",
-                self.shop,
-                [
-                    UserErrorDetail(field=("id",), code=None, message=message)
-                    for message in state.merchant_editable_errors
-                    or [f"Order {state.name} can't be edited"]
-                ],
-            )
         data = await self.execute(
-            "begin_order_edit",
-            {"id": order_gid, "lineCount": _page_size(len(state.line_items))},
+            "begin_order_edit", {"id": order_gid, "lineCount": _page_size(len(current))}
         )
         begun = self._payload("begin_order_edit", data, "orderEditBegin")
         session_id = begun["orderEditSession"]["id"]
@@ -548,7 +553,7 @@ class ShopifyClient:
                 raise ShopifyPermanent(
                     "edit_line_quantities",
                     self.shop,
-                    f"the edit of {state.name} shows no calculated line for {line_gid}",
+                    f"the edit of {order_gid} shows no calculated line for {line_gid}",
                 )
             data = await self.execute(
                 "set_order_edit_quantity",

@@ -426,19 +426,11 @@ class TikTokClient:
         )
         return _page(Return, reply, "return_orders")
 
-    def iter_returns(
-        self,
-        *,
-        order_ids: Sequence[str] | None = None,
-        return_ids: Sequence[str] | None = None,
-        **filters: Any,
-    ) -> AsyncIterator[Return]:
-        """Every return matching the filters, 50 a page."""
+    def iter_returns(self, **filters: Any) -> AsyncIterator[Return]:
+        """Every return matching the filters, page after page (50 a page)."""
 
         async def fetch(page_token: str | None) -> Page[Return]:
-            return await self.search_returns(
-                order_ids=order_ids, return_ids=return_ids, page_token=page_token, **filters
-            )
+            return await self.search_returns(page_token=page_token, **filters)
 
         return _all_pages(fetch, "POST /return_refund/202309/returns/search")
 

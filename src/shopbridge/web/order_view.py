@@ -46,15 +46,6 @@ _REQUEST_OUTCOMES = {
     "REJECTED": "rejected",
 }
 
-# While TikTok lets a seller cancel (tiktok wave2 §4); the core refuses any other status too.
-_SELLER_CANCELLABLE = frozenset(
-    {
-        TikTokStatus.UNPAID,
-        TikTokStatus.ON_HOLD,
-        TikTokStatus.AWAITING_SHIPMENT,
-        TikTokStatus.PARTIALLY_SHIPPING,
-    }
-)
 
 _CANCELLED_BY = {
     "BUYER": "cancelled by the buyer",
@@ -282,7 +273,8 @@ class OrderView:
         if m is None or order is None:
             return []
         by_id = {u.line_item_id: u for u in order.units}
-        cancellable = _cancellable_units(m, order)
+        cancellable = m.cancellable_units()
+        gone = order.cancelled_unit_ids
         names = _fulfilment_names(m)
         groups = []
         for line, summary in zip(order.lines, self.lines, strict=True):
@@ -294,7 +286,7 @@ class OrderView:
                     line.product_name,
                     _tiktok_words(u, order, m),
                     _shopify_words(u, m, names),
-                    u.cancelled or order.status is TikTokStatus.CANCELLED,
+                    u.line_item_id in gone,
                     u.line_item_id in cancellable,
                 )
                 for u in units
@@ -412,26 +404,6 @@ def _fulfilment_names(m: OrderMirror) -> dict[str, str]:
     return {f.fulfillment_id: f"{base}.{n}" for n, f in enumerate(m.fulfilments, start=1)}
 
 
-def _cancellable_units(m: OrderMirror, order: TikTokOrder) -> frozenset[str]:
-    """Live units in no box, while TikTok lets the seller cancel and nothing else is asked."""
-    if order.status not in _SELLER_CANCELLABLE:
-        return frozenset()
-    if m.cancel_units or m.pending_cancel_request is not None:
-        return frozenset()
-    boxed = _boxed_units(m)
-    return frozenset(
-        u.line_item_id for u in order.live_units if not u.shipped and u.line_item_id not in boxed
-    )
-
-
-def _boxed_units(m: OrderMirror) -> frozenset[str]:
-    """Units some Shopify fulfilment ships; a fulfilment that names no units ships all of them
-    that the Shopify order still held."""
-    if any(not f.unit_ids for f in m.fulfilments):
-        return (m.mirrored_units - set(m.removed_units)) | m.shipped_units()
-    return m.shipped_units()
-
-
 def _box_of(m: OrderMirror, unit_id: str, names: dict[str, str]) -> str | None:
     whole: str | None = None
     for f in m.fulfilments:
@@ -444,7 +416,7 @@ def _box_of(m: OrderMirror, unit_id: str, names: dict[str, str]) -> str | None:
 
 
 def _tiktok_words(unit: Unit, order: TikTokOrder, m: OrderMirror) -> str:
-    if unit.cancelled or order.status is TikTokStatus.CANCELLED:
+    if unit.line_item_id in order.cancelled_unit_ids:
         by = (unit.cancel_user or order.cancellation_initiator or "").upper()
         words = _CANCELLED_BY.get(by, "cancelled")
     elif unit.shipped:

@@ -204,10 +204,21 @@ def _package_skus(lines: list[LineItem]) -> list[dict[str, Any]]:
     return list(by_sku.values())
 
 
+def _refund_amount(prices: list[Decimal], shop: Shop) -> dict[str, str]:
+    """What the buyer gets back for these units: their prices, plus sales tax in the US."""
+    subtotal = sum(prices, Decimal(0))
+    tax = (subtotal * US_TAX_RATE).quantize(CENT) if shop.region == "US" else Decimal(0)
+    return {
+        "currency": shop.currency,
+        "refund_total": money(subtotal + tax),
+        "refund_subtotal": money(subtotal),
+        "refund_shipping_fee": "0.00",
+        "refund_tax": money(tax),
+    }
+
+
 def cancellation_view(request: Cancellation, order: Order, shop: Shop) -> dict[str, Any]:
     lines = [line for line in order.line_items if line.id in request.line_item_ids]
-    subtotal = sum((line.price for line in lines), Decimal(0))
-    tax = (subtotal * US_TAX_RATE).quantize(CENT) if shop.region == "US" else Decimal(0)
     view: dict[str, Any] = {
         "cancel_id": request.id,
         "order_id": request.order_id,
@@ -218,13 +229,7 @@ def cancellation_view(request: Cancellation, order: Order, shop: Shop) -> dict[s
         "cancel_reason_text": request.reason.replace("_", " "),
         "create_time": unix(request.create_time),
         "update_time": unix(request.update_time),
-        "refund_amount": {
-            "currency": shop.currency,
-            "refund_total": money(subtotal + tax),
-            "refund_subtotal": money(subtotal),
-            "refund_shipping_fee": "0.00",
-            "refund_tax": money(tax),
-        },
+        "refund_amount": _refund_amount([line.price for line in lines], shop),
         "cancel_line_items": [
             {
                 "cancel_line_item_id": f"{request.id[:-4]}{i:04d}",
@@ -249,8 +254,6 @@ def return_view(request: Return, order: Order, shop: Shop) -> dict[str, Any]:
     """One `return_orders[]` entry of Search Returns (wave2 §6.1)."""
     by_id = {line.id: line for line in order.line_items}
     lines = [(return_line_id, by_id[line_id]) for return_line_id, line_id in request.line_items]
-    subtotal = sum((line.price for _, line in lines), Decimal(0))
-    tax = (subtotal * US_TAX_RATE).quantize(CENT) if shop.region == "US" else Decimal(0)
     view: dict[str, Any] = {
         "return_id": request.id,
         "order_id": request.order_id,
@@ -263,13 +266,7 @@ def return_view(request: Return, order: Order, shop: Shop) -> dict[str, Any]:
         "can_buyer_keep_item": request.return_type == "REFUND",
         "create_time": unix(request.create_time),
         "update_time": unix(request.update_time),
-        "refund_amount": {
-            "currency": shop.currency,
-            "refund_total": money(subtotal + tax),
-            "refund_subtotal": money(subtotal),
-            "refund_shipping_fee": "0.00",
-            "refund_tax": money(tax),
-        },
+        "refund_amount": _refund_amount([line.price for _, line in lines], shop),
         "return_line_items": [
             {
                 "return_line_item_id": return_line_id,

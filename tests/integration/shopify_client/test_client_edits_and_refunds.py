@@ -173,6 +173,25 @@ async def test_edit_sends_one_set_quantity_per_changed_line(
     assert _stock(sandbox) == (7, 2, 9)
 
 
+async def test_an_edit_with_the_quantities_just_read_does_not_read_again(
+    recorded: ShopifyClient,
+    transport: RecordingTransport,
+    sandbox: ShopifySandbox,
+    tee: dict[str, str],
+) -> None:
+    """The engine has just read the order: given every line's current quantity, the edit
+    goes straight to begin, set and commit."""
+    created = await _mirror(recorded, tee)
+    [line] = created.line_items
+    transport.operations.clear()
+
+    await recorded.edit_line_quantities(created.id, {line.id: 2}, current={line.id: 3})
+
+    assert transport.operations == ["BeginOrderEdit", "SetOrderEditQuantity", "CommitOrderEdit"]
+    state = await recorded.get_order_state(created.id)
+    assert state is not None and state.line_items[0].current_quantity == 2
+
+
 async def test_editing_below_the_fulfilled_units_raises_shopifys_message(
     shopify: ShopifyClient, sandbox: ShopifySandbox, store: StoreCredentials, tee: dict[str, str]
 ) -> None:

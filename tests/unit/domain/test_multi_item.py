@@ -318,3 +318,18 @@ def test_sync_after_holdback_never_creates_an_order_cancelled_inside_the_holdbac
     )
     assert shop.mirror.phase is Phase.CANCELLED
     assert not shop.shopify.orders
+
+
+def test_the_units_a_seller_may_still_cancel_are_live_and_in_no_box() -> None:
+    shop = Shop()
+    shop.released()
+    assert shop.mirror.cancellable_units() == {*RED, MUG}
+    order_id = shop.mirror.shopify_order_id or ""
+    box = shop.shopify.fulfil(order_id, "USPS", "9400111899223197428490", {"TEE-RED-L": 2})
+    shop.feed(ev.ShopifyFulfilmentObserved(box.fulfillment_id, "USPS", box.number, box.lines))
+    assert shop.mirror.cancellable_units() == {MUG}
+    pending = replace(shop.mirror, cancel_units=(MUG,))
+    assert pending.cancellable_units() == frozenset()
+    # A box read without its lines ships everything the Shopify order held.
+    whole = replace(shop.mirror, fulfilments=(replace(shop.mirror.fulfilments[0], unit_ids=()),))
+    assert whole.cancellable_units() == frozenset()

@@ -54,3 +54,20 @@ def test_edit_operations_carry_no_idempotency_key() -> None:
     refused."""
     for name in ("begin_order_edit", "set_order_edit_quantity", "commit_order_edit"):
         assert "@idempotent" not in OPERATIONS[name].text
+
+
+def test_a_shared_fragment_is_sent_with_each_operation_that_spreads_it() -> None:
+    """CreateOrder and ReadCreatedOrder share one selection, written once as a fragment."""
+    for name in ("create_order", "read_created_order"):
+        text = OPERATIONS[name].text
+        assert "...CreatedOrderFields" in text
+        assert text.count("fragment CreatedOrderFields on Order") == 1
+    assert "created_order.fragment" not in OPERATIONS
+
+
+def test_a_spread_of_an_unknown_fragment_fails_at_load() -> None:
+    """A typo in a fragment name fails when the operations load, not on the first call."""
+    from shopbridge.shopify.operations import _with_fragments
+
+    with pytest.raises(ValueError, match="fragment Nope is not defined"):
+        _with_fragments("query Q { shop { ...Nope } }", {})
