@@ -101,7 +101,14 @@ class FakeShopify(_Faulty):
             our_hold_ids=tuple(o.holds),
             fulfilments=tuple(o.fulfilments),
             lines=tuple(
-                ShopifyLine(x.line_id, x.sku, x.quantity, x.current, x.current - x.fulfilled)
+                ShopifyLine(
+                    x.line_id,
+                    x.sku,
+                    x.quantity,
+                    x.current,
+                    x.current - x.fulfilled,
+                    x.line_id.replace("LineItem", "FulfillmentOrderLineItem"),
+                )
                 for x in o.lines
             ),
             refund_notes=tuple(o.refund_notes),
@@ -485,6 +492,17 @@ class FakeTikTok(_Faulty):
     async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]:
         self._enter("get_returns")
         return tuple(self.returns.get(order_id, ()))
+
+    async def returns_updated(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[str, ReturnObserved]]:
+        self._enter("returns_updated")
+        return [
+            (order_id, r)
+            for order_id, found in self.returns.items()
+            for r in found
+            if since <= r.update_time < until
+        ]
 
     def _bump(self, order_id: str, **changes: object) -> TikTokOrder:
         """A change TikTok makes itself: the order's update time moves on by a second."""

@@ -175,3 +175,62 @@ def test_approval_of_a_fulfilled_order_is_refused_in_plain_words(
     assert "Canceled" not in page.get_by_test_id("order-status").inner_text()
     assert live.call(lambda s: s.tiktok.order(order_id)["status"]) != "CANCELLED"
     assert live.call(lambda s: s.shopify_order(order_id)["cancelled_at"]) is None
+
+
+def test_merchant_cancels_an_out_of_stock_item_then_restocks_a_return(
+    signed_in: Page, live: LiveStack, ui_url: str
+) -> None:
+    """Issue 13 in the browser: on a two-item order the merchant ticks the mug and cancels it
+    on TikTok (Shopify follows); the tee ships, comes back as a return, and Restock puts it
+    back on sale."""
+    page = signed_in
+    items = {"TEE-RED-L": 1, "MUG-BLUE": 1}
+    order_id = live.call(lambda s: s.tiktok.create_order(s.shop_id, items, paid=True))
+    live.advance(HOLDBACK + timedelta(minutes=1))
+    page.goto(order_url(ui_url, live, order_id))
+    assert page.get_by_test_id("item").count() == 2
+    mug = live.call(
+        lambda s: next(
+            li["id"]
+            for li in s.tiktok.order(order_id)["line_items"]
+            if li["seller_sku"] == "MUG-BLUE"
+        )
+    )
+    page.locator(f'[data-testid="cancel-item"][value="{mug}"]').check()
+    page.get_by_test_id("cancel-items-submit").click()
+    page.wait_for_load_state()
+    live.settle()
+    mug_row = page.locator(f'[data-testid="item"][data-unit-id="{mug}"]')
+    reload_until(page, lambda: "cancelled by the seller" in mug_row.inner_text())
+    assert "removed from Shopify" in mug_row.get_by_test_id("item-shopify").inner_text()
+
+    def ship_and_return(stack: Stack) -> str:
+        gid = stack.mirror(order_id).shopify_order_id
+        assert gid is not None
+        stack.shopify.fulfill_order(SHOP, gid, company="UPS", number=UPS_TRACKING)
+        return gid
+
+    live.call(ship_and_return)
+    live.settle()
+    live.call(lambda s: s.tiktok.carrier_collect(order_id))
+    live.call(lambda s: s.tiktok.deliver(order_id))
+    tee = live.call(
+        lambda s: next(
+            li["id"]
+            for li in s.tiktok.order(order_id)["line_items"]
+            if li["seller_sku"] == "TEE-RED-L"
+        )
+    )
+    return_id = live.call(lambda s: s.tiktok.create_return(order_id, [tee]))
+    live.call(lambda s: s.tiktok.advance_return(return_id, "COMPLETE"))
+    live.settle()
+    before = live.call(lambda s: s.shopify.inventory(SHOP, "TEE-RED-L")["available"])
+    page.goto(order_url(ui_url, live, order_id))
+    page.get_by_test_id("restock").click()
+    page.wait_for_load_state()
+    live.settle()
+    after = live.call(lambda s: s.shopify.inventory(SHOP, "TEE-RED-L")["available"])
+    assert after == before + 1
+    state = page.get_by_test_id("restock-state")
+    reload_until(page, lambda: "restocked" in state.inner_text())
+    assert live.run(lambda s: s.breaches()) == []

@@ -13,6 +13,7 @@ import pytest
 
 from shopbridge.clock import ManualClock
 from shopbridge.domain import events as ev
+from shopbridge.domain.codec import decode_mirror
 from shopbridge.store import Store
 from support.stack import SHOP, Stack, running_stack
 
@@ -46,7 +47,20 @@ def available(stack: Stack, sku: str) -> tuple[int, int]:
 async def paid_order(stack: Stack) -> str:
     order_id = stack.tiktok.create_order(stack.shop_id, ITEMS, paid=True)
     await stack.settle()
-    assert stack.mirror(order_id).phase == "held"
+    row = stack.mirror(order_id)
+    assert row.phase == "held" and row.state is not None
+    # Each TikTok unit is linked to its Shopify line item and that line's fulfillment-order
+    # line, as orderCreate answered.
+    links = decode_mirror(dict(row.state)).lines
+    shopify = stack.shopify_order(order_id)
+    fo_lines = {
+        fo_line["line_item_id"]: fo_line["id"]
+        for fo in shopify["fulfillment_orders"]
+        for fo_line in fo["line_items"]
+    }
+    assert {link.shopify_line_id: link.fulfillment_line_id for link in links} == fo_lines
+    tiktok_units = {li["id"]: li["seller_sku"] for li in stack.tiktok.order(order_id)["line_items"]}
+    assert {u: link.seller_sku for link in links for u in link.unit_ids} == tiktok_units
     return order_id
 
 
@@ -217,4 +231,87 @@ async def test_sync_after_holdback_creates_the_shopify_order_only_when_it_ends(
     await stack.advance(HOLDBACK)
     assert stack.mirror(order_id).phase == "released"
     assert available(stack, "MUG-BLUE") == (tiktok_before - 1, shopify_before - 1)
+    assert await stack.breaches() == []
+
+
+async def test_packages_tiktok_split_before_shipping_are_shipped_box_by_box(stack: Stack) -> None:
+    """TikTok splits an order into two packages (PACKAGE_UPDATE SPLIT): the mirror follows the
+    package ids, and each Shopify box ships as the package TikTok made for its units."""
+    order_id = await released_order(stack)
+    tees = [u["id"] for u in units(stack, order_id, "TEE-RED-L")]
+    (mug,) = [u["id"] for u in units(stack, order_id, "MUG-BLUE")]
+    tee_package, mug_package = stack.tiktok.split_order(order_id, [tees, [mug]])
+    await stack.settle()
+    row = stack.mirror(order_id)
+    assert row.state is not None
+    known = decode_mirror(dict(row.state)).tiktok
+    assert known is not None
+    assert {u.line_item_id: u.package_id for u in known.units} == {
+        **dict.fromkeys(tees, tee_package),
+        mug: mug_package,
+    }
+    gid = row.shopify_order_id
+    assert gid is not None
+    stack.shopify.fulfill_order(SHOP, gid, "USPS", USPS, units={"TEE-RED-L": 2})
+    await stack.settle()
+    assert {u["package_id"] for u in units(stack, order_id, "TEE-RED-L")} == {tee_package}
+    assert stack.tiktok.package(tee_package)["tracking_number"] == USPS
+    stack.shopify.fulfill_order(SHOP, gid, "UPS", UPS)
+    await stack.settle()
+    assert stack.tiktok.package(mug_package)["tracking_number"] == UPS
+    assert stack.tiktok.order(order_id)["status"] == "AWAITING_COLLECTION"
+    assert not stack.mirror(order_id).needs_attention
+    assert await stack.breaches() == []
+
+
+async def test_orders_tiktok_uncombined_again_ship_each_on_its_own(stack: Stack) -> None:
+    """A combined package dissolved before shipping (CANCEL_COMBINE): each order ships alone."""
+    first = stack.tiktok.create_order(stack.shop_id, {"TEE-RED-L": 1}, paid=True)
+    second = stack.tiktok.create_order(stack.shop_id, {"MUG-BLUE": 1}, paid=True)
+    await stack.advance(HOLDBACK)
+    package = stack.tiktok.combine_packages(stack.shop_id, [first, second])
+    await stack.settle()
+    stack.tiktok.uncombine_package(package)
+    await stack.settle()
+    for order_id, number in ((first, USPS), (second, "9400111899223197428491")):
+        gid = stack.mirror(order_id).shopify_order_id
+        assert gid is not None
+        stack.shopify.fulfill_order(SHOP, gid, "USPS", number)
+    await stack.settle()
+    shipped = {}
+    for order_id in (first, second):
+        order = stack.tiktok.order(order_id)
+        assert order["status"] == "AWAITING_COLLECTION", order_id
+        (pkg,) = {li["package_id"] for li in order["line_items"]}
+        shipped[order_id] = pkg
+        assert not stack.mirror(order_id).needs_attention
+    assert package not in shipped.values() and shipped[first] != shipped[second]
+    assert await stack.breaches() == []
+
+
+async def test_an_edit_shopify_refuses_is_flagged_with_a_retry_and_nothing_is_lost(
+    stack: Stack,
+) -> None:
+    """The merchant archived the Shopify order; TikTok then cancels a unit. Shopify refuses the
+    edit: the order says why and what to do, and Retry removes the unit once it is reopened."""
+    order_id = await released_order(stack)
+    gid = stack.mirror(order_id).shopify_order_id
+    assert gid is not None
+    stack.shopify.close_order(SHOP, gid)
+    (mug,) = units(stack, order_id, "MUG-BLUE")
+    stack.tiktok.cancel_items(order_id, [mug["id"]], role="SYSTEM")
+    await stack.settle()
+    row = stack.mirror(order_id)
+    assert row.needs_attention and row.attention_reason is not None
+    assert "Closed orders can't be edited" in row.attention_reason
+    assert "reopen it), then Retry" in row.attention_reason
+    assert shopify_line(stack, order_id, "MUG-BLUE")["current_quantity"] == 1
+    stack.shopify.close_order(SHOP, gid, closed=False)
+    decision = stack.worker.bridge.apply(
+        stack.connection_id, order_id, ev.MerchantRetried("remove_shopify_units")
+    )
+    assert decision.refusal is None
+    await stack.settle()
+    assert shopify_line(stack, order_id, "MUG-BLUE")["current_quantity"] == 0
+    assert not stack.mirror(order_id).needs_attention
     assert await stack.breaches() == []

@@ -105,6 +105,7 @@ class LineLink:
     shopify_line_id: str
     seller_sku: str
     unit_ids: tuple[str, ...]
+    fulfillment_line_id: str | None = None  # its fulfillment-order line, when Shopify said
 
 
 # TikTok's return types and statuses (tiktok wave2 §6) as a merchant would say them.
@@ -242,18 +243,19 @@ class OrderMirror:
 
 
 def link_units(
-    units: tuple[Unit, ...], shopify_lines: tuple[tuple[str, str, int], ...]
+    units: tuple[Unit, ...], shopify_lines: tuple[tuple[str, str, int, str | None], ...]
 ) -> tuple[LineLink, ...]:
     """Which TikTok units each Shopify line item mirrors. `shopify_lines` are (line item id,
-    TikTok seller SKU, quantity) as the order was created; each line takes that many of the
-    SKU's live units, lowest ids first, so every reader of the same order links the same way."""
+    TikTok seller SKU, quantity, fulfillment-order line id or None) as the order was created;
+    each line takes that many of the SKU's live units, lowest ids first, so every reader of
+    the same order links the same way."""
     pool: dict[str, list[str]] = {}
     for unit in sorted(units, key=lambda u: u.line_item_id):
         if not unit.cancelled:
             pool.setdefault(unit.seller_sku, []).append(unit.line_item_id)
     links: list[LineLink] = []
-    for line_id, seller_sku, quantity in shopify_lines:
+    for line_id, seller_sku, quantity, fulfillment_line_id in shopify_lines:
         free = pool.get(seller_sku, [])
         taken, pool[seller_sku] = free[:quantity], free[quantity:]
-        links.append(LineLink(line_id, seller_sku, tuple(taken)))
+        links.append(LineLink(line_id, seller_sku, tuple(taken), fulfillment_line_id))
     return tuple(links)

@@ -39,6 +39,7 @@ from shopbridge.domain.mirror import link_units
 from shopbridge.domain.policy import Policy, release_blocker
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
 from shopbridge.engine.ports import (
+    AccessLost,
     PermanentError,
     ShippingProvider,
     ShopifyOrderRef,
@@ -170,7 +171,10 @@ async def reserve_stock(
             await lease.check()
             created = await ctx.shopify.create_pending_order(command.order)
             ours, unknown = created.view.order_id, created.unknown_skus
-            lines = [[x.line_id, x.seller_sku, x.quantity] for x in created.view.lines]
+            lines = [
+                [x.line_id, x.seller_sku, x.quantity, x.fulfillment_line_id]
+                for x in created.view.lines
+            ]
             await lease.save(
                 shopify_order_id=ours, unknown_skus=list(unknown), created=True, lines=lines
             )
@@ -179,10 +183,15 @@ async def reserve_stock(
     hold_ids = await ctx.shopify.hold_fulfillment_orders(keeper.order_id, HOLD_HANDLE)
     created_here = bool(lease.progress.get("created")) and keeper.order_id == ours
     if created_here and lease.progress.get("lines"):
-        shopify_lines = tuple((str(i), str(s), int(q)) for i, s, q in lease.progress["lines"])
+        shopify_lines = tuple(
+            (str(x[0]), str(x[1]), int(x[2]), x[3] if len(x) > 3 else None)
+            for x in lease.progress["lines"]
+        )
     else:  # found, not created here: read what it holds
         view = await ctx.shopify.get_order(keeper.order_id)
-        shopify_lines = tuple((x.line_id, x.seller_sku, x.quantity) for x in view.lines)
+        shopify_lines = tuple(
+            (x.line_id, x.seller_sku, x.quantity, x.fulfillment_line_id) for x in view.lines
+        )
     return ev.ShopifyOrderCreated(
         command.key,
         keeper.order_id,
@@ -402,9 +411,18 @@ async def remove_units(
     if changes:
         await lease.check()
         current = {line.line_id: line.current for line in view.lines}
-        await ctx.shopify.edit_quantities(
-            command.shopify_order_id, changes, command.staff_note, current
-        )
+        try:
+            await ctx.shopify.edit_quantities(
+                command.shopify_order_id, changes, command.staff_note, current
+            )
+        except AccessLost:
+            raise
+        except PermanentError as refused:
+            raise PermanentError(
+                f"Shopify refused to take the units TikTok cancelled off {view.name}: "
+                f"{refused.message} Make the order editable in Shopify (reopen it), then Retry.",
+                code=refused.code,
+            ) from refused
     skus = tuple(dict.fromkeys(t.seller_sku for t in command.targets))
     return ev.ShopifyUnitsRemoved(command.key, command.unit_ids, skus, tuple(stuck))
 

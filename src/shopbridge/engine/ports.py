@@ -72,6 +72,7 @@ class ShopifyLine:
     quantity: int  # as ordered
     current: int  # after edits and refunds
     unfulfilled: int
+    fulfillment_line_id: str | None = None  # its fulfillment-order line, where it was read
 
     @property
     def fulfilled(self) -> int:
@@ -269,6 +270,11 @@ class TikTokPort(Protocol):
         """The seller cancels these units (None: the whole order) on TikTok."""
 
     async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]: ...
+
+    async def returns_updated(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[str, ReturnObserved]]:
+        """(order id, return) of the returns TikTok changed in the window."""
 
     async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]: ...
 

@@ -1,9 +1,10 @@
 """Reconciliation: heal missed webhooks by reading both platforms (workflow.md rule 8).
 
-Each pass reads the TikTok orders and cancellations updated since the previous pass (with an
-overlap, because TikTok's `update_time` has one-second resolution and clocks drift), and the
-Shopify orders updated in the same window that are still held or released here, to catch
-fulfilments and cancels whose webhooks never came. It also asks for TikTok's stock of the SKUs
+Each pass reads the TikTok orders, cancellations and returns updated since the previous pass
+(with an overlap, because TikTok's `update_time` has one-second resolution and clocks drift),
+and the Shopify orders updated in the same window that are still held, released or fulfilled
+here, to catch fulfilments (another box, a corrected tracking number) and cancels whose
+webhooks never came. It also asks for TikTok's stock of the SKUs
 whose orders were cancelled in the window to be re-aligned with Shopify's available quantity.
 
 A pass only reads the platforms; what it finds is written in one unit of work, like a webhook:
@@ -77,18 +78,31 @@ async def reconcile(
             key = f"{cid}:cancellation:{c.cancel_id}:{c.status}:{c.update_time.isoformat()}"
             findings.append(_finding(key, found.order_id, c))
 
+    returns = await ctx.tiktok.returns_updated(start, now)
+    mirrored = await asyncio.to_thread(
+        store.mirrored_order_ids, cid, {order_id for order_id, _ in returns}
+    )
+    for order_id, seen in returns:
+        if order_id in mirrored:
+            key = f"{cid}:return:{seen.return_id}:{seen.status}:{seen.update_time.isoformat()}"
+            findings.append(_finding(key, order_id, seen))
+
     updated = await ctx.shopify.orders_updated(start)
     rows = await asyncio.to_thread(store.mirrors_by_shopify_orders, cid, updated)
     checked = 0
     for row in rows:
-        if row.phase not in (Phase.HELD.value, Phase.RELEASED.value) or not row.shopify_order_id:
+        # A fulfilled order may still get another box, or a corrected tracking number.
+        live = (Phase.HELD.value, Phase.RELEASED.value, Phase.FULFILLED.value)
+        if row.phase not in live or not row.shopify_order_id:
             continue
         view = await ctx.shopify.get_order(row.shopify_order_id)
         checked += 1
         for f in view.fulfilments:
-            event = ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number)
+            event = ev.ShopifyFulfilmentObserved(f.fulfillment_id, f.company, f.number, f.lines)
             findings.append(
-                _finding(f"{cid}:fulfilment:{f.fulfillment_id}", row.tiktok_order_id, event)
+                _finding(
+                    f"{cid}:fulfilment:{f.fulfillment_id}:{f.number}", row.tiktok_order_id, event
+                )
             )
         if view.cancelled:
             key = f"{cid}:shopify-cancelled:{view.order_id}"
@@ -148,8 +162,13 @@ def _order_findings(
             event = ev.TikTokOrderUnreadable(order.reason[:500])
             findings.append(_finding(key, order.order_id, event))
             continue
+        # Units can move on within TikTok's second (a unit cancelled, a package made): their
+        # states are part of what makes a finding new.
+        units = "|".join(f"{u.line_item_id}={u.status}@{u.package_id}" for u in order.units)
+        digest = hashlib.sha256(units.encode()).hexdigest()[:12]
         key = (
-            f"{connection_id}:order:{order.order_id}:{order.update_time.isoformat()}:{order.status}"
+            f"{connection_id}:order:{order.order_id}:{order.update_time.isoformat()}:"
+            f"{order.status}:{digest}"
         )
         findings.append(_finding(key, order.order_id, ev.TikTokOrderObserved(order, "reconcile")))
     return findings

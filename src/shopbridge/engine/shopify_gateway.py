@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
@@ -186,6 +187,11 @@ class ShopifyGateway:
                 custom_attributes={"tiktok_order_id": order.order_id},
                 inventory_behaviour=self.inventory_behaviour,
             )
+        fo_lines = {
+            fo_line.line_item_id: fo_line.id
+            for fo in created.fulfillment_orders
+            for fo_line in fo.line_items
+        }
         view = ShopifyOrderView(
             order_id=created.id,
             name=created.name,
@@ -193,7 +199,10 @@ class ShopifyGateway:
             fulfilled=False,
             paid=created.display_financial_status == "PAID",
             our_hold_ids=(),
-            lines=tuple(self._line(line) for line in created.line_items),
+            lines=tuple(
+                replace(self._line(line), fulfillment_line_id=fo_lines.get(line.id))
+                for line in created.line_items
+            ),
         )
         return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
 

@@ -30,7 +30,7 @@ from shopbridge.tiktok.errors import (
     TikTokRetryable,
     TikTokTokenExpired,
 )
-from shopbridge.tiktok.models import Cancellation, Order, Product
+from shopbridge.tiktok.models import Cancellation, Order, Product, Return
 
 log = structlog.get_logger("shopbridge.tiktok")
 
@@ -283,22 +283,17 @@ class TikTokGateway:
     async def get_returns(self, order_id: str) -> tuple[ReturnObserved, ...]:
         async with translated("search returns"):
             found = [r async for r in self.client.iter_returns(order_ids=[order_id])]
-        observed: list[ReturnObserved] = []
-        for r in found:
-            when = r.update_time or r.create_time
-            if r.order_id != order_id or when is None:
-                continue
-            observed.append(
-                ReturnObserved(
-                    return_id=r.return_id,
-                    status=str(r.return_status),
-                    return_type=str(r.return_type),
-                    unit_ids=tuple(i.order_line_item_id for i in r.return_line_items),
-                    update_time=when,
-                    role=r.role or "",
-                )
-            )
-        return tuple(observed)
+        return tuple(seen for oid, seen in _returns(found) if oid == order_id)
+
+    async def returns_updated(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[str, ReturnObserved]]:
+        async with translated("search returns"):
+            found = [
+                r
+                async for r in self.client.iter_returns(update_time_ge=since, update_time_lt=until)
+            ]
+        return _returns(found)
 
     async def find_skus(self, seller_skus: Sequence[str]) -> dict[str, TikTokSku]:
         """The TikTok SKUs carrying these seller SKUs (first match wins), with their stock."""
@@ -392,6 +387,25 @@ class TikTokGateway:
                 )
             ]
         return [OrderCancellation(r.order_id, to_cancellation(r)) for r in records]
+
+
+def _returns(found: list[Return]) -> list[tuple[str, ReturnObserved]]:
+    """(order id, return) for every return TikTok sent with a time to order it by."""
+    observed: list[tuple[str, ReturnObserved]] = []
+    for r in found:
+        when = r.update_time or r.create_time
+        if when is None:
+            continue
+        seen = ReturnObserved(
+            return_id=r.return_id,
+            status=str(r.return_status),
+            return_type=str(r.return_type),
+            unit_ids=tuple(i.order_line_item_id for i in r.return_line_items),
+            update_time=when,
+            role=r.role or "",
+        )
+        observed.append((r.order_id, seen))
+    return observed
 
 
 def _skus(product: Product) -> list[TikTokSku]:

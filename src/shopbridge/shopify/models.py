@@ -237,6 +237,13 @@ class FulfillmentHold(ShopifyModel):
     held_by_requesting_app: bool = False
 
 
+class FulfillmentOrderLine(ShopifyModel):
+    """One line of a fulfillment order and the order line it fulfils."""
+
+    id: str
+    line_item_id: GidOf = Field(default=None, validation_alias="lineItem")
+
+
 class FulfillmentOrder(ShopifyModel):
     id: str
     status: str
@@ -245,6 +252,10 @@ class FulfillmentOrder(ShopifyModel):
     )
     holds: list[FulfillmentHold] = Field(default_factory=list, validation_alias="fulfillmentHolds")
     supported_actions: Annotated[list[str], BeforeValidator(_actions)] = Field(default_factory=list)
+    # Read only where an operation asks for them (orderCreate's answer).
+    line_items: Annotated[list[FulfillmentOrderLine], BeforeValidator(_nodes)] = Field(
+        default_factory=list
+    )
 
     def our_holds(self, handle_prefix: str = "") -> list[FulfillmentHold]:
         """Holds placed by this app (optionally only those whose handle starts with a prefix)."""

@@ -293,6 +293,15 @@ class ShopifySandbox:
                 self.world, shop, found, {"company": company, "number": number}
             )
 
+    def close_order(self, shop_name: str, order_id: str, closed: bool = True) -> None:
+        """The merchant archives (closes) the order in the admin, or reopens it: a closed
+        order can no longer be edited (merchantEditableErrors)."""
+        with self.world.lock:
+            shop = self.world.shop(shop_name)
+            order = self._order(shop, order_id)
+            order.closed_at = self.world.now() if closed else None
+            order.updated_at = self.world.now()
+
     def cancel_order_as_merchant(
         self, shop_name: str, order_id: str, reason: str = "OTHER", restock: bool = True
     ) -> None:

@@ -159,3 +159,59 @@ async def test_an_unreadable_order_is_flagged_and_the_pass_goes_on(
     flagged = world.mirror("576000000000000099")
     assert flagged.needs_attention
     assert "cannot read (status 'MARTIAN')" in (flagged.attention_reason or "")
+
+
+async def test_a_second_box_a_tracking_fix_and_a_return_never_announced_are_healed(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """Multi-item orders: a second Shopify box, a corrected tracking number and a completed
+    TikTok return whose webhooks were all lost reach TikTok and Shopify through a pass."""
+    from shopbridge.domain.events import ReturnObserved
+    from support.orders import unit_id
+
+    manual_clock.set(T0)
+    world = World(store, manual_clock)
+    worker = world.worker()
+    order = snapshot(
+        "AWAITING_SHIPMENT",
+        at=T0,
+        paid=T0,
+        on_hold=False,
+        order_id="7",
+        skus={"TEE-RED-L": 1, "MUG-BLUE": 1},
+    )
+    world.shopify.available_stock["MUG-BLUE"] = 10
+    world.observe(order)
+    await worker.run_until_idle()
+    manual_clock.set(T0 + minutes(61))
+    await worker.run_until_idle()
+    shopify_id = world.mirror("7").shopify_order_id
+    assert shopify_id is not None
+    first = world.shopify.fulfil(shopify_id, "USPS", "9400111899223197428490", {"TEE-RED-L": 1})
+    manual_clock.set(T0 + minutes(70))
+    ctx = await world.context(world.connection_id)
+    await reconcile(store, ctx, T0 + minutes(61), manual_clock.now())
+    await worker.run_until_idle()
+    assert world.mirror("7").phase == "fulfilled"
+
+    # The second box and a tracking fix of the first: no webhook for either.
+    world.shopify.fulfil(shopify_id, "UPS", "1Z999AA10123456784")
+    world.shopify.retrack(shopify_id, first.fulfillment_id, "9400111899223197428491")
+    manual_clock.set(T0 + minutes(80))
+    await reconcile(store, ctx, T0 + minutes(70), manual_clock.now())
+    await worker.run_until_idle()
+    shipped = {units: number for number, units in world.tiktok.packages.values()}
+    assert shipped[(unit_id("7", 1, 0),)] == "1Z999AA10123456784"
+    assert shipped[(unit_id("7", 0, 0),)] == "9400111899223197428491"
+
+    # A return TikTok completed, with no webhook.
+    mug = unit_id("7", 1, 0)
+    done = ReturnObserved(
+        "R7", "RETURN_OR_REFUND_REQUEST_COMPLETE", "REFUND", (mug,), T0 + minutes(85)
+    )
+    world.tiktok.returns["7"].append(done)
+    manual_clock.set(T0 + minutes(90))
+    await reconcile(store, ctx, T0 + minutes(80), manual_clock.now())
+    await worker.run_until_idle()
+    (mirrored,) = world.shopify.orders_for("7")
+    assert mirrored.refund_notes == ["TikTok Shop return R7"]

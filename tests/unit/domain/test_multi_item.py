@@ -110,6 +110,10 @@ def test_the_mirror_knows_each_unit_and_its_shopify_line() -> None:
     shop.tiktok_says(snapshot("UNPAID", at=T0, skus=SKUS))
     links = {link.seller_sku: link.unit_ids for link in shop.mirror.lines}
     assert links == {"TEE-RED-L": tuple(RED), "MUG-BLUE": (MUG,)}
+    for link in shop.mirror.lines:  # and the fulfillment-order line of each Shopify line
+        assert link.fulfillment_line_id == link.shopify_line_id.replace(
+            "LineItem", "FulfillmentOrderLineItem"
+        )
     assert shop.shopify_line("TEE-RED-L") == (2, 0)  # one Shopify line per SKU, as today
     assert shop.shopify.committed == {"TEE-RED-L": 2, "MUG-BLUE": 1}
 
