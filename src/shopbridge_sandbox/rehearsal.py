@@ -98,6 +98,8 @@ class Options:
 class Report:
     orders: int
     elapsed: float
+    placed: int  # TikTok orders the buyers placed: the planned ones and their second orders
+    never_held: list[str]  # placed, live on TikTok, and never held in Shopify
     outcomes: dict[str, Counter[str]]
     transient: list[tuple[datetime, Breach]]
     final: list[Breach]
@@ -514,6 +516,12 @@ class Rehearsal:
         return Report(
             orders=len(scenario.orders),
             elapsed=time.monotonic() - started,
+            placed=len(scenario.orders) + len(scenario.extra_orders),
+            never_held=sorted(
+                order_id
+                for order_id in (*scenario.orders.values(), *scenario.extra_orders)
+                if order_id not in {t.order_id for t in timings}
+            ),
             outcomes={k: v for k, v in outcomes.items() if v},
             transient=sorted(self.transient.values(), key=lambda pair: pair[0]),
             final=final,
@@ -596,6 +604,8 @@ def render(report: Report, options: Options) -> list[str]:
     lines += [f"  {breach}" for breach in report.final[:20]]
     lines.append(f"duplicate Shopify orders      {report.duplicates}")
     lines.append(f"orders lost                   {report.lost}")
+    lines.append(f"never held in Shopify         {len(report.never_held)}")
+    lines += [f"  {order_id}" for order_id in report.never_held[:20]]
     lines.append(f"left for manual action        {len(report.manual)}")
     lines += [f"  {line}" for line in report.manual[:20]]
     pending = ", ".join(f"{k} {v}" for k, v in report.pending.items() if v) or "none"
@@ -609,7 +619,13 @@ def render(report: Report, options: Options) -> list[str]:
         f", Shopify answers {options.shopify_latency:g} s late" if options.shopify_latency else ""
     )
     lines.append(
-        f"{'OK' if report.ok else 'FAILED'}: {report.orders} orders in {report.elapsed:.0f} s "
+        f"{'OK' if report.ok else 'FAILED'}: {report.orders} orders"
+        + (
+            f" (+{report.placed - report.orders} second orders)"
+            if report.placed > report.orders
+            else ""
+        )
+        + f" in {report.elapsed:.0f} s "
         f"(clock x{options.factor:g}, {options.workers} workers{slow}, "
         f"lease {options.lease_seconds:g} s)"
     )

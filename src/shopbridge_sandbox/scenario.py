@@ -81,6 +81,8 @@ class Scenario:
     merchant: Merchant
     skus: tuple[str, ...] = ("TEE-RED-L", "MUG-BLUE")
     orders: dict[int, str] = field(default_factory=dict)  # order number -> TikTok order id
+    # Orders the buyers placed besides the planned ones (a second order packed with the first).
+    extra_orders: list[str] = field(default_factory=list)
     paths: dict[int, int] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     # Sales in the merchant's own Shopify channels, and restocks: TikTok must follow them.
@@ -311,6 +313,7 @@ class Scenario:
 
             async def second_order() -> None:
                 other["id"] = await tiktok.create_order(self.shop_id, {second: 1})
+                self.extra_orders.append(other["id"])
                 await tiktok.pay(other["id"])
 
             async def combine() -> None:

@@ -209,7 +209,8 @@ def _observe_fulfilment(
                 "this order. Check its TikTok status before the parcel leaves.",
             ),
         )
-    if shortfall:
+    # TikTok cancelling the whole order is said once, as a cancel after fulfilment (_plan).
+    if shortfall and not m.tiktok_cancelled:
         flags += (
             Flag(
                 FlagCode.SHIPPED_CANCELLED_UNITS,
@@ -219,9 +220,9 @@ def _observe_fulfilment(
                 "only about the units it still expects.",
             ),
         )
-        if event.lines and not unit_ids:
-            notes.append("Nothing in this box is still expected by TikTok: no tracking to send.")
-            fulfilment = replace(fulfilment, sent_to_tiktok=True)
+    if shortfall and event.lines and not unit_ids:
+        notes.append("Nothing in this box is still expected by TikTok: no tracking to send.")
+        fulfilment = replace(fulfilment, sent_to_tiktok=True)
     phase = m.phase if m.phase is Phase.CANCELLED else Phase.FULFILLED
     return replace(m, fulfilments=(*m.fulfilments, fulfilment), phase=phase, flags=flags)
 

@@ -337,3 +337,25 @@ def test_the_units_a_seller_may_still_cancel_are_live_and_in_no_box() -> None:
     # A box read without its lines ships everything the Shopify order held.
     whole = replace(shop.mirror, fulfilments=(replace(shop.mirror.fulfilments[0], unit_ids=()),))
     assert whole.cancellable_units() == frozenset()
+
+
+def test_a_box_of_an_order_tiktok_cancelled_whole_is_flagged_once_as_such() -> None:
+    """TikTok cancels the whole order while Shopify already shipped it: one flag says so (a
+    cancel after fulfilment), not a second one per box."""
+    shop = Shop()
+    shop.released()
+    box = shop.shopify.fulfil(shop.mirror.shopify_order_id or "", "USPS", "9400111899223197428490")
+    shop.tiktok_says(
+        replace(
+            shop.order,
+            status=TikTokStatus.CANCELLED,
+            cancellation_initiator="SYSTEM",
+            cancel_reason="system_cancel_anti_span_block",
+            update_time=shop.clock.now(),
+        )
+    )
+    shop.feed(ev.ShopifyFulfilmentObserved(box.fulfillment_id, "USPS", box.number, box.lines))
+    codes = [f.code for f in shop.mirror.flags]
+    assert codes == [FlagCode.CANCELLED_AFTER_FULFILMENT]
+    assert shop.mirror.fulfilments[0].sent_to_tiktok  # nothing TikTok still wants: no call
+    assert not shop.tiktok.packages
