@@ -199,7 +199,8 @@ def _summary(
         click.echo(line)
     click.echo(
         "\nRules checked: one Shopify order per TikTok order; never released before paid time + "
-        "holdback, nor unpaid; every cancellation mirrored; TikTok's stock follows Shopify's."
+        "holdback, nor unpaid; every cancellation mirrored, item by item (Shopify waits to ship "
+        "only what TikTok still has live); TikTok's stock follows Shopify's."
     )
     for breach in breaches:
         click.echo(f"  BREACH {breach}", err=True)
