@@ -173,7 +173,7 @@ class FakeShopify(_Faulty):
             o.holds[f"gid://shopify/FulfillmentHold/{order_id.rsplit('/', 1)[-1]}"] = handle
         return tuple(h for h, name in o.holds.items() if name == handle)
 
-    async def get_order(self, order_id: str) -> ShopifyOrderView:
+    async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
         self._enter("get_order")
         return self.view(order_id)
 

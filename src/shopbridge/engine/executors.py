@@ -260,7 +260,7 @@ async def release_order(
 async def cancel_shopify_order(
     command: CancelShopifyOrder, ctx: ConnectionContext, lease: Lease
 ) -> ev.Event:
-    view = await ctx.shopify.get_order(command.shopify_order_id)
+    view = await ctx.shopify.get_order(command.shopify_order_id, detail=False)
     if view.cancelled:
         return ev.ShopifyOrderCancelled(command.key)
     if view.fulfilled:

@@ -155,7 +155,9 @@ class ShopifyPort(Protocol):
 
     async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]: ...
 
-    async def get_order(self, order_id: str) -> ShopifyOrderView: ...
+    async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
+        """The order; without `detail`, only statuses, holds and boxes (no lines, refunds or
+        box contents), for a fraction of the cost."""
 
     async def set_shipping_address(self, order_id: str, address: Address) -> None: ...
 

@@ -136,8 +136,10 @@ class ShopifyGateway:
                     found.append(Registration("shopify", topic, where, "failed", str(refused)))
         return found
 
-    async def _order(self, order_id: str) -> shopify.OrderState:
-        order = await self.client.get_order_state(order_id)
+    async def _order(self, order_id: str, *, detail: bool = False) -> shopify.OrderState:
+        """The order's state; with `detail`, line by line (about 88 points instead of 23)."""
+        read = self.client.get_order_detail if detail else self.client.get_order_state
+        order = await read(order_id)
         if order is None:
             raise PermanentError(f"Shopify has no order {order_id} (deleted in the admin?)")
         return order
@@ -229,9 +231,9 @@ class ShopifyGateway:
                         return await self.hold_fulfillment_orders(order_id, handle)
         return tuple(hold_ids)
 
-    async def get_order(self, order_id: str) -> ShopifyOrderView:
+    async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
         async with translated():
-            return self._view(await self._order(order_id))
+            return self._view(await self._order(order_id, detail=detail))
 
     async def set_shipping_address(self, order_id: str, address: Address) -> None:
         province = address.province if address.province and len(address.province) <= 3 else None
@@ -349,7 +351,7 @@ class ShopifyGateway:
         self, order_id: str, lines: Sequence[tuple[str, int]], idempotency_key: str
     ) -> None:
         async with translated():
-            order = await self._order(order_id)
+            order = await self._order(order_id, detail=True)
             location = self._location_of(order)
             if location is None:
                 raise PermanentError(f"Shopify order {order.name} names no location to restock at")

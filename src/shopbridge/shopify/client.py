@@ -382,6 +382,12 @@ class ShopifyClient:
         data = await self.execute("get_order_state", {"id": order_gid})
         return None if data.get("order") is None else OrderState.model_validate(data["order"])
 
+    async def get_order_detail(self, order_gid: str) -> OrderState | None:
+        """The state with the lines, each fulfilment's lines, refunds and whether the order can
+        be edited: for the work that needs lines (edits, returns, boxes)."""
+        data = await self.execute("get_order_detail", {"id": order_gid})
+        return None if data.get("order") is None else OrderState.model_validate(data["order"])
+
     async def fulfillment_orders(self, order_gid: str) -> list[FulfillmentOrder]:
         """The order's fulfillment orders with their holds (may be empty right after create, §2)."""
         data = await self.execute("fulfillment_orders", {"orderId": order_gid})
@@ -515,7 +521,7 @@ class ShopifyClient:
             if target < 0:
                 raise ValueError(f"line {line_gid}: a quantity can't be negative ({target})")
         if current is None:
-            state = await self.get_order_state(order_gid)
+            state = await self.get_order_detail(order_gid)
             if state is None:
                 raise ShopifyPermanent("edit_line_quantities", self.shop, f"no order {order_gid}")
             current = {line.id: line.current_quantity for line in state.line_items}
@@ -569,7 +575,7 @@ class ShopifyClient:
         try:
             data = await self.execute("commit_order_edit", variables, retry_failures=False)
         except ShopifyRetryable:
-            after = await self.get_order_state(order_gid)
+            after = await self.get_order_detail(order_gid)
             reached = after is not None and all(
                 line.current_quantity <= changes[line.id]
                 for line in after.line_items

@@ -353,8 +353,9 @@ class CreatedOrder(ShopifyModel):
 
 
 class OrderState(ShopifyModel):
-    """The facts the mirror acts on (GetOrderState): statuses, holds, lines, fulfilments
-    with their lines, refunds, and whether the order can be edited."""
+    """The facts the mirror acts on: statuses, holds and fulfilments (GetOrderState); with
+    GetOrderDetail also the lines, each fulfilment's lines, refunds and whether the order can
+    be edited (empty or False where the cheap read leaves them out)."""
 
     id: str
     name: str
@@ -367,7 +368,7 @@ class OrderState(ShopifyModel):
     display_financial_status: str | None = None
     display_fulfillment_status: str
     can_mark_as_paid: bool
-    merchant_editable: bool
+    merchant_editable: bool = False
     merchant_editable_errors: list[str] = Field(default_factory=list)
     fulfillment_orders: Annotated[list[FulfillmentOrder], Nodes] = Field(default_factory=list)
     fulfillments: list[Fulfillment] = Field(default_factory=list)

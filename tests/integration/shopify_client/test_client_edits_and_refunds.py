@@ -101,7 +101,7 @@ async def test_order_state_reads_lines_fulfilled_lines_refunds_and_editability(
         idempotency_key="tts-577-return-1",
     )
 
-    state = await shopify.get_order_state(created.id)
+    state = await shopify.get_order_detail(created.id)
 
     assert state is not None
     [read] = state.line_items
@@ -130,7 +130,7 @@ async def test_edit_line_quantities_removes_units_and_restocks_them(
 
     await shopify.edit_line_quantities(created.id, {line.id: 1}, staff_note="TikTok cancel")
 
-    state = await shopify.get_order_state(created.id)
+    state = await shopify.get_order_detail(created.id)
     assert state is not None
     assert state.line_items[0].current_quantity == 1
     assert _stock(sandbox) == (9, 1, 10)
@@ -148,7 +148,7 @@ async def test_edit_to_the_current_quantity_sends_no_edit(
     await recorded.edit_line_quantities(created.id, {line.id: 3})
     await recorded.edit_line_quantities(created.id, {line.id: 5})
 
-    assert transport.operations == ["GetOrderState", "GetOrderState"]
+    assert transport.operations == ["GetOrderDetail", "GetOrderDetail"]
 
 
 async def test_edit_sends_one_set_quantity_per_changed_line(
@@ -165,7 +165,7 @@ async def test_edit_sends_one_set_quantity_per_changed_line(
     await recorded.edit_line_quantities(created.id, {line.id: 2}, restock=False)
 
     assert transport.operations == [
-        "GetOrderState",
+        "GetOrderDetail",
         "BeginOrderEdit",
         "SetOrderEditQuantity",
         "CommitOrderEdit",
@@ -188,7 +188,7 @@ async def test_an_edit_with_the_quantities_just_read_does_not_read_again(
     await recorded.edit_line_quantities(created.id, {line.id: 2}, current={line.id: 3})
 
     assert transport.operations == ["BeginOrderEdit", "SetOrderEditQuantity", "CommitOrderEdit"]
-    state = await recorded.get_order_state(created.id)
+    state = await recorded.get_order_detail(created.id)
     assert state is not None and state.line_items[0].current_quantity == 2
 
 
@@ -205,7 +205,7 @@ async def test_editing_below_the_fulfilled_units_raises_shopifys_message(
 
     assert refused.value.field == ("quantity",)
     assert "only unfulfilled items can be edited" in refused.value.message
-    state = await shopify.get_order_state(created.id)
+    state = await shopify.get_order_detail(created.id)
     assert state is not None and state.line_items[0].current_quantity == 2
 
 
@@ -233,7 +233,7 @@ async def test_unknown_lines_are_refused_before_anything_is_sent(
     with pytest.raises(ValueError, match="no line items gid://shopify/LineItem/999"):
         await recorded.edit_line_quantities(created.id, {"gid://shopify/LineItem/999": 0})
 
-    assert transport.operations == ["GetOrderState"]
+    assert transport.operations == ["GetOrderDetail"]
 
 
 async def test_a_refund_repeated_with_its_key_applies_once(

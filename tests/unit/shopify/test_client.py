@@ -521,11 +521,11 @@ async def test_a_lost_edit_commit_that_landed_counts_as_done(
     await make_client().edit_line_quantities(ORDER_NODE["id"], {"gid://shopify/LineItem/1": 1})
 
     assert shopify.operations == [
-        "GetOrderState",
+        "GetOrderDetail",
         "BeginOrderEdit",
         "SetOrderEditQuantity",
         "CommitOrderEdit",
-        "GetOrderState",
+        "GetOrderDetail",
     ]
     assert shopify.bodies[2]["variables"] == {
         "id": "gid://shopify/OrderEditSession/9",
