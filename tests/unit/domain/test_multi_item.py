@@ -359,3 +359,22 @@ def test_a_box_of_an_order_tiktok_cancelled_whole_is_flagged_once_as_such() -> N
     assert codes == [FlagCode.CANCELLED_AFTER_FULFILMENT]
     assert shop.mirror.fulfilments[0].sent_to_tiktok  # nothing TikTok still wants: no call
     assert not shop.tiktok.packages
+
+
+def test_tiktok_asking_for_the_lines_of_a_box_is_answered_not_surfaced() -> None:
+    """A box read without its lines ships the whole order; when TikTok answers 21011048
+    (several packages could ship: name the lines), the same box is sent again naming every
+    live unit not shipped yet, and the merchant sees nothing of it."""
+    from shopbridge.engine.ports import PermanentError
+
+    shop = Shop()
+    shop.released()
+    box = shop.shopify.fulfil(shop.mirror.shopify_order_id or "", "USPS", "9400111899223197428490")
+    shop.tiktok.fail_next["mark_shipped"].append(
+        PermanentError("several packages can be shipped", code="specify_lines")
+    )
+    shop.feed(ev.ShopifyFulfilmentObserved(box.fulfillment_id, "USPS", box.number))
+    assert shop.tiktok.calls["mark_shipped"] == 2
+    ((_, shipped),) = shop.tiktok.packages.values()
+    assert set(shipped) == {*RED, MUG}
+    assert shop.mirror.fulfilments[0].sent_to_tiktok and not shop.mirror.needs_attention
