@@ -99,7 +99,10 @@ class Report:
     orders: int
     elapsed: float
     placed: int  # TikTok orders the buyers placed: the planned ones and their second orders
-    never_held: list[str]  # placed, live on TikTok, and never held in Shopify
+    never_held: list[str]  # placed, still live on TikTok, and never held in Shopify
+    # Placed, then cancelled on TikTok before shopbridge reserved them (so rightly never
+    # created): a measure of reservation lag under the load, not a lost order.
+    cancelled_first: list[str]
     outcomes: dict[str, Counter[str]]
     transient: list[tuple[datetime, Breach]]
     final: list[Breach]
@@ -513,15 +516,19 @@ class Rehearsal:
         lost = sum(1 for b in final if b.rule in ("reserve fast", "cancellations are mirrored"))
         timings = observer.timings()
         factor = self.o.factor
+        held = {t.order_id for t in timings}
+        placed = (*scenario.orders.values(), *scenario.extra_orders)
+        unheld = sorted(order_id for order_id in placed if order_id not in held)
+
+        def cancelled_on_tiktok(order_id: str) -> bool:
+            return observer.tiktok_orders.get(order_id, {}).get("status") == "CANCELLED"
+
         return Report(
             orders=len(scenario.orders),
             elapsed=time.monotonic() - started,
             placed=len(scenario.orders) + len(scenario.extra_orders),
-            never_held=sorted(
-                order_id
-                for order_id in (*scenario.orders.values(), *scenario.extra_orders)
-                if order_id not in {t.order_id for t in timings}
-            ),
+            never_held=[o for o in unheld if not cancelled_on_tiktok(o)],
+            cancelled_first=[o for o in unheld if cancelled_on_tiktok(o)],
             outcomes={k: v for k, v in outcomes.items() if v},
             transient=sorted(self.transient.values(), key=lambda pair: pair[0]),
             final=final,
@@ -606,6 +613,7 @@ def render(report: Report, options: Options) -> list[str]:
     lines.append(f"orders lost                   {report.lost}")
     lines.append(f"never held in Shopify         {len(report.never_held)}")
     lines += [f"  {order_id}" for order_id in report.never_held[:20]]
+    lines.append(f"cancelled before reserved     {len(report.cancelled_first)}")
     lines.append(f"left for manual action        {len(report.manual)}")
     lines += [f"  {line}" for line in report.manual[:20]]
     pending = ", ".join(f"{k} {v}" for k, v in report.pending.items() if v) or "none"
