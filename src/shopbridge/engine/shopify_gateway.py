@@ -226,10 +226,20 @@ class ShopifyGateway:
                         )
                         hold_ids.append(hold.id)
                     except ShopifyUserError as error:
-                        if not error.has_code("DUPLICATE_FULFILLMENT_HOLD_HANDLE"):
-                            raise
-                        return await self.hold_fulfillment_orders(order_id, handle)
+                        if error.has_code("DUPLICATE_FULFILLMENT_HOLD_HANDLE"):
+                            return await self.hold_fulfillment_orders(order_id, handle)
+                        if await self._fulfilled_meanwhile(order_id, fo.id):
+                            # The merchant fulfilled it between our read and the hold: nothing
+                            # left to hold; the fulfilment is flagged as before the release.
+                            continue
+                        raise
         return tuple(hold_ids)
+
+    async def _fulfilled_meanwhile(self, order_id: str, fo_id: str) -> bool:
+        for fo in await self.client.fulfillment_orders(order_id):
+            if fo.id == fo_id:
+                return fo.status in DONE_STATUSES
+        return False
 
     async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
         async with translated():

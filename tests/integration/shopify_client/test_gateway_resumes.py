@@ -7,7 +7,14 @@ import pytest
 from shopbridge.engine.ports import RetryableError
 from shopbridge.engine.shopify_gateway import ShopifyGateway
 from shopbridge.shopify.client import ShopifyClient
-from shopbridge.shopify.models import CancelReason, CreatedOrder, OrderLine, OrderState
+from shopbridge.shopify.models import (
+    CancelReason,
+    CreatedOrder,
+    FulfillmentOrder,
+    OrderLine,
+    OrderState,
+)
+from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
 
 TIKTOK_ID = "577000111222444"
 
@@ -56,3 +63,32 @@ async def test_mark_paid_refused_because_already_paid_is_done(
     await ShopifyGateway(shopify).mark_paid(created.id)
     fresh = await real(created.id)
     assert fresh is not None and fresh.display_financial_status == "PAID"
+
+
+async def test_an_order_fulfilled_between_the_read_and_the_hold_is_not_a_failure(
+    shopify: ShopifyClient,
+    sandbox: ShopifySandbox,
+    store: StoreCredentials,
+    tee: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The merchant fulfils the order in the instant after shopbridge read its fulfillment
+    orders and before it holds them: Shopify refuses the hold (the order is CLOSED); the
+    gateway reads again, sees it fulfilled, and reports no hold instead of failing."""
+    created = await _mirror(shopify, tee)
+    seen = await shopify.fulfillment_orders(created.id)
+    real = shopify.fulfillment_orders
+    reads = [seen]
+
+    async def read_then_fulfilled(order_id: str) -> list[FulfillmentOrder]:
+        if reads:
+            first = reads.pop()
+            sandbox.fulfill_order(store.name, created.id, "UPS", "1Z999AA10123456784")
+            return first
+        return await real(order_id)
+
+    monkeypatch.setattr(shopify, "fulfillment_orders", read_then_fulfilled)
+    holds = await ShopifyGateway(shopify).hold_fulfillment_orders(created.id, "shopbridge-test")
+    assert holds == ()
+    (fo,) = await real(created.id)
+    assert fo.status == "CLOSED" and not fo.holds
