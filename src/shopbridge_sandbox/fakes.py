@@ -18,7 +18,9 @@ from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import Address, TikTokOrder, TikTokStatus
 from shopbridge.engine.executors import ConnectionContext
 from shopbridge.engine.ports import (
+    ALREADY_FULFILLED,
     CreatedOrder,
+    Hold,
     OrderCancellation,
     PermanentError,
     PlatformError,
@@ -164,14 +166,17 @@ class FakeShopify(_Faulty):
         self.orders[gid] = FakeShopifyOrder(
             gid, f"#{number}", order.order_id, known, tuple(unknown), lines
         )
-        return CreatedOrder(self.view(gid), tuple(unknown))
+        return CreatedOrder(self.view(gid), tuple(unknown), (_fulfillment_order_id(gid),))
 
-    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]:
+    async def hold_fulfillment_orders(
+        self, order_id: str, handle: str, known: tuple[str, ...] = ()
+    ) -> tuple[Hold, ...]:
         self._enter("hold_fulfillment_orders")
         o = self.orders[order_id]
         if handle not in o.holds.values() and not o.cancelled and not o.paid:
             o.holds[f"gid://shopify/FulfillmentHold/{order_id.rsplit('/', 1)[-1]}"] = handle
-        return tuple(h for h, name in o.holds.items() if name == handle)
+        fo_id = _fulfillment_order_id(order_id)
+        return tuple(Hold(fo_id, h) for h, name in o.holds.items() if name == handle)
 
     async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
         self._enter("get_order")
@@ -190,7 +195,9 @@ class FakeShopify(_Faulty):
             o.paid = True
             o.marked_paid_at_holds = len(o.holds)
 
-    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None:
+    async def release_holds(
+        self, order_id: str, hold_ids: tuple[str, ...], held_on: tuple[str, ...] = ()
+    ) -> None:
         self._enter("release_holds")
         o = self.orders[order_id]
         for hold_id in hold_ids:
@@ -202,7 +209,9 @@ class FakeShopify(_Faulty):
         if o.cancelled:
             return
         if o.fulfilments:
-            raise PermanentError(f"order {o.name} is fulfilled and cannot be cancelled")
+            raise PermanentError(
+                f"Shopify order {o.name} is already fulfilled", code=ALREADY_FULFILLED
+            )
         o.cancelled, o.cancel_reason = True, reason
         for sku, qty in o.quantities.items():  # restock: true
             self.committed[sku] -= qty
@@ -586,3 +595,8 @@ class FakeContexts:
 
     async def aclose(self) -> None:
         return None
+
+
+def _fulfillment_order_id(order_id: str) -> str:
+    """A fake order has one fulfilment order, numbered like the order."""
+    return f"gid://shopify/FulfillmentOrder/{order_id.rsplit('/', 1)[-1]}"

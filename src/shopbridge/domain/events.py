@@ -121,6 +121,7 @@ class ShopifyOrderCreated:
     # Names of extra Shopify orders for this TikTok order that were found and cancelled.
     duplicates_cancelled: tuple[str, ...] = ()
     lines: tuple[LineLink, ...] = ()  # which Shopify line item mirrors which TikTok units
+    held_on: tuple[str, ...] = ()  # the fulfilment order of each hold, parallel to hold_ids
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from shopbridge.domain.mirror import link_units
 from shopbridge.domain.policy import Policy, release_blocker
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
 from shopbridge.engine.ports import (
+    ALREADY_FULFILLED,
     AccessLost,
     PermanentError,
     ShippingProvider,
@@ -46,6 +47,7 @@ from shopbridge.engine.ports import (
     ShopifyPort,
     TikTokPort,
 )
+from shopbridge.shopify.throttle import reserving_stock
 
 HOLD_HANDLE = "shopbridge-awaiting-payment"
 
@@ -56,6 +58,11 @@ class Lease(Protocol):
     @property
     def progress(self) -> Mapping[str, Any]:
         """What earlier holders of this claim saved (empty on the first run)."""
+
+    @property
+    def first_attempt(self) -> bool:
+        """True only when nobody held this claim before (no earlier run could have acted):
+        lookups that recognise an earlier run's effect can be skipped."""
 
     async def check(self) -> None:
         """Raise `LeaseLost` unless the claim is still ours (and renew it); call before effects."""
@@ -73,6 +80,10 @@ class Unleased:
     @property
     def progress(self) -> Mapping[str, Any]:
         return self._progress
+
+    @property
+    def first_attempt(self) -> bool:
+        return False  # run outside the worker: always look for what an earlier run did
 
     async def check(self) -> None:
         return None
@@ -112,7 +123,8 @@ async def execute(command: Command, ctx: ConnectionContext, lease: Lease | None 
     lease = lease or Unleased()
     match command:
         case CreateShopifyOrder():
-            return await reserve_stock(command, ctx, lease)
+            with reserving_stock():  # first call on Shopify's points (workflow.md rule 2)
+                return await reserve_stock(command, ctx, lease)
         case ReleaseShopifyOrder():
             return await release_order(command, ctx, lease)
         case CancelShopifyOrder():
@@ -158,13 +170,16 @@ async def reserve_stock(
 
     Shopify's orderCreate has no idempotency key (shopify_api.md §1), so the order we created is
     saved as the claim's progress the moment Shopify answers: a holder that dies before the hold
-    leaves the next one an order to hold, not one to create again.
+    leaves the next one an order to hold, not one to create again. On a first attempt nobody
+    can have created one yet, so it spends only orderCreate and the holds (20 points); a retry
+    first looks for what an earlier holder made, and keeps one order per TikTok order.
     """
     tiktok_id = command.order.order_id
+    first = lease.first_attempt
     ours: str | None = lease.progress.get("shopify_order_id")
     unknown = tuple(lease.progress.get("unknown_skus", ()))
     if ours is None:
-        found = await ctx.shopify.find_orders(tiktok_id)
+        found = () if first else await ctx.shopify.find_orders(tiktok_id)
         if found:
             ours = _oldest_live(found).order_id
         else:
@@ -176,16 +191,29 @@ async def reserve_stock(
                 for x in created.view.lines
             ]
             await lease.save(
-                shopify_order_id=ours, unknown_skus=list(unknown), created=True, lines=lines
+                shopify_order_id=ours,
+                shopify_order_name=created.view.name,
+                unknown_skus=list(unknown),
+                created=True,
+                lines=lines,
+                fulfillment_orders=list(created.fulfillment_order_ids),
             )
-    keeper, duplicates = await _one_mirror(tiktok_id, ours, ctx, lease)
+    progress = lease.progress
+    created_here = bool(progress.get("created")) and progress.get("shopify_order_id") == ours
+    if first and created_here:
+        name = str(progress.get("shopify_order_name") or ours)
+        keeper = ShopifyOrderRef(ours, name, False, ctx.clock.now())
+        duplicates: tuple[str, ...] = ()
+    else:
+        keeper, duplicates = await _one_mirror(tiktok_id, ours, ctx, lease)
+    created_here = created_here and keeper.order_id == ours
     await lease.check()
-    hold_ids = await ctx.shopify.hold_fulfillment_orders(keeper.order_id, HOLD_HANDLE)
-    created_here = bool(lease.progress.get("created")) and keeper.order_id == ours
-    if created_here and lease.progress.get("lines"):
+    known = tuple(progress.get("fulfillment_orders", ())) if created_here else ()
+    holds = await ctx.shopify.hold_fulfillment_orders(keeper.order_id, HOLD_HANDLE, known)
+    if created_here and progress.get("lines"):
         shopify_lines = tuple(
             (str(x[0]), str(x[1]), int(x[2]), x[3] if len(x) > 3 else None)
-            for x in lease.progress["lines"]
+            for x in progress["lines"]
         )
     else:  # found, not created here: read what it holds
         view = await ctx.shopify.get_order(keeper.order_id)
@@ -196,11 +224,12 @@ async def reserve_stock(
         command.key,
         keeper.order_id,
         keeper.name,
-        hold_ids,
+        tuple(h.hold_id for h in holds),
         unknown,
         already_existed=not created_here,
         duplicates_cancelled=duplicates,
         lines=link_units(command.order.units, shopify_lines),
+        held_on=tuple(h.fulfillment_order_id for h in holds),
     )
 
 
@@ -253,22 +282,22 @@ async def release_order(
     await lease.check()
     await ctx.shopify.mark_paid(command.shopify_order_id)
     await lease.check()
-    await ctx.shopify.release_holds(command.shopify_order_id, command.hold_ids)
+    await ctx.shopify.release_holds(command.shopify_order_id, command.hold_ids, command.held_on)
     return ev.ShopifyOrderReleased(command.key, order)
 
 
 async def cancel_shopify_order(
     command: CancelShopifyOrder, ctx: ConnectionContext, lease: Lease
 ) -> ev.Event:
-    view = await ctx.shopify.get_order(command.shopify_order_id, detail=False)
-    if view.cancelled:
-        return ev.ShopifyOrderCancelled(command.key)
-    if view.fulfilled:
-        return ev.ShopifyCancelRefused(
-            command.key, f"Shopify order {view.name} is already fulfilled", fulfilled=True
-        )
+    """One orderCancel (10 points), no read first: Shopify's refusal is what says the order was
+    cancelled already (done) or has a box (refused, for the merchant to decide)."""
     await lease.check()
-    await ctx.shopify.cancel(command.shopify_order_id, command.reason, command.staff_note)
+    try:
+        await ctx.shopify.cancel(command.shopify_order_id, command.reason, command.staff_note)
+    except PermanentError as refused:
+        if refused.code != ALREADY_FULFILLED:
+            raise
+        return ev.ShopifyCancelRefused(command.key, refused.message, fulfilled=True)
     return ev.ShopifyOrderCancelled(command.key)
 
 

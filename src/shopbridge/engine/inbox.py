@@ -16,12 +16,12 @@ from typing import Any, Protocol
 import structlog
 
 from shopbridge.domain import events as ev
-from shopbridge.domain.codec import decode_event
+from shopbridge.domain.codec import decode_event, decode_mirror
 from shopbridge.engine.executors import ConnectionContext, ContextSource
 from shopbridge.engine.failures import MalformedInput
-from shopbridge.engine.ports import AccessLost, PermanentError
+from shopbridge.engine.ports import AccessLost, PermanentError, ShopifyFulfilment
 from shopbridge.engine.tiktok_gateway import UNREADABLE
-from shopbridge.store import InboxItem, Store
+from shopbridge.store import InboxItem, MirrorRow, Store
 from shopbridge.tiktok.webhooks import (
     CANCELLATION_STATUS_CHANGE,
     ORDER_STATUS_CHANGE,
@@ -35,7 +35,9 @@ from shopbridge.tiktok.webhooks import (
 log = structlog.get_logger("shopbridge.inbox")
 
 RECIPIENT_ADDRESS_UPDATE = 3
-# Shopify topics about a mirrored order: acted on only after reading the order from Shopify.
+# Shopify topics about a mirrored order. A new fulfilment is taken from the signed body (it
+# is Shopify's own record of that fulfilment, and its type is in the body, not in the topic
+# header a replay could forge); everything else is acted on only after reading the order.
 ORDER_TOPICS = (
     "fulfillments/create",
     "fulfillments/update",
@@ -224,7 +226,9 @@ class PlatformInboxHandler:
     ) -> InboxOutcome:
         """What Shopify says of the order now, never what the delivery claims: the HMAC covers
         the body only, so a captured delivery replayed under another topic header must change
-        nothing. The order's fulfilments and cancellation are read from Shopify."""
+        nothing. Two things need no read (and no points): a new fulfilment whose signed body
+        says it is one (`_new_fulfilments`), and the orders/cancelled that follows our own
+        cancel. Anything else is read from Shopify."""
         mirror = await asyncio.to_thread(
             self.store.mirror_by_shopify_order, connection_id, order_gid
         )
@@ -232,6 +236,27 @@ class PlatformInboxHandler:
             return InboxOutcome(
                 status="ignored", note=f"Shopify order {order_gid} is not a mirrored TikTok order"
             )
+        if topic == "orders/cancelled" and mirror.phase == "cancelled":
+            return InboxOutcome(
+                status="ignored", note="orders/cancelled: the mirror is cancelled already"
+            )
+        if topic in ("fulfillments/create", "orders/fulfilled"):
+            signed = _new_fulfilments(mirror, payload, topic)
+            if signed is not None:
+                if not signed:
+                    return InboxOutcome(status="ignored", note=f"{topic}: fulfilment known")
+                return InboxOutcome(
+                    [
+                        (
+                            connection_id,
+                            mirror.tiktok_order_id,
+                            ev.ShopifyFulfilmentObserved(
+                                f.fulfillment_id, f.company, f.number, f.lines
+                            ),
+                        )
+                        for f in signed
+                    ]
+                )
         ctx = await self.contexts.context(connection_id)
         view = await ctx.shopify.get_order(order_gid)
         events: list[ev.Event] = [
@@ -249,6 +274,65 @@ class PlatformInboxHandler:
                 note=f"{topic}: Shopify shows order {order_gid} neither fulfilled nor cancelled",
             )
         return InboxOutcome([(connection_id, mirror.tiktok_order_id, e) for e in events])
+
+
+def _new_fulfilments(
+    mirror: MirrorRow, payload: dict[str, Any], topic: str
+) -> list[ShopifyFulfilment] | None:
+    """The fulfilments of a signed body the mirror does not know yet, when the body says
+    plainly that they are successful fulfilments of this order, with their lines; None when
+    it does not (then the order is read from Shopify instead).
+
+    Only new fulfilments: one the mirror knows may have changed since this body was signed
+    (a tracking fix comes as fulfillments/update and is always read), so an old body replayed
+    can never undo a newer number."""
+    bodies = [payload] if topic == "fulfillments/create" else payload.get("fulfillments")
+    if not isinstance(bodies, list):
+        return None
+    known = {f.fulfillment_id for f in decode_mirror(dict(mirror.state or {})).fulfilments}
+    found: list[ShopifyFulfilment] = []
+    for body in bodies:
+        fulfilment = _signed_fulfilment(body, mirror.shopify_order_id)
+        if fulfilment is None:
+            return None
+        if fulfilment.fulfillment_id not in known:
+            found.append(fulfilment)
+    return found
+
+
+def _signed_fulfilment(body: Any, order_gid: str | None) -> ShopifyFulfilment | None:
+    """A REST fulfillment body read as a box, or None unless every part of it is plain: a
+    Fulfillment GID, this order, status success, lines with ids and quantities."""
+    if not isinstance(body, dict) or body.get("status") != "success":
+        return None
+    gid = body.get("admin_graphql_api_id")
+    if not isinstance(gid, str) or not gid.startswith("gid://shopify/Fulfillment/"):
+        return None
+    order = body.get("order_id")
+    if order_gid is None or _order_gid({"order_id": order}, "fulfillments/create") != order_gid:
+        return None
+    lines: list[tuple[str, int]] = []
+    for line in _list(body.get("line_items")):
+        line_id = line.get("id") if isinstance(line, dict) else None
+        quantity = line.get("quantity") if isinstance(line, dict) else None
+        if (
+            isinstance(line_id, bool)
+            or not isinstance(line_id, int)
+            or isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or quantity < 1
+        ):
+            return None
+        lines.append((f"gid://shopify/LineItem/{line_id}", quantity))
+    if not lines:
+        return None
+    company, number = body.get("tracking_company"), body.get("tracking_number")
+    return ShopifyFulfilment(
+        gid,
+        company if isinstance(company, str) and len(company) <= 200 else None,
+        number if isinstance(number, str) and len(number) <= 200 else None,
+        tuple(lines),
+    )
 
 
 def _order_gid(payload: dict[str, Any], topic: str) -> str | None:

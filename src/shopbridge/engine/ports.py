@@ -34,6 +34,10 @@ class PermanentError(PlatformError):
     """Will not succeed by retrying: surface it on the order."""
 
 
+# PermanentError.code of a cancel Shopify refused because the order has a fulfilment.
+ALREADY_FULFILLED = "already_fulfilled"
+
+
 class AccessLost(PermanentError):
     """The platform no longer accepts this connection's credentials (app uninstalled, seller
     deauthorized, tokens refused after a renewal): the connection needs reconnecting, and its
@@ -113,6 +117,18 @@ class ShopifyOrderRef:
 class CreatedOrder:
     view: ShopifyOrderView  # with the created lines
     unknown_skus: tuple[str, ...]
+    # The order's fulfillment orders as orderCreate answered (may be empty: they can appear a
+    # moment later, shopify_api.md §2), so the hold needs no read.
+    fulfillment_order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One of our fulfilment holds and the fulfilment order it is on (releasing a hold names
+    both, so knowing the pair saves a read)."""
+
+    fulfillment_order_id: str
+    hold_id: str
 
 
 @dataclass(frozen=True)
@@ -153,7 +169,11 @@ class ShopifyPort(Protocol):
 
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder: ...
 
-    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]: ...
+    async def hold_fulfillment_orders(
+        self, order_id: str, handle: str, known: tuple[str, ...] = ()
+    ) -> tuple[Hold, ...]:
+        """Our hold on every open fulfilment order; `known` are the ids orderCreate answered
+        (held without reading the order first)."""
 
     async def get_order(self, order_id: str, *, detail: bool = True) -> ShopifyOrderView:
         """The order; without `detail`, only statuses, holds and boxes (no lines, refunds or
@@ -163,9 +183,15 @@ class ShopifyPort(Protocol):
 
     async def mark_paid(self, order_id: str) -> None: ...
 
-    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None: ...
+    async def release_holds(
+        self, order_id: str, hold_ids: tuple[str, ...], held_on: tuple[str, ...] = ()
+    ) -> None:
+        """Release exactly our holds; `held_on` names each hold's fulfilment order (parallel
+        to `hold_ids`, empty when not known: then the order is read to find them)."""
 
-    async def cancel(self, order_id: str, reason: str, staff_note: str) -> None: ...
+    async def cancel(self, order_id: str, reason: str, staff_note: str) -> None:
+        """Cancel with restock; done if already cancelled; PermanentError with code
+        ALREADY_FULFILLED if Shopify refuses because something was fulfilled."""
 
     async def edit_quantities(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -9,8 +10,10 @@ from datetime import datetime
 
 from shopbridge.domain.tiktok_order import Address, TikTokOrder
 from shopbridge.engine.ports import (
+    ALREADY_FULFILLED,
     AccessLost,
     CreatedOrder,
+    Hold,
     PermanentError,
     Registration,
     RetryableError,
@@ -30,7 +33,11 @@ from shopbridge.shopify.errors import (
 
 TAGS = ("tiktok-shop", "shopbridge")
 DONE_STATUSES = frozenset({"CLOSED", "CANCELLED"})
+HOLD_NOTES = "TikTok Shop: awaiting payment and the holdback"
 FULFILLED_STATUSES = frozenset({"FULFILLED", "PARTIALLY_FULFILLED"})
+# How long a SKU's variant id is trusted without asking Shopify again. A variant deleted
+# meanwhile makes orderCreate refuse the line; the lookup is then made afresh at once.
+VARIANT_CACHE_SECONDS = 600.0
 
 
 @asynccontextmanager
@@ -68,6 +75,8 @@ class ShopifyGateway:
         self.location_id = location_id
         self.inventory_behaviour = shopify.InventoryBehaviour(inventory_behaviour)
         self.hold_handle = hold_handle
+        # Shopify SKU -> (variant, when looked up): one lookup per SKU, not one per order.
+        self._variants: dict[str, tuple[shopify.Variant, float]] = {}
 
     def _view(self, order: shopify.OrderState) -> ShopifyOrderView:
         fulfilments = tuple(
@@ -156,39 +165,68 @@ class ShopifyGateway:
             order = await self._order(order_id)
         return ShopifyOrderRef(order.id, order.name, order.is_cancelled, order.created_at)
 
+    async def _variants_for(self, skus: Sequence[str]) -> dict[str, shopify.Variant]:
+        """Variants by Shopify SKU, from the cache where fresh; unknown SKUs are absent (and
+        asked again next time: a variant the merchant adds is found on the next order)."""
+        now = time.monotonic()
+        found = {
+            sku: variant
+            for sku in skus
+            if (cached := self._variants.get(sku)) is not None
+            for variant, at in (cached,)
+            if now - at < VARIANT_CACHE_SECONDS
+        }
+        missing = [sku for sku in dict.fromkeys(skus) if sku not in found]
+        if missing:
+            for sku, variant in (await self.client.variants_by_sku(missing)).items():
+                self._variants[sku] = (variant, now)
+                found[sku] = variant
+        return found
+
     async def create_pending_order(self, order: TikTokOrder) -> CreatedOrder:
         currency = order.total.currency if order.total else "USD"
+        wanted = order.live_lines()  # units TikTok cancelled already are not reserved
+        skus = [self.shopify_sku(line.seller_sku) for line in wanted]
         async with translated():
-            wanted = order.live_lines()  # units TikTok cancelled already are not reserved
-            variants = await self.client.variants_by_sku(
-                [self.shopify_sku(line.seller_sku) for line in wanted]
-            )
-            lines = []
-            unknown: list[str] = []
-            for line in wanted:
-                variant = variants.get(self.shopify_sku(line.seller_sku))
-                if variant is None:
-                    unknown.append(line.seller_sku)
-                lines.append(
-                    shopify.OrderLine(
-                        quantity=line.quantity,
-                        unit_price=line.unit_price.amount,
-                        variant_id=None if variant is None else variant.id,
-                        title=None
-                        if variant
-                        else f"{line.product_name or 'TikTok item'} ({line.seller_sku})",
-                        sku=self.shopify_sku(line.seller_sku),
-                    )
+            try:
+                return await self._create(order, currency, await self._variants_for(skus))
+            except ShopifyUserError as refused:
+                if not any(e.field and e.field[-1] == "variantId" for e in refused.errors):
+                    raise
+                # A cached variant was deleted or replaced: look every SKU up again, once.
+                for sku in skus:
+                    self._variants.pop(sku, None)
+                return await self._create(order, currency, await self._variants_for(skus))
+
+    async def _create(
+        self, order: TikTokOrder, currency: str, variants: Mapping[str, shopify.Variant]
+    ) -> CreatedOrder:
+        lines = []
+        unknown: list[str] = []
+        for line in order.live_lines():
+            variant = variants.get(self.shopify_sku(line.seller_sku))
+            if variant is None:
+                unknown.append(line.seller_sku)
+            lines.append(
+                shopify.OrderLine(
+                    quantity=line.quantity,
+                    unit_price=line.unit_price.amount,
+                    variant_id=None if variant is None else variant.id,
+                    title=None
+                    if variant
+                    else f"{line.product_name or 'TikTok item'} ({line.seller_sku})",
+                    sku=self.shopify_sku(line.seller_sku),
                 )
-            created = await self.client.create_order(
-                source_identifier=order.order_id,
-                currency=currency,
-                lines=lines,
-                tags=TAGS,
-                note=f"TikTok Shop order {order.order_id}, mirrored by shopbridge.",
-                custom_attributes={"tiktok_order_id": order.order_id},
-                inventory_behaviour=self.inventory_behaviour,
             )
+        created = await self.client.create_order(
+            source_identifier=order.order_id,
+            currency=currency,
+            lines=lines,
+            tags=TAGS,
+            note=f"TikTok Shop order {order.order_id}, mirrored by shopbridge.",
+            custom_attributes={"tiktok_order_id": order.order_id},
+            inventory_behaviour=self.inventory_behaviour,
+        )
         fo_lines = {
             fo_line.line_item_id: fo_line.id
             for fo in created.fulfillment_orders
@@ -206,34 +244,54 @@ class ShopifyGateway:
                 for line in created.line_items
             ),
         )
-        return CreatedOrder(view, tuple(dict.fromkeys(unknown)))
+        open_orders = tuple(
+            fo.id for fo in created.fulfillment_orders if fo.status not in DONE_STATUSES
+        )
+        return CreatedOrder(view, tuple(dict.fromkeys(unknown)), open_orders)
 
-    async def hold_fulfillment_orders(self, order_id: str, handle: str) -> tuple[str, ...]:
+    async def hold_fulfillment_orders(
+        self, order_id: str, handle: str, known: tuple[str, ...] = ()
+    ) -> tuple[Hold, ...]:
+        """Hold the fulfilment orders orderCreate answered, one mutation each and no read;
+        if Shopify refuses one (our own earlier hold, or the order moved on since), or none
+        were answered, read the order's fulfilment orders and hold what is still open."""
         async with translated():
-            orders = await self.client.fulfillment_orders(order_id)
-            if not orders:
-                # Fulfilment orders may appear a moment after orderCreate (shopify_api.md §2).
-                raise RetryableError(f"Shopify order {order_id} has no fulfilment orders yet")
-            hold_ids: list[str] = []
-            for fo in orders:
-                mine = [h.id for h in fo.holds if h.handle == handle]
-                if mine:
-                    hold_ids.extend(mine)
-                elif fo.status not in DONE_STATUSES:
-                    try:
+            if known:
+                holds: list[Hold] = []
+                try:
+                    for fo_id in known:
                         hold = await self.client.hold_fulfillment_order(
-                            fo.id, handle, notes="TikTok Shop: awaiting payment and the holdback"
+                            fo_id, handle, notes=HOLD_NOTES
                         )
-                        hold_ids.append(hold.id)
-                    except ShopifyUserError as error:
-                        if error.has_code("DUPLICATE_FULFILLMENT_HOLD_HANDLE"):
-                            return await self.hold_fulfillment_orders(order_id, handle)
-                        if await self._fulfilled_meanwhile(order_id, fo.id):
-                            # The merchant fulfilled it between our read and the hold: nothing
-                            # left to hold; the fulfilment is flagged as before the release.
-                            continue
-                        raise
-        return tuple(hold_ids)
+                        holds.append(Hold(fo_id, hold.id))
+                    return tuple(holds)
+                except ShopifyUserError:
+                    pass  # read below: it says what is held and what is left to hold
+            return await self._hold_by_reading(order_id, handle)
+
+    async def _hold_by_reading(self, order_id: str, handle: str) -> tuple[Hold, ...]:
+        orders = await self.client.fulfillment_orders(order_id)
+        if not orders:
+            # Fulfilment orders may appear a moment after orderCreate (shopify_api.md §2).
+            raise RetryableError(f"Shopify order {order_id} has no fulfilment orders yet")
+        holds: list[Hold] = []
+        for fo in orders:
+            mine = [Hold(fo.id, h.id) for h in fo.holds if h.handle == handle]
+            if mine:
+                holds.extend(mine)
+            elif fo.status not in DONE_STATUSES:
+                try:
+                    hold = await self.client.hold_fulfillment_order(fo.id, handle, notes=HOLD_NOTES)
+                    holds.append(Hold(fo.id, hold.id))
+                except ShopifyUserError as error:
+                    if error.has_code("DUPLICATE_FULFILLMENT_HOLD_HANDLE"):
+                        return await self._hold_by_reading(order_id, handle)
+                    if await self._fulfilled_meanwhile(order_id, fo.id):
+                        # The merchant fulfilled it between our read and the hold: nothing
+                        # left to hold; the fulfilment is flagged as before the release.
+                        continue
+                    raise
+        return tuple(holds)
 
     async def _fulfilled_meanwhile(self, order_id: str, fo_id: str) -> bool:
         for fo in await self.client.fulfillment_orders(order_id):
@@ -269,31 +327,43 @@ class ShopifyGateway:
 
     async def mark_paid(self, order_id: str) -> None:
         async with translated():
-            order = await self._order(order_id)
-            if order.display_financial_status == "PAID":
-                return
-            if not order.can_mark_as_paid:
-                raise PermanentError(
-                    f"Shopify will not mark {order.name} as paid "
-                    f"(financial status {order.display_financial_status})"
-                )
             try:
                 await self.client.mark_as_paid(order_id)
-            except ShopifyUserError:
-                if (await self._order(order_id)).display_financial_status != "PAID":
-                    raise
+            except ShopifyUserError as refused:
+                order = await self._order(order_id)
+                if order.display_financial_status == "PAID":
+                    return  # our own earlier attempt got through
+                raise PermanentError(
+                    f"Shopify will not mark {order.name} as paid (financial status "
+                    f"{order.display_financial_status}): {refused}"
+                ) from refused
 
-    async def release_holds(self, order_id: str, hold_ids: tuple[str, ...]) -> None:
+    async def release_holds(
+        self, order_id: str, hold_ids: tuple[str, ...], held_on: tuple[str, ...] = ()
+    ) -> None:
         async with translated():
+            if held_on and len(held_on) == len(hold_ids):
+                by_order: dict[str, list[str]] = {}
+                for fo_id, hold_id in zip(held_on, hold_ids, strict=True):
+                    by_order.setdefault(fo_id, []).append(hold_id)
+                for fo_id, ours in by_order.items():
+                    await self._release(order_id, fo_id, ours, hold_ids)
+                return
             for fo in await self.client.fulfillment_orders(order_id):
-                ours = [h.id for h in fo.holds if h.id in hold_ids]
-                if not ours:
-                    continue
-                try:
-                    await self.client.release_holds(fo.id, ours)
-                except ShopifyUserError:
-                    if await self._still_held(order_id, fo.id, hold_ids):
-                        raise
+                held = [h.id for h in fo.holds if h.id in hold_ids]
+                if held:
+                    await self._release(order_id, fo.id, held, hold_ids)
+
+    async def _release(
+        self, order_id: str, fo_id: str, ours: list[str], hold_ids: tuple[str, ...]
+    ) -> None:
+        try:
+            await self.client.release_holds(fo_id, ours)
+        except ShopifyUserError:
+            # Refused: released already by an earlier attempt of ours (its answer lost), or the
+            # fulfilment order moved on. Only a hold of ours still in place is a failure.
+            if await self._still_held(order_id, fo_id, hold_ids):
+                raise
 
     async def _still_held(self, order_id: str, fo_id: str, hold_ids: tuple[str, ...]) -> bool:
         for fo in await self.client.fulfillment_orders(order_id):
@@ -302,23 +372,29 @@ class ShopifyGateway:
         return False
 
     async def cancel(self, order_id: str, reason: str, staff_note: str) -> None:
+        """orderCancel runs as a job (shopify_api.md §4); the order shows as cancelled (and its
+        orders/cancelled webhook comes) once the job is done, a moment later. Nothing waits for
+        it: polling the job would cost points every order in a flash sale waits for."""
         async with translated():
             try:
-                job = await self.client.cancel_order(
+                await self.client.cancel_order(
                     order_id, shopify.CancelReason(reason), restock=True, staff_note=staff_note
                 )
             except ShopifyUserError as refused:
-                if (await self._order(order_id)).is_cancelled:
+                order = await self._order(order_id)
+                if order.is_cancelled:
                     return
-                # orderCancel runs as a job (shopify_api.md §4) and the order only shows as
-                # cancelled once it is done; an earlier attempt of ours whose answer was lost
-                # may still be running it ("already being cancelled"). Retried with backoff:
-                # the next attempt reads the order first and finds it cancelled.
+                if self._view(order).fulfilled:
+                    raise PermanentError(
+                        f"Shopify order {order.name} is already fulfilled", code=ALREADY_FULFILLED
+                    ) from refused
+                # An earlier attempt of ours whose answer was lost may still be running its job
+                # ("already being cancelled"). Retried with backoff: the next attempt finds the
+                # order cancelled.
                 raise RetryableError(
                     f"Shopify refused to cancel {order_id} while it is not cancelled yet (an "
                     f"earlier cancel still running?): {refused}"
                 ) from refused
-            await self.client.wait_for_job(job)
 
     async def edit_quantities(
         self,

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +47,30 @@ SPARE_FRACTION = 0.05
 Shopify's bucket on the edge, where two requests bunched up by network jitter come back
 THROTTLED; 5 % spare (100 points, ten mutations, on Standard) absorbs that for a one-time
 cost of 0.05 × bucket / restore rate (1 s on Standard) per burst."""
+RESERVATION_SHARE = 0.25
+"""Share of the bucket kept for stock reservations (orderCreate and its holds, workflow.md
+rule 2): every other call (releases, cancels, tracking, stock pushes, reads) waits until the
+bucket holds this share and the spare above its own cost. In a flash sale, when reservations
+keep the bucket low, the rest waits; when they stop, the bucket refills and the rest goes."""
+MIN_YIELD_WAIT = 0.05
+"""Shortest wait of a call yielding to reservations before it looks at the bucket again."""
 UNKNOWN_BUCKET_POLL = 0.01
 """Seconds between checks while the first call to a shop is out and its bucket is unknown."""
 
 Sleep = Callable[[float], Awaitable[None]]
+
+_RESERVING: ContextVar[bool] = ContextVar("shopbridge_reserving_stock", default=False)
+
+
+@contextmanager
+def reserving_stock() -> Iterator[None]:
+    """Mark the Shopify calls made inside as a stock reservation: they may use the whole
+    bucket (RESERVATION_SHARE included), every other call yields to them."""
+    token = _RESERVING.set(True)
+    try:
+        yield
+    finally:
+        _RESERVING.reset(token)
 
 
 # --- cost estimate -------------------------------------------------------------------------
@@ -228,25 +250,40 @@ class ShopBucket:
         own points have restored (plus the spare share, see SPARE_FRACTION), so a burst is
         served first come, first served, without a herd of waiters re-checking the bucket.
         Until Shopify has reported the bucket once, only one call is let through at a time:
-        a cold burst would be sent blind.
+        a cold burst would be sent blind. A call that is not a stock reservation (see
+        `reserving_stock`) never takes the bucket below RESERVATION_SHARE: it waits instead,
+        without reserving anything, and looks again.
         """
+        reserving = _RESERVING.get()
         while True:
+            yield_for = 0.0
             with self._lock:
                 now = self._monotonic()
                 level = self._level(now)
                 if level is not None or self._in_flight == 0:
                     cost = self._last_requested.get(operation_name or "", static_estimate)
-                    self._in_flight += cost
-                    if level is None or self._restore_rate <= 0:
-                        return cost
-                    self._available = level - cost
-                    self._observed_at = now
-                    shortfall = (self._maximum or 0.0) * SPARE_FRACTION - self._available
-                    wait = shortfall / self._restore_rate if shortfall > POINTS_EPSILON else 0.0
-                    self.waited_seconds += wait
-                    break
-                self.waited_seconds += UNKNOWN_BUCKET_POLL
-            await self._sleep(UNKNOWN_BUCKET_POLL)
+                    if not reserving and level is not None and self._restore_rate > 0:
+                        maximum = self._maximum or 0.0
+                        floor = maximum * (SPARE_FRACTION + RESERVATION_SHARE)
+                        floor = min(floor, max(0.0, maximum - cost))  # a dear call: a full bucket
+                        if level - cost < floor - POINTS_EPSILON:
+                            yield_for = max((floor + cost - level) / self._restore_rate, 0.0)
+                            yield_for = max(yield_for, MIN_YIELD_WAIT)
+                            self.waited_seconds += yield_for
+                    if not yield_for:
+                        self._in_flight += cost
+                        if level is None or self._restore_rate <= 0:
+                            return cost
+                        self._available = level - cost
+                        self._observed_at = now
+                        shortfall = (self._maximum or 0.0) * SPARE_FRACTION - self._available
+                        wait = shortfall / self._restore_rate if shortfall > POINTS_EPSILON else 0
+                        self.waited_seconds += wait
+                        break
+                else:
+                    yield_for = UNKNOWN_BUCKET_POLL
+                    self.waited_seconds += yield_for
+            await self._sleep(yield_for)
         if wait > 0:
             try:
                 await self._sleep(wait)

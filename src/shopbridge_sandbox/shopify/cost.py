@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -227,6 +228,9 @@ class LeakyBucket:
         # THROTTLED (benchmarks read these; nothing else does).
         self.spent = 0.0
         self.throttled = 0
+        # Each answered request as (operation name, requested, actual points kept), newest last:
+        # what tests and benchmarks read to count the points each path spends.
+        self.charges: deque[tuple[str, int, int]] = deque(maxlen=100_000)
 
     def _refill(self) -> None:
         now = self._monotonic()
@@ -251,6 +255,10 @@ class LeakyBucket:
             self._refill()
             self._available = min(float(self.maximum), self._available + max(0, points))
             self.spent -= max(0, points)
+
+    def record(self, operation: str, requested: int, actual: int) -> None:
+        with self._lock:
+            self.charges.append((operation, requested, actual))
 
     def set_available(self, points: float) -> None:
         with self._lock:

@@ -128,6 +128,7 @@ def run_request(world: World, shop: Shop, bucket: LeakyBucket, body: Any) -> Ans
     assert isinstance(result, ExecutionResult)  # all resolvers are synchronous
     actual = _actual_cost(operation, fragments, variables, result.data, requested)
     bucket.refund(requested - actual)
+    bucket.record(operation.name.value if operation.name else "", requested, actual)
     answer: dict[str, Any] = {}
     if result.errors:
         answer["errors"] = [e.formatted for e in result.errors]

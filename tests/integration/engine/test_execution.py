@@ -106,10 +106,13 @@ async def test_extra_shopify_orders_are_cancelled_with_restock_and_flagged(
     manual_clock.set(T0)
     world = World(store, manual_clock)
     tiktok_order = snapshot("UNPAID", at=T0)
+    world.observe(tiktok_order)
+    stale = world.worker("stale")
+    assert len(await stale._claim(WorkKind.OUTBOX, 1)) == 1  # and dies holding it
     first = await world.shopify.create_pending_order(tiktok_order)
     second = await world.shopify.create_pending_order(tiktok_order)
     assert world.shopify.available_stock["TEE-RED-L"] == 6
-    world.observe(tiktok_order)
+    manual_clock.advance(stale.lease + timedelta(seconds=1))
     await world.worker().run_until_idle()
     kept, extra = (world.shopify.orders[o.view.order_id] for o in (first, second))
     assert kept.holds and not kept.cancelled

@@ -35,7 +35,7 @@ async def test_refused_access_holds_the_work_until_reconnected(
 ) -> None:
     manual_clock.set(T0)
     world = World(store, manual_clock)
-    world.shopify.fail_next["find_orders"].append(UNINSTALLED)
+    world.shopify.fail_next["create_pending_order"].append(UNINSTALLED)
     world.observe(snapshot("UNPAID", at=T0))
     worker = world.worker()
     await worker.run_until_idle()
@@ -48,7 +48,7 @@ async def test_refused_access_holds_the_work_until_reconnected(
     assert world.mirror(ORDER).phase == "new", "nothing failed, nothing flagged"
 
     await worker.run_until_idle()
-    assert world.shopify.calls["find_orders"] == 1, "held work is not retried in a loop"
+    assert world.shopify.calls["create_pending_order"] == 1, "held work is not retried in a loop"
 
     store.reconnected(world.connection_id)
     await worker.run_until_idle()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from shopbridge.engine.ports import RetryableError
+from shopbridge.engine.ports import PermanentError, RetryableError
 from shopbridge.engine.shopify_gateway import ShopifyGateway
 from shopbridge.shopify.client import ShopifyClient
 from shopbridge.shopify.models import (
@@ -12,9 +14,9 @@ from shopbridge.shopify.models import (
     CreatedOrder,
     FulfillmentOrder,
     OrderLine,
-    OrderState,
 )
 from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
+from shopbridge_sandbox.shopify.resolvers import orders as sandbox_orders
 
 TIKTOK_ID = "577000111222444"
 
@@ -29,11 +31,12 @@ async def _mirror(shopify: ShopifyClient, tee: dict[str, str]) -> CreatedOrder:
 
 
 async def test_a_cancel_already_running_is_retried_then_seen_done(
-    shopify: ShopifyClient, tee: dict[str, str]
+    shopify: ShopifyClient, tee: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An earlier cancel whose answer was lost still runs: the second one is refused while the
     order is not cancelled yet, which is retryable, not a failure; once its job is done the
     order reads cancelled and a cancel is then a no-op."""
+    monkeypatch.setattr(sandbox_orders, "CANCEL_JOB_DELAY", timedelta(hours=1))  # a slow job
     created = await _mirror(shopify, tee)
     gateway = ShopifyGateway(shopify)
     job = await shopify.cancel_order(created.id, CancelReason.CUSTOMER)  # its answer "lost"
@@ -45,24 +48,26 @@ async def test_a_cancel_already_running_is_retried_then_seen_done(
 
 
 async def test_mark_paid_refused_because_already_paid_is_done(
-    shopify: ShopifyClient, tee: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    shopify: ShopifyClient, tee: dict[str, str]
 ) -> None:
-    """A payment recorded by an earlier attempt that read the order before it landed: Shopify
-    refuses the second one, the gateway reads again and finds it paid."""
+    """A payment recorded by an earlier attempt whose answer was lost: Shopify refuses the
+    second one, the gateway reads the order (only then) and finds it paid."""
     created = await _mirror(shopify, tee)
-    stale = await shopify.get_order_state(created.id)
-    assert stale is not None and stale.display_financial_status != "PAID"
     await shopify.mark_as_paid(created.id)
-    reads: list[OrderState | None] = [stale]
-    real = shopify.get_order_state
-
-    async def first_stale(order_id: str) -> OrderState | None:
-        return reads.pop() if reads else await real(order_id)
-
-    monkeypatch.setattr(shopify, "get_order_state", first_stale)
     await ShopifyGateway(shopify).mark_paid(created.id)
-    fresh = await real(created.id)
+    fresh = await shopify.get_order_state(created.id)
     assert fresh is not None and fresh.display_financial_status == "PAID"
+
+
+async def test_mark_paid_refused_for_another_reason_says_why(
+    shopify: ShopifyClient, tee: dict[str, str]
+) -> None:
+    """A refusal that is not our own earlier success is a failure in words, with the status."""
+    created = await _mirror(shopify, tee)
+    job = await shopify.cancel_order(created.id, CancelReason.CUSTOMER)
+    await shopify.wait_for_job(job, poll_interval=0.01)
+    with pytest.raises(PermanentError, match=r"will not mark .* as paid"):
+        await ShopifyGateway(shopify).mark_paid(created.id)
 
 
 async def test_an_order_fulfilled_between_the_read_and_the_hold_is_not_a_failure(

@@ -20,7 +20,12 @@ from shopbridge.shopify.errors import (
     ShopifyUserError,
 )
 from shopbridge.shopify.models import InventoryDelta, OrderLine, RefundLine
-from shopbridge.shopify.throttle import SPARE_FRACTION, ShopBucket, ThrottleStatus
+from shopbridge.shopify.throttle import (
+    RESERVATION_SHARE,
+    SPARE_FRACTION,
+    ShopBucket,
+    ThrottleStatus,
+)
 
 MakeClient = Callable[..., ShopifyClient]
 
@@ -319,7 +324,8 @@ async def test_max_cost_exceeded_from_shopify_is_too_costly(
 async def test_bucket_short_of_points_waits_before_sending(
     make_client: MakeClient, shopify: ScriptedShopify, fake_time: FakeTime
 ) -> None:
-    """When the modelled bucket lacks the estimated cost, the client waits instead of sending."""
+    """When the modelled bucket lacks the estimated cost, the client waits instead of sending:
+    a read (not a stock reservation) until the share kept for reservations is there too."""
     shopify.then(
         ok({"locations": {"nodes": []}}, requested=52, available=2),
         ok({"locations": {"nodes": []}}, requested=52, available=0),
@@ -328,7 +334,8 @@ async def test_bucket_short_of_points_waits_before_sending(
     await client.locations()
     assert fake_time.sleeps == []
     await client.locations()
-    assert fake_time.sleeps == [pytest.approx((52 - 2 + 2000 * SPARE_FRACTION) / 100)]
+    floor = 2000 * (SPARE_FRACTION + RESERVATION_SHARE)
+    assert sum(fake_time.sleeps) == pytest.approx((floor + 52 - 2) / 100)
     assert len(shopify.requests) == 2
 
 

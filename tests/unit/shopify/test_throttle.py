@@ -11,10 +11,12 @@ from shopify_fakes import FakeTime
 from shopbridge.shopify.operations import OPERATIONS
 from shopbridge.shopify.throttle import (
     MAX_QUERY_COST,
+    RESERVATION_SHARE,
     SPARE_FRACTION,
     ShopBucket,
     ThrottleStatus,
     estimate_requested_cost,
+    reserving_stock,
 )
 
 
@@ -46,7 +48,8 @@ async def test_bucket_waits_for_the_missing_points(fake_time: FakeTime) -> None:
     bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
     await bucket.acquire(10)
     bucket.settle(10, ThrottleStatus(2000, 5, 100))
-    await bucket.acquire(25)
+    with reserving_stock():
+        await bucket.acquire(25)
     assert fake_time.sleeps == [pytest.approx(0.2 + 2000 * SPARE_FRACTION / 100)]
 
 
@@ -65,7 +68,8 @@ async def test_calls_in_flight_count_against_the_reported_bucket(fake_time: Fake
     await bucket.acquire(10)
     await bucket.acquire(10)
     bucket.settle(10, ThrottleStatus(2000, 40, 100))  # one call of 10 is still in flight
-    await bucket.acquire(40)
+    with reserving_stock():
+        await bucket.acquire(40)
     assert fake_time.sleeps == [pytest.approx((40 - 30 + 2000 * SPARE_FRACTION) / 100)]
 
 
@@ -97,10 +101,57 @@ async def test_cancelled_waiter_gives_its_points_back(fake_time: FakeTime) -> No
     bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=sleep)
     await bucket.acquire(10)
     bucket.settle(10, ThrottleStatus(2000, 1000, 100))
-    queued = asyncio.create_task(bucket.acquire(1500))
+    with reserving_stock():  # the task copies the context: a reservation too
+        queued = asyncio.create_task(bucket.acquire(1500))
     await queued_sleeping.wait()
     queued.cancel()
     with pytest.raises(asyncio.CancelledError):
         await queued
-    await bucket.acquire(1000 - 2000 * SPARE_FRACTION)  # fits only if the 1500 came back
+    with reserving_stock():
+        await bucket.acquire(1000 - 2000 * SPARE_FRACTION)  # fits only if the 1500 came back
     assert len(sleeps) == 1
+
+
+async def test_other_calls_leave_the_reservation_share_untouched(fake_time: FakeTime) -> None:
+    """With 5 points left at 100/s, a release of 25 waits until the bucket holds the share kept
+    for reservations plus the spare plus its own 25 (6.2 s on Standard), reserving nothing
+    meanwhile; a reservation in the same state waits only for its own points and the spare."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 5, 100))
+    await bucket.acquire(25)
+    floor = 2000 * (SPARE_FRACTION + RESERVATION_SHARE)
+    assert sum(fake_time.sleeps) == pytest.approx((floor + 25 - 5) / 100)
+
+    fake_time.sleeps.clear()
+    bucket.settle(25, ThrottleStatus(2000, 5, 100))
+    with reserving_stock():
+        await bucket.acquire(25)
+    assert sum(fake_time.sleeps) == pytest.approx((2000 * SPARE_FRACTION + 25 - 5) / 100)
+
+
+async def test_a_reservation_goes_first_while_a_release_yields(fake_time: FakeTime) -> None:
+    """A release that finds the bucket low waits without reserving, so a reservation arriving
+    meanwhile is not queued behind it: it is sent as soon as its own points are there."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(2000, 300, 100))
+    release = asyncio.create_task(bucket.acquire(30))
+    await asyncio.sleep(0)
+    assert not release.done(), "300 points are below the share kept for reservations"
+    with reserving_stock():
+        await asyncio.wait_for(bucket.acquire(20), timeout=1)  # 300 - 20 >= the spare: at once
+    await asyncio.wait_for(release, timeout=1)
+    assert fake_time.now >= (2000 * (SPARE_FRACTION + RESERVATION_SHARE) + 30 - 280) / 100
+
+
+async def test_a_call_dearer_than_the_free_part_waits_for_a_full_bucket(
+    fake_time: FakeTime,
+) -> None:
+    """A 1000-point read on a 1000-point bucket cannot leave the share: it waits for the bucket
+    to be full (then, like any call, for the spare), not forever."""
+    bucket = ShopBucket(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    await bucket.acquire(10)
+    bucket.settle(10, ThrottleStatus(1000, 400, 50))
+    await asyncio.wait_for(bucket.acquire(1000), timeout=1)
+    assert sum(fake_time.sleeps) == pytest.approx((1000 - 400 + 1000 * SPARE_FRACTION) / 50)

@@ -19,9 +19,10 @@ from shopbridge_sandbox.shopify.resolvers.registry import (
 )
 from shopbridge_sandbox.shopify.search import Term, compare, filter_items, parse, parse_time
 
-# orderCancel runs as a job; it completes on the next job(id:) poll or, unpolled,
-# after this much sandbox-clock time (on the next tick) [shopify_api.md §4].
-CANCEL_JOB_DELAY = timedelta(seconds=2)
+# orderCancel runs as a job; it completes on the next job(id:) poll or, unpolled, after this
+# much sandbox-clock time, on the next tick: never within orderCancel's own answer, as on
+# Shopify, where the order shows cancelled a moment later [shopify_api.md §4].
+CANCEL_JOB_DELAY = timedelta(0)
 
 
 def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
