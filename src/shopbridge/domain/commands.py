@@ -45,6 +45,7 @@ class ReleaseShopifyOrder:
     shopify_order_id: str
     hold_ids: tuple[str, ...]
     holdback_ends_at: datetime
+    held_on: tuple[str, ...] = ()  # each hold's fulfilment order, when known (no read needed)
 
 
 @dataclass(frozen=True)
@@ -221,3 +222,25 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         RefreshTikTokOrder,
     )
 }
+
+# What each command does, as a merchant would say it ("… failed", "retry …"): never the kind
+# with its underscores turned to spaces ("ship on tiktok", "answer tiktok cancellation").
+ACTION_WORDS: dict[str, str] = {
+    CreateShopifyOrder.kind: "reserving the order in Shopify",
+    ReleaseShopifyOrder.kind: "releasing the order in Shopify",
+    CancelShopifyOrder.kind: "cancelling the order in Shopify",
+    RemoveShopifyUnits.kind: "taking cancelled items off the Shopify order",
+    CancelOnTikTok.kind: "cancelling items on TikTok",
+    AnswerTikTokCancellation.kind: "answering the buyer's cancellation request on TikTok",
+    ShipOnTikTok.kind: "sending tracking to TikTok",
+    CorrectTikTokTracking.kind: "correcting the tracking number on TikTok",
+    RecordShopifyReturn.kind: "recording the return in Shopify",
+    RestockReturn.kind: "restocking the returned items in Shopify",
+    SyncTikTokInventory.kind: "returning stock on TikTok",
+    RefreshTikTokOrder.kind: "re-reading the order from TikTok",
+}
+
+
+def action_words(kind: str) -> str:
+    """A command kind as words, lower case ("sending tracking to TikTok")."""
+    return ACTION_WORDS.get(kind, kind.replace("_", " "))

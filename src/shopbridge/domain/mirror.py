@@ -108,6 +108,48 @@ class LineLink:
     fulfillment_line_id: str | None = None  # its fulfillment-order line, when Shopify said
 
 
+# TikTok's order statuses as a merchant would say them (tiktok_shop_api.md §3.2): the one list
+# the timeline, the order page and the items use, so no raw AWAITING_SHIPMENT reaches a merchant.
+TIKTOK_STATUS_WORDS = {
+    TikTokStatus.UNPAID: "awaiting payment",
+    TikTokStatus.ON_HOLD: "on hold: the buyer may still cancel",
+    TikTokStatus.AWAITING_SHIPMENT: "awaiting shipment",
+    TikTokStatus.PARTIALLY_SHIPPING: "partly shipped",
+    TikTokStatus.AWAITING_COLLECTION: "awaiting collection",
+    TikTokStatus.IN_TRANSIT: "in transit",
+    TikTokStatus.DELIVERED: "delivered",
+    TikTokStatus.COMPLETED: "completed",
+    TikTokStatus.CANCELLED: "cancelled",
+}
+
+
+def tiktok_status_words(status: str | None) -> str:
+    """A TikTok status (enum or the API's string, any case) in words; unknown ones lowercased."""
+    if not status:
+        return "not read yet"
+    parsed = TikTokStatus.parse(str(status))
+    if parsed is None:
+        return str(status).replace("_", " ").lower()
+    return TIKTOK_STATUS_WORDS[parsed]
+
+
+# Who cancelled, from TikTok's cancel_user / cancellation_initiator / cancellation role.
+CANCELLED_BY_WORDS = {
+    "BUYER": "the buyer",
+    "SELLER": "the seller",
+    "OPERATOR": "TikTok",
+    "SYSTEM": "TikTok",
+}
+
+# Where a cancellation (a buyer's request or TikTok's own record of a cancel) stands.
+CANCEL_STATUS_WORDS = {
+    "CANCELLATION_REQUEST_PENDING": "waiting for the seller's answer",
+    "CANCELLATION_REQUEST_SUCCESS": "complete, the order is cancelled",
+    "CANCELLATION_REQUEST_COMPLETE": "complete, the order is cancelled",
+    "CANCELLATION_REQUEST_CANCELLED": "withdrawn by the buyer",
+    "REJECTED": "rejected",
+}
+
 # TikTok's return types and statuses (tiktok wave2 §6) as a merchant would say them.
 RETURN_TYPE_WORDS = {
     "REFUND": "Refund only",
@@ -170,6 +212,7 @@ class OrderMirror:
     shopify_order_id: str | None = None
     shopify_order_name: str | None = None
     hold_ids: tuple[str, ...] = ()
+    held_on: tuple[str, ...] = ()  # each hold's fulfilment order (empty for older mirrors)
     cancel_request: CancelRequest | None = None
     fulfilments: tuple[Fulfilment, ...] = ()
     inventory_synced: bool = False

@@ -33,8 +33,11 @@ from shopbridge.domain.commands import (
     RestockReturn,
     ShipOnTikTok,
     SyncTikTokInventory,
+    action_words,
 )
 from shopbridge.domain.mirror import (
+    CANCEL_STATUS_WORDS,
+    CANCELLED_BY_WORDS,
     RETURN_STATUS_WORDS,
     RETURN_TYPE_WORDS,
     SELLER_CANCELLABLE,
@@ -46,6 +49,7 @@ from shopbridge.domain.mirror import (
     OrderMirror,
     Phase,
     ReturnCase,
+    tiktok_status_words,
 )
 from shopbridge.domain.policy import RECHECK_AFTER, UNPAID_RECHECK_AFTER, Policy
 from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
@@ -122,14 +126,16 @@ def _observe(m: OrderMirror, order: TikTokOrder, notes: list[str]) -> OrderMirro
     if not order.is_newer_than(m.tiktok):
         assert m.tiktok is not None
         notes.append(
-            f"Ignored a repeated or older TikTok update ({order.status}, "
-            f"{order.update_time:%Y-%m-%d %H:%M:%S} UTC): we already have {m.tiktok.status} "
+            f"Ignored a repeated or older TikTok update ({tiktok_status_words(order.status)}, "
+            f"{order.update_time:%Y-%m-%d %H:%M:%S} UTC): we already have "
+            f"{tiktok_status_words(m.tiktok.status)} "
             f"of {m.tiktok.update_time:%Y-%m-%d %H:%M:%S} UTC."
         )
         return m
     previous = m.tiktok
     if previous is None or previous.status is not order.status:
-        notes.append(f"TikTok status is now {order.status}" + _paid_note(order) + ".")
+        status = tiktok_status_words(order.status)
+        notes.append(f"TikTok status is now {status}" + _paid_note(order) + ".")
     elif previous.units != order.units:
         notes.append("TikTok updated the order's items (" + _packages(order) + ").")
     return replace(m, tiktok=order)
@@ -175,7 +181,9 @@ def _observe_cancellation(
         due = f", answer by {request.deadline:%Y-%m-%d %H:%M} UTC" if request.deadline else ""
         notes.append(f"The {event.role.lower() or 'buyer'} asked to cancel{due}.")
     else:
-        notes.append(f"Cancellation {event.cancel_id} is now {status}.")
+        by = CANCELLED_BY_WORDS.get(event.role.upper(), "TikTok")
+        words = CANCEL_STATUS_WORDS.get(status, status.replace("_", " ").lower())
+        notes.append(f"TikTok's cancellation {event.cancel_id} by {by}: {words}.")
     return replace(m, cancel_request=request)
 
 
@@ -201,14 +209,13 @@ def _observe_fulfilment(
         f"{event.number or '(no tracking)'}."
     )
     flags = m.flags
-    if m.phase in (Phase.NEW, Phase.HELD):
-        flags += (
-            Flag(
-                FlagCode.FULFILLED_BEFORE_RELEASE,
-                "Fulfilled in Shopify before shopbridge released it: TikTok could still cancel "
-                "this order. Check its TikTok status before the parcel leaves.",
-            ),
-        )
+    releasing = m.in_flight is not None and m.in_flight.kind == ReleaseShopifyOrder.kind
+    if m.phase in (Phase.NEW, Phase.HELD) and not releasing:
+        flags += (_fulfilled_before_release(),)
+    elif m.phase is Phase.HELD:
+        # Our release was under way (its outcome not recorded yet, e.g. its worker was
+        # killed after Shopify released): the merchant fulfilled what our release freed.
+        notes.append("Fulfilled as shopbridge's release was finishing: the release came first.")
     # TikTok cancelling the whole order is said once, as a cancel after fulfilment (_plan).
     if shortfall and not m.tiktok_cancelled:
         flags += (
@@ -225,6 +232,14 @@ def _observe_fulfilment(
         fulfilment = replace(fulfilment, sent_to_tiktok=True)
     phase = m.phase if m.phase is Phase.CANCELLED else Phase.FULFILLED
     return replace(m, fulfilments=(*m.fulfilments, fulfilment), phase=phase, flags=flags)
+
+
+def _fulfilled_before_release() -> Flag:
+    return Flag(
+        FlagCode.FULFILLED_BEFORE_RELEASE,
+        "Fulfilled in Shopify before shopbridge released it: TikTok could still cancel "
+        "this order. Check its TikTok status before the parcel leaves.",
+    )
 
 
 def _units_in_box(
@@ -348,7 +363,7 @@ def _skus_of(units: tuple[Unit, ...], unit_ids: tuple[str, ...] | list[str]) -> 
 
 
 def status_words(status: TikTokStatus) -> str:
-    return status.value.replace("_", " ").lower()
+    return tiktok_status_words(status)
 
 
 def _merchant_restocks(
@@ -418,7 +433,8 @@ def _merchant_answers(
             "tracking to reject it."
         )
     if refusal is not None:
-        notes.append(f"Refused the merchant's {decision}: {refusal}")
+        answer = "approval" if decision == "approve" else "rejection"
+        notes.append(f"Refused the merchant's {answer}: {refusal}")
         return m, refusal
     assert request is not None
     if decision == "approve":
@@ -432,7 +448,7 @@ def _merchant_answers(
 
 
 def _retry(m: OrderMirror, kind: str, notes: list[str]) -> OrderMirror:
-    notes.append(f"Merchant asked to retry {kind.replace('_', ' ')}.")
+    notes.append(f"Merchant asked to retry {action_words(kind)}.")
     flags = tuple(
         f
         for f in m.flags
@@ -482,6 +498,7 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
                 shopify_order_id=event.shopify_order_id,
                 shopify_order_name=event.shopify_order_name,
                 hold_ids=event.hold_ids,
+                held_on=event.held_on,
                 flags=flags,
                 lines=event.lines or m.lines,
             )
@@ -490,10 +507,13 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
             notes.append(
                 "Released in Shopify: shipping address added, marked paid, holds released."
             )
-            return replace(m, phase=Phase.RELEASED, release_not_before=None)
+            phase = Phase.FULFILLED if m.phase is Phase.FULFILLED else Phase.RELEASED
+            return replace(m, phase=phase, release_not_before=None)
         case ev.ReleaseRefused(order=order, reason=reason):
             m = _observe(m, order, notes)
             notes.append(f"Did not release: {reason}.")
+            if m.phase is Phase.FULFILLED and not m.has_flag(FlagCode.FULFILLED_BEFORE_RELEASE):
+                m = replace(m, flags=(*m.flags, _fulfilled_before_release()))
             if m.tiktok_cancelled or m.pending_cancel_request is not None:
                 return m
             return replace(m, release_not_before=now + RECHECK_AFTER)
@@ -515,7 +535,8 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
                 m = replace(
                     m, cancel_request=replace(request, answered_on_tiktok=True, status=status)
                 )
-            notes.append(f"TikTok accepted our {decision} of the cancellation request.")
+            answer = "approval" if decision == "approve" else "rejection"
+            notes.append(f"TikTok accepted our {answer} of the buyer's cancellation request.")
             return m
         case ev.TrackingSent(fulfillment_id=fid, shipping_provider=provider):
             package = f" (TikTok package {event.package_id})" if event.package_id else ""
@@ -569,7 +590,7 @@ def _apply_outcome(m: OrderMirror, event: ev.Event, now: datetime, notes: list[s
         case ev.TikTokOrderRefreshed(order=order):
             return _observe(m, order, notes)
         case ev.ActionFailed(kind=kind, message=message, code=code):
-            notes.append(f"Gave up on {kind.replace('_', ' ')}: {message}")
+            notes.append(f"Gave up on {action_words(kind)}: {message}")
             if kind == CancelOnTikTok.kind:  # the merchant sees why and may pick again
                 m = replace(m, cancel_units=())
             return _block(m, kind, message, code)
@@ -693,7 +714,7 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
             return None  # the stock sync keeps TikTok right until the holdback ends
         why = (
             "Reserving stock: creating the Shopify order as payment pending and on hold "
-            f"(TikTok status {t.status})."
+            f"(TikTok status: {tiktok_status_words(t.status)})."
         )
         if policy.create_after_holdback:
             why = "The holdback is over: creating the Shopify order now (sync after holdback)."
@@ -740,6 +761,7 @@ def _next_step(m: OrderMirror, now: datetime, policy: Policy) -> Step | None:
             shopify_order_id=m.shopify_order_id,
             hold_ids=m.hold_ids,
             holdback_ends_at=ends,
+            held_on=m.held_on,
         )
         return (
             make,

@@ -448,3 +448,28 @@ def test_mirror_round_trips_through_json() -> None:
 
     data = json.loads(json.dumps(encode_mirror(run.mirror)))
     assert decode_mirror(data) == run.mirror
+
+
+def test_fulfilment_seen_while_our_release_finishes_is_not_flagged() -> None:
+    """kill -9 after Shopify released but before the outcome was recorded: the merchant fulfils
+    what our release freed. That is not "fulfilled before release", and the release's late
+    outcome does not move the order back from fulfilled."""
+    run = Run()
+    run.reserved()
+    run.observe("AWAITING_SHIPMENT", PAID + minutes(1), paid=PAID, on_hold=False)
+    run.feed(ev.DeadlineReached("holdback"), PAID + minutes(60))
+    release = run.command()
+    assert isinstance(release, ReleaseShopifyOrder)
+    run.feed(ev.ShopifyFulfilmentObserved("gid://shopify/Fulfillment/1", "UPS", "1Z9"), PAID)
+    assert not run.mirror.has_flag(FlagCode.FULFILLED_BEFORE_RELEASE)
+    order = snapshot("AWAITING_SHIPMENT", at=PAID + minutes(1), paid=PAID, on_hold=False)
+    run.feed(ev.ShopifyOrderReleased(release.key, order), PAID + minutes(61))
+    assert run.mirror.phase is Phase.FULFILLED
+    assert isinstance(run.command(), ShipOnTikTok)
+
+
+def test_fulfilment_before_any_release_is_flagged() -> None:
+    run = Run()
+    run.reserved()
+    run.feed(ev.ShopifyFulfilmentObserved("gid://shopify/Fulfillment/1", "UPS", "1Z9"), PAID)
+    assert run.mirror.has_flag(FlagCode.FULFILLED_BEFORE_RELEASE)
