@@ -1,4 +1,4 @@
-"""Worker throughput: orders per second through the whole lifecycle, with zero-latency platforms.
+"""Worker throughput: lifecycles per second through the worker, with zero-latency platforms.
 
 Each order goes the whole way, as in production but with in-memory TikTok and Shopify
 (`shopbridge_sandbox.fakes`) that answer instantly, so what is measured is shopbridge itself:
@@ -16,8 +16,11 @@ An order counts as done when its mirror is "fulfilled" and TikTok has its tracki
 
 Three runs, in one command: SQLite (a temp file) with 1 worker; PostgreSQL with 1 worker; and
 PostgreSQL with 2 workers in 2 processes. In every run the parent process plays TikTok, Shopify
-and the merchant (its observations are serial, one bridge.apply per event), and the workers run
-in child processes that drain the queues until idle after each step. Processes cannot share
+and the merchant (its observations are serial, one bridge.apply per event, and outside the
+measured window: they are the benchmark's setup, not the worker's work), and the workers run in
+child processes that drain the queues after each step as in production (`Worker.drain`: the
+configured `concurrency` items in flight, claimed in rounds, recorded by group commit) until
+nothing is due. Processes cannot share
 in-memory platforms, so each worker process has its own fakes: before each step the parent hands
 every worker the platforms' current state and afterwards merges back what each changed. Within a
 step an order is changed by at most one command, so this is exact; an order changed by two
@@ -30,12 +33,17 @@ side effect (Shopify order created, marked paid; tracking sent) happened exactly
 PostgreSQL comes from SHOPBRIDGE_BENCH_PG_URL or SHOPBRIDGE_TEST_PG_URL; each run creates its own
 schema and drops it afterwards. Without a URL the PostgreSQL rows are skipped.
 
-Figures are wall-clock seconds and orders per second, split into the parent's observing and the
-workers' draining (what more workers can speed up), plus the worker processes' CPU time. Other
-load on the machine moves every figure; `--repeat R` runs each configuration R times, interleaved,
-and shows the fastest run with every run's total beside it.
+The figure is lifecycles per second = N / the workers' draining time (the platform hand-over
+included), printed next to issue 14's goals (≥ 300 on SQLite with 1 worker; PostgreSQL with 2
+workers ≥ 1.6× 1 worker); also the SQL statements and commits per lifecycle the workers sent
+(counted by SQLAlchemy event listeners on their engines: before_cursor_execute, commit; BEGIN
+not counted), their CPU time, and the parent's observing time apart. Other load on the machine
+moves every figure; `--repeat R` runs each configuration R times, interleaved, and shows the run
+with the shortest draining, every run's draining beside it. The exit status says only whether
+the work came out right. `--profile DIR` writes a cProfile of each worker process (its event
+loop and the threads its store calls run in) for `python -m pstats`.
 
-Run: .venv/bin/python bench/worker_throughput.py --orders 300 [--repeat 3]
+Run: .venv/bin/python bench/worker_throughput.py --orders 300 [--repeat 3] [--only sqlite]
 """
 
 from __future__ import annotations
@@ -43,23 +51,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import itertools
 import multiprocessing
 import os
+import pstats
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from benchdb import PG_URL_VARIABLES, postgres_schema, postgres_server_url, sqlite_file
 
 from shopbridge.bootstrap import bootstrap
 from shopbridge.clock import ManualClock
@@ -67,11 +75,10 @@ from shopbridge.domain import events as ev
 from shopbridge.domain.money import Money
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.tiktok_order import Address, OrderLine, TikTokOrder, TikTokStatus
-from shopbridge.store import Store, create_db_engine, normalize_url, upgrade_database
+from shopbridge.engine.worker import Worker
+from shopbridge.store import Store, create_db_engine, upgrade_database
 from shopbridge.store.tables import order_mirrors, outbox
 from shopbridge_sandbox.fakes import FakeContexts, FakeShopify, FakeShopifyOrder, FakeTikTok
-
-PG_URL_VARIABLES = ("SHOPBRIDGE_BENCH_PG_URL", "SHOPBRIDGE_TEST_PG_URL")
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PAID_AT = T0 + timedelta(minutes=5)
@@ -142,11 +149,83 @@ class DrainReport:
     platforms: PlatformState
     calls: Counter[str]  # platform calls made in this drain, "shopify.mark_paid" etc.
     cpu_seconds: float  # CPU time this worker process spent on the drain
+    statements: int  # SQL statements the worker sent in this drain (BEGINs not counted)
+    commits: int  # transactions the worker committed in this drain
+    busy_seconds: float  # wall-clock time of the drain itself (without the platform hand-over)
 
 
-def worker_process(pipe: Connection, url: str, connection_id: int, index: int) -> None:
-    """One worker in its own process: drain the queues until idle, once per request."""
+class SqlCounter:
+    """Counts the statements and commits an engine sends, through SQLAlchemy's own events.
+
+    BEGIN is not counted as a statement: on SQLite it is sent as one (BEGIN IMMEDIATE, see
+    store/db.py), on PostgreSQL the driver sends it, so counting it would compare unlike things.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.statements = 0
+        self.commits = 0
+        sa.event.listen(engine, "before_cursor_execute", self._on_statement)
+        sa.event.listen(engine, "commit", self._on_commit)
+
+    def _on_statement(self, _conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        if not sql.startswith("BEGIN"):
+            self.statements += 1
+
+    def _on_commit(self, _conn: object) -> None:
+        self.commits += 1
+
+
+class ThreadProfiler:
+    """cProfile of the event loop's thread and of every thread the worker's store calls run in
+    (`asyncio.to_thread`: the database work), merged into one file."""
+
+    def __init__(self) -> None:
+        self._profiles: list[cProfile.Profile] = []
+
+    def executor(self) -> ThreadPoolExecutor:
+        """A thread pool for one drain (`asyncio.run` shuts its default executor down)."""
+        return ThreadPoolExecutor(max_workers=8, initializer=self._start)
+
+    def _start(self) -> None:
+        profile = cProfile.Profile()
+        self._profiles.append(profile)
+        profile.enable()
+
+    @contextmanager
+    def loop_thread(self) -> Iterator[None]:
+        profile = cProfile.Profile()
+        self._profiles.append(profile)
+        profile.enable()
+        try:
+            yield
+        finally:
+            profile.disable()
+
+    def dump(self, path: str) -> None:
+        stats = pstats.Stats(self._profiles[0])
+        for profile in self._profiles[1:]:
+            stats.add(profile)
+        stats.dump_stats(path)
+
+
+async def drain(worker: Worker, profiler: ThreadProfiler | None) -> int:
+    """Run the worker as in production (`concurrency` items in flight) until nothing is due
+    (profiled, with `profiler`)."""
+    if profiler is None:
+        return int(await worker.drain())
+    asyncio.get_running_loop().set_default_executor(profiler.executor())
+    with profiler.loop_thread():
+        return int(await worker.drain())
+
+
+def worker_process(
+    pipe: Connection, url: str, connection_id: int, index: int, profile: str | None
+) -> None:
+    """One worker in its own process: drain the queues until idle, once per request; with
+    `profile`, its drains are profiled (cProfile) into that file."""
     engine = create_db_engine(url)
+    counter = SqlCounter(engine)
+    profiler = ThreadProfiler() if profile else None
     try:
         clock = ManualClock(T0)
         store = Store(engine, clock)
@@ -163,14 +242,23 @@ def worker_process(pipe: Connection, url: str, connection_id: int, index: int) -
             shopify.orders = dict(request.platforms.shopify_orders)
             tiktok.calls.clear()
             shopify.calls.clear()
-            cpu_started = time.process_time()
-            handled = asyncio.run(worker.run_until_idle())
+            statements_before, commits_before = counter.statements, counter.commits
+            cpu_started, wall_started = time.process_time(), time.perf_counter()
+            handled = asyncio.run(drain(worker, profiler))
             cpu_seconds = time.process_time() - cpu_started
+            busy_seconds = time.perf_counter() - wall_started
             calls = Counter({f"tiktok.{k}": v for k, v in tiktok.calls.items()})
             calls.update({f"shopify.{k}": v for k, v in shopify.calls.items()})
             state = PlatformState(tiktok.orders, shopify.orders, tiktok.shipped)
-            pipe.send(DrainReport(handled, state, calls, cpu_seconds))
+            statements = counter.statements - statements_before
+            commits = counter.commits - commits_before
+            report = DrainReport(
+                handled, state, calls, cpu_seconds, statements, commits, busy_seconds
+            )
+            pipe.send(report)
     finally:
+        if profiler is not None and profile:
+            profiler.dump(profile)
         engine.dispose()
         pipe.close()
 
@@ -178,14 +266,19 @@ def worker_process(pipe: Connection, url: str, connection_id: int, index: int) -
 class WorkerPool:
     """`size` worker processes, started (and their imports paid) before the clock starts."""
 
-    def __init__(self, url: str, connection_id: int, size: int) -> None:
+    def __init__(
+        self, url: str, connection_id: int, size: int, profile_prefix: str | None = None
+    ) -> None:
         spawn = multiprocessing.get_context("spawn")  # no inherited engine or connection pool
         self._pipes: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
         for index in range(size):
             ours, theirs = spawn.Pipe()
+            profile = None if profile_prefix is None else f"{profile_prefix}-{index}.prof"
             process = spawn.Process(
-                target=worker_process, args=(theirs, url, connection_id, index), daemon=True
+                target=worker_process,
+                args=(theirs, url, connection_id, index, profile),
+                daemon=True,
             )
             process.start()
             theirs.close()
@@ -256,6 +349,9 @@ class Timings:
     observing: float = 0.0  # the parent's bridge.apply of TikTok and Shopify observations
     draining: float = 0.0  # the workers draining the queues, including the platform hand-over
     worker_cpu: float = 0.0  # CPU time of all worker processes while draining (no database server)
+    statements: int = 0  # SQL statements all workers sent while draining
+    busy: float = 0.0  # of draining, the time the slowest worker of each step was working
+    commits: int = 0  # transactions all workers committed while draining
 
     @property
     def total(self) -> float:
@@ -272,18 +368,18 @@ class RunResult:
     problems: tuple[str, ...]
 
     @property
-    def orders_per_second(self) -> float:
-        return self.orders / self.timings.total
-
-    @property
-    def drained_per_second(self) -> float:
+    def lifecycles_per_second(self) -> float:
+        """Whole lifecycles per second of the workers' draining (the parent's serial
+        observations play the platforms and are not shopbridge's work)."""
         return self.orders / self.timings.draining
 
 
 class Lifecycle:
     """Drives `orders` orders through the lifecycle on one database with `workers` processes."""
 
-    def __init__(self, url: str, orders: int, workers: int) -> None:
+    def __init__(
+        self, url: str, orders: int, workers: int, profile_prefix: str | None = None
+    ) -> None:
         self.clock = ManualClock(T0)
         self.engine = create_db_engine(url)
         self.store = Store(self.engine, self.clock)
@@ -297,7 +393,7 @@ class Lifecycle:
         self.platforms = Platforms()
         self.timings = Timings()
         try:
-            self.pool = WorkerPool(url, self.connection_id, workers)
+            self.pool = WorkerPool(url, self.connection_id, workers, profile_prefix)
         except BaseException:
             self.engine.dispose()
             raise
@@ -347,6 +443,9 @@ class Lifecycle:
         self.platforms.merge(reports)
         self.timings.draining += time.perf_counter() - started
         self.timings.worker_cpu += sum(report.cpu_seconds for report in reports)
+        self.timings.statements += sum(report.statements for report in reports)
+        self.timings.commits += sum(report.commits for report in reports)
+        self.timings.busy += max(report.busy_seconds for report in reports)
 
     def check(self) -> tuple[int, list[str]]:
         """How many orders are done, and what is wrong, judged by the store and the platforms."""
@@ -382,9 +481,11 @@ class Lifecycle:
         return done, problems
 
 
-def measure(label: str, url: str, orders: int, workers: int) -> RunResult:
+def measure(
+    label: str, url: str, orders: int, workers: int, profile_prefix: str | None = None
+) -> RunResult:
     upgrade_database(url)
-    lifecycle = Lifecycle(url, orders, workers)
+    lifecycle = Lifecycle(url, orders, workers, profile_prefix)
     try:
         lifecycle.run()
         done, problems = lifecycle.check()
@@ -396,41 +497,11 @@ def measure(label: str, url: str, orders: int, workers: int) -> RunResult:
 # -- databases -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def sqlite_file() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="shopbridge-bench-") as directory:
-        yield f"sqlite:///{directory}/bench.sqlite3"
-
-
-@contextmanager
-def postgres_schema(server_url: str) -> Iterator[str]:
-    """A fresh schema of its own (dropped afterwards), so no other table is ever touched."""
-    schema = f"shopbridge_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(
-        normalize_url(server_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    with admin.connect() as db:
-        db.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        # Every connection of every process gets the schema as its search_path.
-        url = make_url(normalize_url(server_url)).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        )
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as db:
-            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def postgres_server_url() -> str | None:
-    for name in PG_URL_VARIABLES:
-        if os.environ.get(name, "").strip():
-            return os.environ[name].strip()
-    return None
-
-
 # -- report --------------------------------------------------------------------------------------
+
+# Issue 14's goals: what the figures are printed next to (never a pass/fail).
+GOAL_SQLITE_LIFECYCLES_PER_SECOND = 300.0
+GOAL_POSTGRES_TWO_WORKERS_RATIO = 1.6
 
 
 @dataclass(frozen=True)
@@ -446,49 +517,73 @@ POSTGRES_2 = Configuration("PostgreSQL, 2 workers", postgres=True, workers=2)
 
 
 def measure_all(
-    configurations: list[Configuration], orders: int, repeat: int, server_url: str | None
+    configurations: list[Configuration],
+    orders: int,
+    repeat: int,
+    server_url: str | None,
+    profile_dir: str | None = None,
 ) -> dict[str, list[RunResult]]:
     """Every configuration `repeat` times, interleaved so that a burst of load hits all alike."""
     results: dict[str, list[RunResult]] = {c.label: [] for c in configurations}
-    for _ in range(repeat):
+    for run in range(repeat):
         for c in configurations:
+            prefix = None
+            if profile_dir is not None:
+                name = "sqlite" if not c.postgres else f"postgresql-{c.workers}"
+                prefix = os.path.join(profile_dir, f"{name}-run{run + 1}-worker")
             database = postgres_schema(server_url or "") if c.postgres else sqlite_file()
             with database as url:
-                results[c.label].append(measure(c.label, url, orders, c.workers))
+                results[c.label].append(measure(c.label, url, orders, c.workers, prefix))
     return results
 
 
 def best(runs: list[RunResult]) -> RunResult:
-    """The fastest run: the one least disturbed by whatever else the machine was doing."""
-    return min(runs, key=lambda r: r.timings.total)
+    """The run with the shortest draining: the one least disturbed by other load."""
+    return min(runs, key=lambda r: r.timings.draining)
 
 
 def print_table(results: dict[str, list[RunResult]]) -> None:
     print(
-        f"{'run':<23}{'total s':>9}{'orders/s':>10}{'observing s':>13}{'draining s':>12}"
-        f"{'drained/s':>11}{'worker CPU s':>14}{'done':>9}{'runs':>6}{'total s, all runs':>22}"
+        f"{'run':<23}{'lifecycles/s':>13}{'draining s':>12}{'working s':>11}{'statements':>12}"
+        f"{'commits':>9}{'worker CPU s':>14}{'observing s':>13}{'done':>9}{'runs':>6}"
+        f"{'draining s, all runs':>24}"
     )
+    print(f"{'':<23}{'':>13}{'':>12}{'':>11}{'/lifecycle':>12}{'/lifec.':>9}")
     for label, runs in results.items():
         r = best(runs)
         done = f"{min(run.done for run in runs)}/{r.orders}"
-        spread = ", ".join(f"{run.timings.total:.1f}" for run in runs)
+        spread = ", ".join(f"{run.timings.draining:.2f}" for run in runs)
         print(
-            f"{label:<23}{r.timings.total:>9.2f}{r.orders_per_second:>10.1f}"
-            f"{r.timings.observing:>13.2f}{r.timings.draining:>12.2f}"
-            f"{r.drained_per_second:>11.1f}{r.timings.worker_cpu:>14.2f}"
-            f"{done:>9}{len(runs):>6}{spread:>22}"
+            f"{label:<23}{r.lifecycles_per_second:>13.1f}{r.timings.draining:>12.2f}"
+            f"{r.timings.busy:>11.2f}{r.timings.statements / r.orders:>12.1f}"
+            f"{r.timings.commits / r.orders:>9.1f}"
+            f"{r.timings.worker_cpu:>14.2f}{r.timings.observing:>13.2f}"
+            f"{done:>9}{len(runs):>6}{spread:>24}"
         )
 
 
-def print_ratios(results: dict[str, list[RunResult]]) -> None:
-    pairs = [(POSTGRES_1, SQLITE_1), (POSTGRES_2, SQLITE_1), (POSTGRES_2, POSTGRES_1)]
-    for this, baseline in pairs:
-        if this.label in results and baseline.label in results:
-            a, b = best(results[this.label]), best(results[baseline.label])
+def print_goals(results: dict[str, list[RunResult]]) -> None:
+    if SQLITE_1.label in results:
+        r = best(results[SQLITE_1.label])
+        print(
+            f"  {SQLITE_1.label}: {r.lifecycles_per_second:.1f} lifecycles/s "
+            f"(goal ≥ {GOAL_SQLITE_LIFECYCLES_PER_SECOND:.0f}: "
+            f"{r.lifecycles_per_second / GOAL_SQLITE_LIFECYCLES_PER_SECOND:.2f}× the goal)"
+        )
+    if POSTGRES_1.label in results and POSTGRES_2.label in results:
+        one, two = best(results[POSTGRES_1.label]), best(results[POSTGRES_2.label])
+        ratio = two.lifecycles_per_second / one.lifecycles_per_second
+        print(
+            f"  {POSTGRES_2.label}: {ratio:.2f}× {POSTGRES_1.label} "
+            f"(goal ≥ {GOAL_POSTGRES_TWO_WORKERS_RATIO:.1f}×)"
+        )
+        sqlite = results.get(SQLITE_1.label)
+        if sqlite:
+            base = best(sqlite).lifecycles_per_second
             print(
-                f"  {this.label}: {a.orders_per_second / b.orders_per_second:.2f}× "
-                f"{baseline.label} "
-                f"(draining alone: {a.drained_per_second / b.drained_per_second:.2f}×)"
+                f"  {POSTGRES_1.label}: {one.lifecycles_per_second / base:.2f}× "
+                f"{SQLITE_1.label}; {POSTGRES_2.label}: "
+                f"{two.lifecycles_per_second / base:.2f}× {SQLITE_1.label}"
             )
 
 
@@ -503,6 +598,16 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each configuration; the best is shown"
     )
+    parser.add_argument(
+        "--only",
+        choices=("sqlite", "postgresql"),
+        help="run one database only (default: SQLite, and PostgreSQL when a URL is set)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="profile every worker process's drains (cProfile) into DIR/*.prof",
+    )
     args = parser.parse_args()
     orders: int = args.orders
 
@@ -511,26 +616,32 @@ def main() -> int:
         f"(reserve, hold, release, fulfil, tracking) with zero-latency in-memory platforms."
     )
     print(
-        "The parent plays TikTok, Shopify and the merchant (serial observations); workers run in "
-        "child processes, each with its own fakes, handed the platform state at every step."
+        "The parent plays TikTok, Shopify and the merchant (serial observations, outside the "
+        "measured window); workers run in child processes, each with its own fakes, handed the "
+        "platform state at every step. lifecycles/s = orders / draining time."
     )
     print(f"Machine before: {machine_load()}.")
-    configurations = [SQLITE_1]
+    configurations = [] if args.only == "postgresql" else [SQLITE_1]
     server_url = postgres_server_url()
-    if server_url is None:
+    if args.only == "sqlite":
+        pass
+    elif server_url is None:
         print(f"PostgreSQL skipped: set {' or '.join(PG_URL_VARIABLES)} to a server URL.")
     else:
         configurations += [POSTGRES_1, POSTGRES_2]
-    results = measure_all(configurations, orders, args.repeat, server_url)
+    if args.profile:
+        os.makedirs(args.profile, exist_ok=True)
+    results = measure_all(configurations, orders, args.repeat, server_url, args.profile)
 
     print()
     print_table(results)
-    if len(results) > 1:
-        print()
-        print("Ratios of orders/s (best runs):")
-        print_ratios(results)
+    print()
+    print("Against the goals (best runs):")
+    print_goals(results)
     print()
     print(f"Machine after: {machine_load()}; other load on the machine skews every figure.")
+    if args.profile:
+        print(f"Profiles: {args.profile}/*.prof (python -m pstats FILE; sort cumtime)")
     failed = [r for runs in results.values() for r in runs if r.problems]
     for r in failed:
         for problem in r.problems:

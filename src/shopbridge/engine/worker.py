@@ -25,11 +25,13 @@ stops gracefully gives back the items it has not started.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
 import random
 import socket
+import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,10 +40,12 @@ from typing import Any
 
 import structlog
 
+from shopbridge import metrics
 from shopbridge.alerts import AlertDigest
 from shopbridge.clock import Clock, clock_span
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_command
+from shopbridge.domain.commands import Priority, action_words
 from shopbridge.engine import stock
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ContextSource, execute
@@ -49,6 +53,7 @@ from shopbridge.engine.failures import Failure, FailureKind, classify, is_databa
 from shopbridge.engine.inbox import InboxHandler, InboxOutcome
 from shopbridge.engine.reconcile import poll_new_orders, reconcile
 from shopbridge.engine.subscriptions import ensure_webhooks
+from shopbridge.logs import bind_item
 from shopbridge.store import (
     ConnectionUnit,
     DeadlineItem,
@@ -60,16 +65,19 @@ from shopbridge.store import (
     WorkKind,
 )
 from shopbridge.store.stock import StockSku
+from shopbridge.store.store import STOCK_ROWS_PER_SLOT
 
 log = structlog.get_logger("shopbridge.worker")
 
 # Inbox deliveries run right after reservations (they are how new orders become known);
 # deadlines with releases. Outbox items carry their command's priority.
 INBOX_PRIORITY = 5
+# Stock reservations (CreateShopifyOrder): claimed on their own before anything else.
+RESERVATION_PRIORITY = Priority.RESERVE
 DEADLINE_PRIORITY = 20
 # Stock pushes come after every order's work (workflow.md rule 2), a batch per connection.
 STOCK_PRIORITY = 60
-STOCK_BATCH = 50
+STOCK_BATCH = STOCK_ROWS_PER_SLOT
 STOCK_SYNC_CHECK = timedelta(seconds=30)  # how often a worker looks for due full syncs
 # Recording an outcome is retried this often when the database is briefly unavailable; after
 # that the item's lease runs out and it runs again (its executor recognises what it did).
@@ -149,20 +157,41 @@ def process_alive(pid: int) -> bool:
 
 
 class ClaimLease:
-    """The executor's view of one outbox claim: check it before effects, save progress."""
+    """The executor's view of one outbox claim: check it before effects, save progress.
+
+    A check asks the database only when the lease may be running short. Nobody else can take
+    a claim before its lease ends: claims skip rows whose `locked_until` is still ahead, and a
+    live worker's leases are released only by itself (a sibling reaps the leases of a process
+    that is gone). So while at least half the lease is left, as this worker last wrote it (at
+    the claim, a check or a saved step), the claim is still ours and the effect may go ahead
+    without a round trip: the same guarantee a renewing check gives, with half a lease of
+    margin for the effect and for clocks that differ between hosts. An action runs several
+    effects in a row; asking each time was a write transaction per effect, 6 per order.
+    """
 
     def __init__(self, worker: Worker, item: OutboxItem, fence: Fence) -> None:
         self._worker = worker
         self._item = item
         self._fence = fence
         self._progress: dict[str, Any] = dict(item.progress or {})
+        self._leased_until = item.locked_until
 
     @property
     def progress(self) -> dict[str, Any]:
         return self._progress
 
+    @property
+    def first_attempt(self) -> bool:
+        # Every claim counts an attempt, and putting an item back for a reconnect or a Retry
+        # zeroes the count but leaves its last error: a first claim has neither before it.
+        item = self._item
+        return item.attempts == 1 and item.last_error is None and not item.progress
+
     async def check(self) -> None:
-        store, lease = self._worker.store, self._worker.lease
+        store, lease, clock = self._worker.store, self._worker.lease, self._worker.clock
+        if self._leased_until is not None and clock.now() + lease / 2 <= self._leased_until:
+            return
+        renewed_from = clock.now()
         held = await asyncio.to_thread(
             store.hold, WorkKind.OUTBOX, self._item.id, self._fence, lease
         )
@@ -171,13 +200,104 @@ class ClaimLease:
                 f"outbox item {self._item.id} ({self._item.kind}) is no longer held by "
                 f"{self._fence.worker_id}: not acting on it"
             )
+        self._leased_until = renewed_from + lease
 
     async def save(self, **progress: Any) -> None:
         self._progress.update(progress)
-        store, lease = self._worker.store, self._worker.lease
+        store, lease, clock = self._worker.store, self._worker.lease, self._worker.clock
+        renewed_from = clock.now()
         await asyncio.to_thread(
             store.save_progress, self._item.id, self._fence, self._progress, lease
         )
+        self._leased_until = renewed_from + lease
+
+
+class _Lanes:
+    """One lane per order: a worker runs different orders' items side by side, but one order's
+    items one after another, in the order they were claimed (their remote effects never
+    interleave). Items not known to be about one order (deliveries, stock) need no lane."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, collections.deque[Claimed]] = {}
+
+    def enter(self, claimed: Claimed) -> bool:
+        """Whether `claimed` may run now; if not, it waits for its order's lane."""
+        mirror_id = _order_of(claimed)
+        if mirror_id is None:
+            return True
+        if mirror_id in self._waiting:
+            self._waiting[mirror_id].append(claimed)
+            return False
+        self._waiting[mirror_id] = collections.deque()
+        return True
+
+    def leave(self, claimed: Claimed) -> Claimed | None:
+        """`claimed` is done; returns the next item of its order, to run now, if one waits."""
+        mirror_id = _order_of(claimed)
+        if mirror_id is None:
+            return None
+        waiting = self._waiting[mirror_id]
+        if waiting:
+            return waiting.popleft()
+        del self._waiting[mirror_id]
+        return None
+
+    def take_waiting(self) -> list[Claimed]:
+        """Every item still waiting for its lane (they will not run: the worker stops)."""
+        waiting = [claimed for lane in self._waiting.values() for claimed in lane]
+        for lane in self._waiting.values():
+            lane.clear()
+        return waiting
+
+    def __len__(self) -> int:
+        return sum(len(lane) for lane in self._waiting.values())
+
+
+class _GroupCommit:
+    """Records the outcomes of items that finish while a recording is being written, together
+    in one transaction (`Store.commit_units`): each commit waits for the disk, and with several
+    items in flight, one commit for all that finished meanwhile keeps the disk off the critical
+    path. The first item waits for nobody: it is written at once, and whatever finishes during
+    that write goes into the next one. Each item still commits all of its unit or nothing."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._waiting: list[tuple[Claimed, Finish, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def commit(self, claimed: Claimed, finish: Finish) -> None:
+        """Record one item's outcome; raises what recording it raised (LeaseLost, ..)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((claimed, finish, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            # The same order of rows in every batch of every worker: fewer lock waits.
+            batch.sort(key=lambda entry: _order_of(entry[0]) or 0)
+            work = [(claimed.item.connection_id, finish) for claimed, finish, _ in batch]
+            try:
+                outcomes = await asyncio.to_thread(self._worker.store.commit_units, work)
+            except Exception as error:
+                outcomes = [error] * len(batch)
+            for (_claimed, _finish, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # its item was cancelled (the worker stops)
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+
+
+def _order_of(claimed: Claimed) -> int | None:
+    """The order mirror an item is about, when that is known before running it."""
+    item = claimed.item
+    if isinstance(item, OutboxItem | DeadlineItem):
+        return item.order_mirror_id
+    return None
 
 
 @dataclass
@@ -225,6 +345,7 @@ class Worker:
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size
         self.concurrency = max(1, concurrency)
+        self._capacity = 2 * self.concurrency
         # A lease outlives a few missed heartbeats, no more: a worker that died on another host
         # loses its items after it; one on this host is reaped at the next heartbeat.
         self.lease = lease or clock_span(clock, 5 * heartbeat_seconds)
@@ -239,20 +360,21 @@ class Worker:
         self._next_reconcile_check: datetime | None = None
         self._next_stock_sync_check: datetime | None = None
         self._held = _Held()
+        self._group: _GroupCommit | None = None  # while items run side by side (run, drain)
         self._running = 0
+        self._finished = 0  # items finished by this worker's runners (how `drain` waits)
         self._slot_freed = asyncio.Event()
         self._database_trouble: str | None = None
 
     # -- passes, for tests and the demo's steps ----------------------------------------------
 
     async def run_once(self) -> int:
-        """One pass over all three queues, each item in turn; returns how many were handled."""
-        done = await self.process_inbox()
-        done += await self.process_deadlines()
-        done += await self.process_outbox()
-        done += await self.process_stock()
-        done += await self.reconcile_due()
-        return done
+        """One pass: a claim round of `batch_size` items (reservations first, see
+        `_claim_round`), each item in turn, most urgent first; returns how many were handled."""
+        claimed = await self._claim_round(self.batch_size)
+        for item in sorted(claimed, key=lambda c: c.priority):
+            await self.handle(item)
+        return len(claimed) + await self.reconcile_due()
 
     async def run_until_idle(self, max_passes: int = 1000) -> int:
         """Work until nothing is due (for tests and the demo's steps)."""
@@ -282,6 +404,56 @@ class Worker:
             await self.handle(item)
         return len(claimed)
 
+    async def drain(self) -> int:
+        """Work as `run` does, `concurrency` items in flight (one order's items one after
+        another), until nothing is due and nothing runs; returns how many items were handled.
+        Without heartbeats, reconciliation or a stop signal: for benchmarks and tests.
+
+        Claims wait until half the slots are free, so that one claim round (a transaction)
+        serves several items instead of one."""
+        queue: asyncio.PriorityQueue[tuple[int, int, Claimed]] = asyncio.PriorityQueue()
+        order, lanes = itertools.count(), _Lanes()
+        self._slot_freed = asyncio.Event()  # of this event loop (a drain may run in a new one)
+        self._group = _GroupCommit(self)
+        runners = [asyncio.create_task(self._runner(queue, lanes)) for _ in range(self.concurrency)]
+        batch = max(1, self._capacity // 2)
+        handled = 0
+        try:
+            while True:
+                free = self._free_slots(queue, lanes)
+                idle = free == self._capacity
+                finished_before = self._finished
+                claimed = await self._claim_round(free)
+                for item in claimed:
+                    queue.put_nowait((item.priority, next(order), item))
+                handled += len(claimed)
+                if len(claimed) == min(free, self.batch_size) < free:
+                    continue  # the round was cut short by the batch size: more may be due
+                if not claimed and idle:
+                    return handled
+                # Wait for slots: at least `batch` free (after an empty round, at least one
+                # item finished since, as it may have made work due), or every slot free.
+                while True:
+                    free = self._free_slots(queue, lanes)
+                    finished = self._finished > finished_before
+                    if free == self._capacity or (free >= batch and (claimed or finished)):
+                        break
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+        finally:
+            for task in runners:
+                task.cancel()
+            await asyncio.gather(*runners, return_exceptions=True)
+            self._group = None
+
+    def _free_slots(
+        self, queue: asyncio.PriorityQueue[tuple[int, int, Claimed]], lanes: _Lanes
+    ) -> int:
+        """Items this worker may claim now: `concurrency` running, as many again queued, so a
+        runner that finishes finds its next item claimed (most urgent first: the queue is by
+        priority) instead of waiting for a claim round; heartbeats renew queued items too."""
+        return self._capacity - self._running - queue.qsize() - len(lanes)
+
     # -- the long-running worker -------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.2) -> None:
@@ -290,22 +462,22 @@ class Worker:
         await asyncio.to_thread(self.store.register_worker, self.worker_id, host, pid)
         log.info("worker started", worker_id=self.worker_id, concurrency=self.concurrency)
         queue: asyncio.PriorityQueue[tuple[int, int, Claimed]] = asyncio.PriorityQueue()
-        order = itertools.count()
-        runners = [asyncio.create_task(self._runner(queue)) for _ in range(self.concurrency)]
+        order, lanes = itertools.count(), _Lanes()
+        self._group = _GroupCommit(self)
+        runners = [asyncio.create_task(self._runner(queue, lanes)) for _ in range(self.concurrency)]
         heartbeat = asyncio.create_task(self._heartbeat(host))
         reconciler: asyncio.Task[int] | None = None
         syncer: asyncio.Task[int] | None = None
         try:
             await self._reap(host)
             while not stop.is_set():
-                free = self.concurrency - self._running - queue.qsize()
+                free = self._free_slots(queue, lanes)
                 claimed = 0
                 if free > 0:
                     try:
-                        for kind in WorkKind:
-                            for item in await self._claim(kind, min(free, self.batch_size)):
-                                queue.put_nowait((item.priority, next(order), item))
-                                claimed += 1
+                        for item in await self._claim_round(free):
+                            queue.put_nowait((item.priority, next(order), item))
+                            claimed += 1
                     except Exception as error:
                         if not is_database_unavailable(error):
                             log.exception("claiming work failed", worker_id=self.worker_id)
@@ -325,17 +497,26 @@ class Worker:
                         waits.append(self.wake.wait())
                     await _wait_any(*waits, seconds=idle_seconds)
         finally:
-            await self._shut_down(queue, runners, heartbeat, reconciler, syncer)
+            await self._shut_down(queue, runners, heartbeat, reconciler, syncer, lanes)
+            self._group = None
         log.info("worker stopped", worker_id=self.worker_id)
 
-    async def _runner(self, queue: asyncio.PriorityQueue[tuple[int, int, Claimed]]) -> None:
+    async def _runner(
+        self, queue: asyncio.PriorityQueue[tuple[int, int, Claimed]], lanes: _Lanes
+    ) -> None:
         while True:
             _, _, claimed = await queue.get()
+            if not lanes.enter(claimed):
+                continue  # its order is busy here: it runs when the order's item before it ends
             self._running += 1
             try:
-                await self.handle(claimed)
+                current: Claimed | None = claimed
+                while current is not None:
+                    await self.handle(current)
+                    current = lanes.leave(current)
             finally:
                 self._running -= 1
+                self._finished += 1
                 self._slot_freed.set()
 
     async def _shut_down(
@@ -345,11 +526,14 @@ class Worker:
         heartbeat: asyncio.Task[None],
         reconciler: asyncio.Task[int] | None,
         syncer: asyncio.Task[int] | None = None,
+        lanes: _Lanes | None = None,
     ) -> None:
         # Give back what was claimed but not started, so another worker takes it at once.
         unstarted: dict[WorkKind, set[int]] = {kind: set() for kind in WorkKind}
+        waiting = [] if lanes is None else lanes.take_waiting()
         while not queue.empty():
-            _, _, claimed = queue.get_nowait()
+            waiting.append(queue.get_nowait()[2])
+        for claimed in waiting:
             unstarted[claimed.kind].update(_item_ids(claimed))
             self._held.discard(claimed)
         with contextlib.suppress(Exception):
@@ -403,6 +587,29 @@ class Worker:
 
     # -- claiming ----------------------------------------------------------------------------
 
+    async def _claim_round(self, slots: int) -> list[Claimed]:
+        """Claim work for `slots` free slots, in one transaction (`Store.claim_round`). Stock
+        reservations come first and on their own (workflow.md rule 2): the other queues
+        (deliveries, deadlines, other actions, stock) get only the slots reservations left,
+        so while reservations wait, none of them takes a slot, however long it has been due."""
+        rows = await asyncio.to_thread(
+            self.store.claim_round,
+            self.worker_id,
+            self.lease,
+            slots,
+            self.batch_size,
+            RESERVATION_PRIORITY,
+        )
+        stock_rows = [row for kind, row in rows if kind is WorkKind.STOCK]
+        claimed = [
+            Claimed(kind, item, Fence(self.worker_id, item.attempts))
+            for kind, item in rows
+            if not isinstance(item, StockSku)
+        ]
+        for item in claimed:
+            self._held.add(item)
+        return claimed + self._held_batches(typing.cast(list[StockSku], stock_rows))
+
     async def _claim(self, kind: WorkKind, limit: int) -> list[Claimed]:
         items: list[InboxItem] | list[DeadlineItem] | list[OutboxItem]
         if kind is WorkKind.STOCK:
@@ -447,6 +654,15 @@ class Worker:
         if isinstance(claimed.item, StockBatch):
             await self._push_stock(claimed, claimed.item)
             return
+        item = claimed.item
+        with bind_item(
+            connection_id=item.connection_id,
+            tiktok_order_id=getattr(item, "tiktok_order_id", None),
+            item=_describe(claimed),
+        ):
+            await self._handle(claimed)
+
+    async def _handle(self, claimed: Claimed) -> None:
         try:
             try:
                 finish = await self._perform(claimed)
@@ -495,12 +711,13 @@ class Worker:
         command = decode_command(dict(item.payload))
         ctx = await self.contexts.context(item.connection_id)
         outcome = await execute(command, ctx, ClaimLease(self, item, fence))
+        metrics.outbox_outcome(command, outcome, self.clock.now())
         return self._executed(item, fence, outcome)
 
     async def _record(self, claimed: Claimed, finish: Finish) -> None:
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                await asyncio.to_thread(self._commit, claimed, finish)
+                await self._commit_soon(claimed, finish)
                 return
             except LeaseLost as lost:
                 log.warning("claim lost; its outcome is not recorded", reason=str(lost))
@@ -520,10 +737,18 @@ class Worker:
                 log.exception("recording an outcome failed", item=_describe(claimed))
                 failure = classify(error)
                 try:
-                    await asyncio.to_thread(self._commit, claimed, self._bare(claimed, failure))
+                    await self._commit_soon(claimed, self._bare(claimed, failure))
                 except LeaseLost:
                     return
                 return
+
+    async def _commit_soon(self, claimed: Claimed, finish: Finish) -> None:
+        """Record one item's outcome: with the others that finish meanwhile when several are
+        in flight (`_GroupCommit`), else in a transaction of its own."""
+        if self._group is None:
+            await asyncio.to_thread(self._commit, claimed, finish)
+        else:
+            await self._group.commit(claimed, finish)
 
     def _commit(self, claimed: Claimed, finish: Finish) -> None:
         with self.store.unit(claimed.item.connection_id) as unit:
@@ -580,6 +805,7 @@ class Worker:
             return self._wait_for_reconnect(claimed, item.connection_id, failure)
         if isinstance(item, OutboxItem) and not self._retries(claimed, failure):
             command = decode_command(dict(item.payload))
+            metrics.action_failed(command.kind)
             message = failure.message
             if failure.retried:
                 message = f"{message} (gave up after {claimed.attempts} attempts)"
@@ -804,4 +1030,5 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def _words(kind: str) -> str:
-    return kind.replace("_", " ").capitalize()
+    words = action_words(kind)
+    return words[:1].upper() + words[1:]

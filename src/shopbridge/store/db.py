@@ -10,6 +10,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,7 @@ def _sqlite_engine(sa_url: sa.URL, busy_timeout_ms: int) -> sa.Engine:
     engine = sa.create_engine(
         sa_url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
     )
+    _SQLITE_WRITERS[engine] = (threading.RLock(), busy_timeout_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -116,10 +118,39 @@ def take_write_lock_at_begin(connection: sa.Connection) -> None:
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """One transaction that will write: BEGIN IMMEDIATE on SQLite, a plain BEGIN on PostgreSQL."""
-    with engine.connect() as connection:
+    with _writers_of(engine), engine.connect() as connection:
         take_write_lock_at_begin(connection)
         with connection.begin():
             yield connection
+
+
+@contextmanager
+def _writers_of(engine: sa.Engine) -> Iterator[None]:
+    writers = _SQLITE_WRITERS.get(engine)
+    if writers is None:
+        yield
+        return
+    lock, busy_timeout = writers
+    # Waiting longer than SQLite itself would means a writer of this process waits for
+    # another of its own (a test holding a write open, say): go on to SQLite's lock, which
+    # answers "database is locked" after its busy timeout, as without this queue.
+    queued = lock.acquire(timeout=busy_timeout)
+    try:
+        yield
+    finally:
+        if queued:
+            lock.release()
+
+
+# SQLite has one writer at a time. Threads of one process that all ask SQLite for the write lock
+# wait in its busy handler, which sleeps (1 ms, then 2, 5, 10 .. 100 ms between tries) instead
+# of waking when the lock is free: a worker with several items in flight spent most of its time
+# asleep there. They queue on a lock of the process instead and take SQLite's write lock in
+# turn, at once; other processes still meet at SQLite's lock. Reentrant: a thread may nest.
+# The value: the lock, and the engine's busy timeout in seconds.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextmanager

@@ -182,6 +182,32 @@ class Pushed:
     history: tuple[tuple[str, str], ...] = ()  # (kind, summary)
 
 
+def claim_in(
+    db: sa.Connection,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    connection_id: int | None = None,
+) -> list[StockSku]:
+    """`StockStore.claim` inside the caller's write transaction (a worker's claim round)."""
+    statement = claims.statement(claims.CLAIM_STOCK, db.dialect.name)
+    parameters = {
+        "worker_id": worker_id,
+        "now": now,
+        "lease_until": now + lease,
+        "limit": limit,
+        "connection_id": connection_id or 0,
+    }
+    ids = list(db.execute(statement, parameters).scalars())
+    if not ids:
+        return []
+    rows = db.execute(
+        sa.select(stock_skus).where(stock_skus.c.id.in_(ids)).order_by(stock_skus.c.id)
+    ).mappings()
+    return [_sku(row) for row in rows]
+
+
 def mark(
     db: sa.Connection,
     now: datetime,
@@ -315,27 +341,8 @@ class StockStore:
         """Lease due rows (of one connection, or any), oldest due first."""
         if lease <= timedelta(0):
             raise ValueError("a lease must be positive")
-        now = self.clock.now()
         with write_transaction(self.engine) as db:
-            statement = claims.statement(claims.CLAIM_STOCK, db.dialect.name)
-            ids = list(
-                db.execute(
-                    statement,
-                    {
-                        "worker_id": worker_id,
-                        "now": now,
-                        "lease_until": now + lease,
-                        "limit": limit,
-                        "connection_id": connection_id or 0,
-                    },
-                ).scalars()
-            )
-            if not ids:
-                return []
-            rows = db.execute(
-                sa.select(stock_skus).where(stock_skus.c.id.in_(ids)).order_by(stock_skus.c.id)
-            ).mappings()
-            return [_sku(row) for row in rows]
+            return claim_in(db, self.clock.now(), worker_id, limit, lease, connection_id)
 
     def hold_all(self, rows: Sequence[StockSku], lease: timedelta) -> list[StockSku]:
         """Renew the claims on these rows in one transaction, right before a remote write;

@@ -8,6 +8,7 @@ so work is scheduled after the state that asked for it exists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from shopbridge.clock import Clock, clock_span
 from shopbridge.store import claims, stock, text
 from shopbridge.store.records import Fence, LeaseLost, WorkKind
-from shopbridge.store.sql import insert_ignoring_conflict, upsert
+from shopbridge.store.sql import insert_for, prepared_insert_ignoring_conflict
 from shopbridge.store.tables import (
     INBOX_STATUSES,
     TIMELINE_KINDS,
@@ -48,10 +49,20 @@ PROJECTION_COLUMNS = frozenset(
 class ConnectionUnit:
     """A unit of work for one connection, not about a single order (e.g. an app-level webhook)."""
 
-    def __init__(self, connection: sa.Connection, clock: Clock, connection_id: int | None) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        clock: Clock,
+        connection_id: int | None,
+        timeline_rows: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._db = connection
         self._clock = clock
         self.connection_id = connection_id
+        # Timeline lines wait here and are written in one executemany before commit (an
+        # event, a decision, a result: several lines per unit, one statement); the order
+        # units opened in this unit share the list.
+        self._timeline = [] if timeline_rows is None else timeline_rows
         self._order_mirror_id: int | None = None
         self._lease_lost: LeaseLost | None = None
         # Claim (fence) of deadlines this unit rescheduled or cleared, by deadline id: their
@@ -73,21 +84,23 @@ class ConnectionUnit:
         if self.connection_id is None:
             raise ValueError("actions belong to a connection: open the unit with its id")
         now = self._clock.now()
+        statement = prepared_insert_ignoring_conflict(
+            self._db.dialect.name, outbox, ("idempotency_key",), "id"
+        )
         inserted = self._db.execute(
-            insert_ignoring_conflict(self._db, outbox, ["idempotency_key"])
-            .values(
-                connection_id=self.connection_id,
-                order_mirror_id=self._order_mirror_id,
-                kind=kind,
-                payload=dict(payload),
-                idempotency_key=idempotency_key,
-                priority=priority,
-                status="pending",
-                attempts=0,
-                next_attempt_at=run_at or now,
-                created_at=now,
-            )
-            .returning(outbox.c.id)
+            statement,
+            {
+                "connection_id": self.connection_id,
+                "order_mirror_id": self._order_mirror_id,
+                "kind": kind,
+                "payload": dict(payload),
+                "idempotency_key": idempotency_key,
+                "priority": priority,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": run_at or now,
+                "created_at": now,
+            },
         ).first()
         return inserted is not None
 
@@ -217,7 +230,7 @@ class ConnectionUnit:
 
     def add_timeline_to(self, mirror_id: int, kind: str, summary: str) -> None:
         """A line on an order's timeline written outside a decision (e.g. a retry notice)."""
-        insert_timeline(self._db, self._clock.now(), mirror_id, kind, summary, None)
+        self._timeline.append(timeline_row(self._clock.now(), mirror_id, kind, summary, None))
 
     def mark_stuck(self, mirror_id: int, reason: str) -> None:
         """Show a failure the domain could not record (e.g. a deadline that kept failing)."""
@@ -226,7 +239,7 @@ class ConnectionUnit:
             .where(order_mirrors.c.id == mirror_id)
             .values(stuck_reason=reason, needs_attention=True)
         )
-        insert_timeline(self._db, self._clock.now(), mirror_id, "flag", reason, None)
+        self.add_timeline_to(mirror_id, "flag", reason)
 
     # -- orders, in this same transaction --------------------------------------------------
 
@@ -236,14 +249,16 @@ class ConnectionUnit:
         Several orders may be opened in one unit (a delivery that concerns several); each is
         checked before the whole transaction commits.
         """
-        unit = open_order(self._db, self._clock, connection_id, tiktok_order_id)
+        unit = open_order(
+            self._db, self._clock, connection_id, tiktok_order_id, timeline_rows=self._timeline
+        )
         self._orders.append(unit)
         return unit
 
     def _guarded(self, sql: str, what: str, fence: Fence, **parameters: Any) -> None:
         if isinstance(parameters.get("error"), str):  # may quote what a platform or body said
             parameters["error"] = text.clean(parameters["error"], 2000)
-        statement = claims.statement(sql, self._db.dialect.name)
+        statement = claims.statement(sql, self._db.dialect.name)  # built once, kept
         row = self._db.execute(
             statement, {"worker_id": fence.worker_id, "fence": fence.attempt, **parameters}
         ).first()
@@ -260,8 +275,14 @@ class ConnectionUnit:
         # A caller that caught LeaseLost inside the block must not commit half a unit.
         if self._lease_lost is not None:
             raise self._lease_lost
+        self._write_timeline()
         for unit in self._orders:
             unit._check_before_commit()
+
+    def _write_timeline(self) -> None:
+        if self._timeline:
+            self._db.execute(timeline.insert(), list(self._timeline))
+            self._timeline.clear()
 
 
 class OrderUnit(ConnectionUnit):
@@ -277,8 +298,9 @@ class OrderUnit(ConnectionUnit):
         state: dict[str, Any] | None,
         is_new: bool,
         stuck_reason: str | None = None,
+        timeline_rows: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(connection, clock, connection_id)
+        super().__init__(connection, clock, connection_id, timeline_rows)
         self._order_mirror_id = mirror_id
         self.mirror_id = mirror_id
         self.tiktok_order_id = tiktok_order_id
@@ -301,15 +323,10 @@ class OrderUnit(ConnectionUnit):
             reasons = [projection.get("attention_reason"), self.stuck_reason]
             projection["needs_attention"] = True
             projection["attention_reason"] = "; ".join(r for r in reasons if r)
+        values = {"state": dict(state), "updated_at": self._clock.now(), **projection}
         self._db.execute(
-            order_mirrors.update()
-            .where(order_mirrors.c.id == self.mirror_id)
-            .values(
-                state=dict(state),
-                version=order_mirrors.c.version + 1,
-                updated_at=self._clock.now(),
-                **projection,
-            )
+            _save_statement(tuple(values)),
+            {"mirror_id": self.mirror_id, **{f"new_{k}": v for k, v in values.items()}},
         )
         self._state = dict(state)
         self._touched = True
@@ -329,31 +346,14 @@ class OrderUnit(ConnectionUnit):
         """Schedule (or move) this order's deadline of `kind`; a moved deadline is unleased."""
         self._remember_deadline_lock(kind)
         self._db.execute(
-            upsert(
-                self._db,
-                deadlines,
-                ["order_mirror_id", "kind"],
-                {"order_mirror_id": self.mirror_id, "kind": kind, "due_at": due_at},
-                update={
-                    "due_at": due_at,
-                    "locked_by": None,
-                    "locked_until": None,
-                    "attempts": 0,
-                    "not_before": None,
-                    "last_error": None,
-                    "failed_at": None,
-                },
-            )
+            _set_deadline_statement(self._db.dialect.name),
+            {"mirror_id": self.mirror_id, "deadline_kind": kind, "due": due_at},
         )
         self._touched = True
 
     def clear_deadline(self, kind: str) -> None:
         self._remember_deadline_lock(kind)
-        self._db.execute(
-            deadlines.delete().where(
-                deadlines.c.order_mirror_id == self.mirror_id, deadlines.c.kind == kind
-            )
-        )
+        self._db.execute(_CLEAR_DEADLINE, {"mirror_id": self.mirror_id, "deadline_kind": kind})
 
     def clear_deadlines(self, kinds: Iterable[str] | None = None) -> None:
         """Clear the given deadline kinds of this order, or all of them."""
@@ -385,14 +385,14 @@ class OrderUnit(ConnectionUnit):
     def add_timeline(
         self, kind: str, summary: str, detail: Mapping[str, Any] | None = None
     ) -> None:
-        insert_timeline(self._db, self._clock.now(), self.mirror_id, kind, summary, detail)
+        self._timeline.append(
+            timeline_row(self._clock.now(), self.mirror_id, kind, summary, detail)
+        )
         self._touched = True
 
     def _remember_deadline_lock(self, kind: str) -> None:
         row = self._db.execute(
-            sa.select(deadlines.c.id, deadlines.c.locked_by, deadlines.c.attempts)
-            .where(deadlines.c.order_mirror_id == self.mirror_id, deadlines.c.kind == kind)
-            .with_for_update()
+            _DEADLINE_LOCK, {"mirror_id": self.mirror_id, "deadline_kind": kind}
         ).first()
         if row is not None:
             holder = None if row.locked_by is None else Fence(row.locked_by, row.attempts)
@@ -405,6 +405,21 @@ class OrderUnit(ConnectionUnit):
             self._db.execute(order_mirrors.delete().where(order_mirrors.c.id == self.mirror_id))
 
 
+def timeline_row(
+    at: datetime, mirror_id: int, kind: str, summary: str, detail: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One timeline line as the parameters of its INSERT (checked now, written later)."""
+    if kind not in TIMELINE_KINDS:
+        raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
+    return {
+        "order_mirror_id": mirror_id,
+        "at": at,
+        "kind": kind,
+        "summary": summary,
+        "detail": None if detail is None else dict(detail),
+    }
+
+
 def insert_timeline(
     connection: sa.Connection,
     at: datetime,
@@ -413,50 +428,106 @@ def insert_timeline(
     summary: str,
     detail: Mapping[str, Any] | None,
 ) -> None:
-    if kind not in TIMELINE_KINDS:
-        raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
-    connection.execute(
-        timeline.insert().values(
-            order_mirror_id=mirror_id,
-            at=at,
-            kind=kind,
-            summary=summary,
-            detail=None if detail is None else dict(detail),
-        )
+    connection.execute(timeline.insert(), timeline_row(at, mirror_id, kind, summary, detail))
+
+
+# The statements of a unit of work, built once (see claims.statement for why): values come as
+# parameters at execution, never baked into a new statement object.
+_LOCK_MIRROR = (
+    sa.select(order_mirrors.c.id, order_mirrors.c.state, order_mirrors.c.stuck_reason)
+    .where(
+        order_mirrors.c.connection_id == sa.bindparam("mirror_connection_id"),
+        order_mirrors.c.tiktok_order_id == sa.bindparam("mirror_tiktok_order_id"),
     )
-
-
-def open_order(
-    db: sa.Connection, clock: Clock, connection_id: int, tiktok_order_id: str
-) -> OrderUnit:
-    """Lock one order's mirror row in this transaction (creating it if new) and wrap it."""
-    tiktok_order_id = str(tiktok_order_id)
-    now = clock.now()
-    created = db.execute(
-        insert_ignoring_conflict(db, order_mirrors, ["connection_id", "tiktok_order_id"])
-        .values(
-            connection_id=connection_id,
-            tiktok_order_id=tiktok_order_id,
-            state=None,
-            version=0,
-            needs_attention=False,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(order_mirrors.c.id)
-    ).first()
     # On PostgreSQL this waits for a concurrent unit of the same order to commit; on SQLite,
     # BEGIN IMMEDIATE already made this transaction the only writer. NO KEY UPDATE (key_share)
     # still lets other transactions insert rows that reference the mirror (a timeline entry, an
     # action), which FOR UPDATE would block.
-    mirror = db.execute(
-        sa.select(order_mirrors.c.id, order_mirrors.c.state, order_mirrors.c.stuck_reason)
-        .where(
-            order_mirrors.c.connection_id == connection_id,
-            order_mirrors.c.tiktok_order_id == tiktok_order_id,
+    .with_for_update(key_share=True)
+)
+_DEADLINE_LOCK = (
+    sa.select(deadlines.c.id, deadlines.c.locked_by, deadlines.c.attempts)
+    .where(
+        deadlines.c.order_mirror_id == sa.bindparam("mirror_id"),
+        deadlines.c.kind == sa.bindparam("deadline_kind"),
+    )
+    .with_for_update()
+)
+_CLEAR_DEADLINE = deadlines.delete().where(
+    deadlines.c.order_mirror_id == sa.bindparam("mirror_id"),
+    deadlines.c.kind == sa.bindparam("deadline_kind"),
+)
+
+
+@functools.cache
+def _save_statement(columns: tuple[str, ...]) -> sa.Update:
+    """UPDATE of a mirror's state and these columns (`new_<column>` parameters), version + 1."""
+    return (
+        order_mirrors.update()
+        .where(order_mirrors.c.id == sa.bindparam("mirror_id"))
+        .values(
+            version=order_mirrors.c.version + 1,
+            **{c: sa.bindparam(f"new_{c}", type_=order_mirrors.c[c].type) for c in columns},
         )
-        .with_for_update(key_share=True)
-    ).one()
+    )
+
+
+@functools.cache
+def _set_deadline_statement(dialect_name: str) -> Any:
+    """Schedule (or move, unleased and with fresh attempts) an order's deadline of a kind."""
+    insert = insert_for(dialect_name, deadlines).values(
+        order_mirror_id=sa.bindparam("mirror_id"),
+        kind=sa.bindparam("deadline_kind"),
+        due_at=sa.bindparam("due", type_=deadlines.c.due_at.type),
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["order_mirror_id", "kind"],
+        set_={
+            "due_at": insert.excluded.due_at,
+            "locked_by": None,
+            "locked_until": None,
+            "attempts": 0,
+            "not_before": None,
+            "last_error": None,
+            "failed_at": None,
+        },
+    )
+
+
+def open_order(
+    db: sa.Connection,
+    clock: Clock,
+    connection_id: int,
+    tiktok_order_id: str,
+    timeline_rows: list[dict[str, Any]] | None = None,
+) -> OrderUnit:
+    """Lock one order's mirror row in this transaction (creating it if new) and wrap it;
+    `timeline_rows`: the enclosing unit's timeline lines, shared (written together)."""
+    tiktok_order_id = str(tiktok_order_id)
+    key = {"mirror_connection_id": connection_id, "mirror_tiktok_order_id": tiktok_order_id}
+    # Most units are about an order that exists: lock it in one statement. A new one is
+    # inserted (a concurrent insert of the same order waits on the unique key, then does
+    # nothing) and then locked as an existing one would be.
+    mirror = db.execute(_LOCK_MIRROR, key).first()
+    created = None
+    if mirror is None:
+        now = clock.now()
+        statement = prepared_insert_ignoring_conflict(
+            db.dialect.name, order_mirrors, ("connection_id", "tiktok_order_id"), "id"
+        )
+        created = db.execute(
+            statement,
+            {
+                "connection_id": connection_id,
+                "tiktok_order_id": tiktok_order_id,
+                "state": None,
+                "version": 0,
+                "needs_attention": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).first()
+        mirror = db.execute(_LOCK_MIRROR, key).one()
     return OrderUnit(
         db,
         clock,
@@ -466,4 +537,5 @@ def open_order(
         None if mirror.state is None else dict(mirror.state),
         is_new=created is not None,
         stuck_reason=mirror.stuck_reason,
+        timeline_rows=timeline_rows,
     )
