@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+import functools
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from shopbridge.clock import Clock
 from shopbridge.credentials import Tokens
-from shopbridge.store import claims, text
+from shopbridge.store import claims, listing
+from shopbridge.store.connection_cache import ConnectionCache
 from shopbridge.store.db import read_transaction, write_transaction
+from shopbridge.store.ingest import Delivery, DeliveryWriter, insert_deliveries
+from shopbridge.store.listing import ListCursor
 from shopbridge.store.records import (
     ConnectionRecord,
     DeadlineItem,
@@ -29,10 +34,9 @@ from shopbridge.store.records import (
 )
 from shopbridge.store.secrets import SecretBox
 from shopbridge.store.sql import insert_ignoring_conflict, upsert
-from shopbridge.store.stock import StockStore
+from shopbridge.store.stock import StockSku, StockStore
+from shopbridge.store.stock import claim_in as stock_claim_in
 from shopbridge.store.tables import (
-    INBOX_SOURCES,
-    INBOX_STATUSES,
     SECRET_CONNECTION_COLUMNS,
     connections,
     deadlines,
@@ -59,6 +63,9 @@ _BOOKKEEPING_FIELDS = frozenset(
     }
 )
 Platform = Literal["shopify", "tiktok"]
+ClaimedItem = InboxItem | DeadlineItem | OutboxItem | StockSku
+# Stock rows a claim round takes per free slot: a worker pushes them a batch per connection.
+STOCK_ROWS_PER_SLOT = 50
 _QUEUES: dict[WorkKind, sa.Table] = {
     WorkKind.INBOX: inbox,
     WorkKind.DEADLINE: deadlines,
@@ -92,6 +99,19 @@ class Store:
         self.clock = clock
         self._secrets = secrets
         self.stock = StockStore(engine, clock)
+        # Counts the connection changes made through this Store, so that its ConnectionCache
+        # sees them at once (another process's are seen within the cache's check interval).
+        self.connections_generation = 0
+
+    @cached_property
+    def deliveries(self) -> DeliveryWriter:
+        """The group-committing writer the webhook receivers store deliveries through."""
+        return DeliveryWriter(self.engine)
+
+    @cached_property
+    def connection_cache(self) -> ConnectionCache:
+        """The connections in memory, for the webhook receivers (see ConnectionCache)."""
+        return ConnectionCache(self)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -103,7 +123,9 @@ class Store:
                 .values(created_at=self.clock.now(), **values)
                 .returning(connections.c.id)
             )
-            return int(created.scalar_one())
+            connection_id = int(created.scalar_one())
+        self.connections_generation += 1
+        return connection_id
 
     def update_connection(self, connection_id: int, **fields: Any) -> None:
         """Change a connection; anything but reconciliation bookkeeping bumps its settings
@@ -119,6 +141,8 @@ class Store:
             )
             if updated.rowcount == 0:
                 raise NotFound(f"no connection {connection_id}")
+        if "settings_version" in values:
+            self.connections_generation += 1
 
     def start_reconciliation(self, connection_id: int, due_before: datetime) -> bool:
         """Claim this connection's next reconciliation pass for the caller.
@@ -167,6 +191,7 @@ class Store:
         """A platform refused the connection: its work waits until the merchant reconnects."""
         with self.unit(connection_id) as unit:
             unit.needs_reconnect(connection_id, reason)
+        self.connections_generation += 1
 
     def reconnected(self, connection_id: int) -> None:
         """Both platforms accept the connection again: held work resumes, and a reconciliation
@@ -183,6 +208,7 @@ class Store:
                     settings_version=connections.c.settings_version + 1,
                 )
             )
+        self.connections_generation += 1
 
     def last_deliveries(self, connection_id: int) -> dict[tuple[str, str], datetime]:
         """(platform, topic) -> when its newest webhook arrived, for this connection."""
@@ -317,6 +343,22 @@ class Store:
             rows = db.execute(sa.select(connections).order_by(connections.c.id)).mappings().all()
         return [self._connection_record(row) for row in rows]
 
+    def connection_versions(self) -> dict[int, int]:
+        """Every connection's id and settings version: the one small read that tells a cache
+        which connections changed (see ConnectionCache)."""
+        query = sa.select(connections.c.id, connections.c.settings_version)
+        with read_transaction(self.engine) as db:
+            return {int(cid): int(version) for cid, version in db.execute(query)}
+
+    def connections_by_ids(self, ids: Collection[int]) -> list[ConnectionRecord]:
+        """These connections (decrypted), those that exist, by id."""
+        if not ids:
+            return []
+        query = sa.select(connections).where(connections.c.id.in_(list(ids)))
+        with read_transaction(self.engine) as db:
+            rows = db.execute(query.order_by(connections.c.id)).mappings().all()
+        return [self._connection_record(row) for row in rows]
+
     def connection_by_tiktok_shop(self, shop_id: str) -> ConnectionRecord | None:
         return self._one_connection(connections.c.tiktok_shop_id == str(shop_id))
 
@@ -374,42 +416,77 @@ class Store:
 
         Delivery keys are unique per (source, connection): one tenant's deliveries can never
         suppress another's. Whatever the text holds, it is stored (cleaned, capped, over-long
-        keys hashed), never refused by the database."""
-        if source not in INBOX_SOURCES:
-            raise ValueError(f"inbox source must be one of {INBOX_SOURCES}, not {source!r}")
-        if status not in INBOX_STATUSES:
-            raise ValueError(f"inbox status must be one of {INBOX_STATUSES}, not {status!r}")
-        now = self.clock.now()
+        keys hashed), never refused by the database. The webhook receivers store through
+        `deliveries` instead, which shares one commit among concurrent deliveries."""
+        delivery = Delivery(
+            source=source,
+            delivery_key=delivery_key,
+            topic=topic,
+            connection_id=connection_id,
+            headers=headers,
+            body=body,
+            received_at=self.clock.now(),
+            status=status,
+            error=error,
+        )
         with write_transaction(self.engine) as db:
-            inserted = db.execute(
-                insert_ignoring_conflict(db, inbox, ["source", "delivery_key"])
-                .values(
-                    source=source,
-                    delivery_key=text.key(f"{connection_id or '-'}:{delivery_key}", 200),
-                    topic=text.clean(topic, 100),
-                    connection_id=connection_id,
-                    headers=text.headers(headers),
-                    body=bytes(body),
-                    received_at=now,
-                    status=status,
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None if error is None else text.clean(error, 2000),
-                    processed_at=None if status == "pending" else now,
-                )
-                .returning(inbox.c.id)
-            ).first()
-        return inserted is not None
+            [new] = insert_deliveries(db, [delivery])
+        return new
 
     def claim_inbox(self, worker_id: str, limit: int, lease: timedelta) -> list[InboxItem]:
         with write_transaction(self.engine) as db:
-            ids = self._claim(db, claims.CLAIM_INBOX, worker_id, limit, lease)
-            rows = db.execute(
-                sa.select(inbox)
-                .where(inbox.c.id.in_(ids))
-                .order_by(inbox.c.next_attempt_at, inbox.c.id)
-            ).mappings()
-            return [_inbox_item(row) for row in rows]
+            return self._claim_inbox(db, worker_id, limit, lease)
+
+    def _claim_inbox(
+        self, db: sa.Connection, worker_id: str, limit: int, lease: timedelta
+    ) -> list[InboxItem]:
+        ids = self._claim(db, claims.CLAIM_INBOX, worker_id, limit, lease)
+        if not ids:
+            return []
+        rows = db.execute(_CLAIMED_INBOX, {"ids": ids}).mappings()
+        return [_inbox_item(row) for row in rows]
+
+    def claim_round(
+        self,
+        worker_id: str,
+        lease: timedelta,
+        slots: int,
+        batch_size: int,
+        first_priority: int,
+    ) -> list[tuple[WorkKind, ClaimedItem]]:
+        """A worker's claim round for `slots` free slots, in one transaction: first the actions
+        of `first_priority` or more urgent (stock reservations) on their own; then, only when
+        none of those waits any more (fewer came than asked), the other queues in turn with the
+        slots left: deliveries, deadlines, other actions, stock rows. At most `batch_size` of
+        each. One transaction, so a round costs one commit, however many queues it visits."""
+        claimed: list[tuple[WorkKind, ClaimedItem]] = []
+        wanted = min(slots, batch_size)
+        if wanted <= 0:
+            return claimed
+        with write_transaction(self.engine) as db:
+            urgent = self._claim_outbox(db, worker_id, wanted, lease, first_priority)
+            claimed += [(WorkKind.OUTBOX, item) for item in urgent]
+            if len(urgent) == wanted:
+                return claimed  # more may wait: the other queues get no slot meanwhile
+            for kind in (WorkKind.INBOX, WorkKind.DEADLINE, WorkKind.OUTBOX, WorkKind.STOCK):
+                left = min(slots - len(claimed), batch_size)
+                if left <= 0:
+                    break
+                items: list[Any]
+                if kind is WorkKind.INBOX:
+                    items = self._claim_inbox(db, worker_id, left, lease)
+                elif kind is WorkKind.DEADLINE:
+                    items = self._claim_deadlines(db, worker_id, left, lease)
+                elif kind is WorkKind.OUTBOX:
+                    items = self._claim_outbox(db, worker_id, left, lease, claims.ANY_PRIORITY)
+                else:
+                    # Stock rows are pushed a batch per connection: a slot takes up to
+                    # STOCK_ROWS_PER_SLOT of them (see the worker).
+                    items = stock_claim_in(
+                        db, self.clock.now(), worker_id, STOCK_ROWS_PER_SLOT * left, lease
+                    )
+                claimed += [(kind, item) for item in items]
+        return claimed
 
     def retry_inbox(
         self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
@@ -447,15 +524,29 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------------------
 
-    def claim_outbox(self, worker_id: str, limit: int, lease: timedelta) -> list[OutboxItem]:
+    def claim_outbox(
+        self,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        *,
+        max_priority: int = claims.ANY_PRIORITY,
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` due actions, most urgent first; `max_priority` claims only those
+        at least that urgent (a worker claims stock reservations on their own first)."""
         with write_transaction(self.engine) as db:
-            ids = self._claim(db, claims.CLAIM_OUTBOX, worker_id, limit, lease)
-            rows = db.execute(
-                _outbox_query()
-                .where(outbox.c.id.in_(ids))
-                .order_by(outbox.c.priority, outbox.c.next_attempt_at, outbox.c.id)
-            ).mappings()
-            return [_outbox_item(row) for row in rows]
+            return self._claim_outbox(db, worker_id, limit, lease, max_priority)
+
+    def _claim_outbox(
+        self, db: sa.Connection, worker_id: str, limit: int, lease: timedelta, max_priority: int
+    ) -> list[OutboxItem]:
+        ids = self._claim(
+            db, claims.CLAIM_OUTBOX, worker_id, limit, lease, max_priority=max_priority
+        )
+        if not ids:
+            return []
+        rows = db.execute(_CLAIMED_OUTBOX, {"ids": ids}).mappings()
+        return [_outbox_item(row) for row in rows]
 
     def retry_outbox(
         self, item_id: int, fence: Fence, error: str, next_attempt_at: datetime
@@ -498,9 +589,7 @@ class Store:
         """Record what a resumable action has done so far; raises LeaseLost if not the holder."""
         now = self.clock.now()
         with write_transaction(self.engine) as db:
-            statement = claims.statement(claims.SAVE_PROGRESS, db.dialect.name).bindparams(
-                sa.bindparam("progress", type_=outbox.c.progress.type)
-            )
+            statement = _save_progress_statement(db.dialect.name)
             row = db.execute(
                 statement,
                 {
@@ -547,14 +636,16 @@ class Store:
 
     def claim_deadlines(self, worker_id: str, limit: int, lease: timedelta) -> list[DeadlineItem]:
         with write_transaction(self.engine) as db:
-            ids = self._claim(db, claims.CLAIM_DEADLINES, worker_id, limit, lease)
-            rows = db.execute(
-                sa.select(deadlines, order_mirrors.c.connection_id, order_mirrors.c.tiktok_order_id)
-                .join(order_mirrors, order_mirrors.c.id == deadlines.c.order_mirror_id)
-                .where(deadlines.c.id.in_(ids))
-                .order_by(deadlines.c.due_at, deadlines.c.id)
-            ).mappings()
-            return [DeadlineItem(**row) for row in rows]
+            return self._claim_deadlines(db, worker_id, limit, lease)
+
+    def _claim_deadlines(
+        self, db: sa.Connection, worker_id: str, limit: int, lease: timedelta
+    ) -> list[DeadlineItem]:
+        ids = self._claim(db, claims.CLAIM_DEADLINES, worker_id, limit, lease)
+        if not ids:
+            return []
+        rows = db.execute(_CLAIMED_DEADLINES, {"ids": ids}).mappings()
+        return [DeadlineItem(**row) for row in rows]
 
     def retry_stuck(self, mirror_id: int, in_flight_key: str | None) -> int:
         """A merchant's Retry of an order's stuck work: its failed deadlines, and the failed
@@ -632,6 +723,60 @@ class Store:
             yield unit
             unit._check_before_commit()
 
+    def commit_units(
+        self, work: Sequence[tuple[int | None, Callable[[ConnectionUnit], None]]]
+    ) -> list[Exception | None]:
+        """Several units of work in one transaction (a group commit): each `(connection_id,
+        fill)` is a unit as `unit(connection_id)` opens it, filled by `fill`. Returns, for each,
+        None when it was committed or the exception that stopped it (nothing of it was kept).
+
+        One commit for many units: each commit waits for the disk (SQLite syncs every commit,
+        PostgreSQL flushes its WAL), so the worker records the items that finished meanwhile
+        together. A unit that raises is left out and the others are written again without it
+        (rare: a lost lease, a bug), so no unit depends on another. When the database refuses
+        the batch as a whole (a deadlock between two workers' batches, a lost connection), each
+        unit is tried once more on its own, and what that raises is its outcome."""
+        outcomes: list[Exception | None] = [None] * len(work)
+        pending = list(range(len(work)))
+        while pending:
+            current: int | None = None
+            try:
+                with write_transaction(self.engine) as db:
+                    for current in pending:
+                        self._fill_unit(db, *work[current])
+                    current = None
+                return outcomes
+            except Exception as error:
+                if len(pending) > 1 and isinstance(error, sa.exc.DBAPIError):
+                    for index in pending:
+                        outcomes[index] = self._commit_alone(*work[index])
+                    return outcomes
+                if current is None:
+                    raise
+                outcomes[current] = error
+                pending.remove(current)
+        return outcomes
+
+    def _fill_unit(
+        self,
+        db: sa.Connection,
+        connection_id: int | None,
+        fill: Callable[[ConnectionUnit], None],
+    ) -> None:
+        unit = ConnectionUnit(db, self.clock, connection_id)
+        fill(unit)
+        unit._check_before_commit()
+
+    def _commit_alone(
+        self, connection_id: int | None, fill: Callable[[ConnectionUnit], None]
+    ) -> Exception | None:
+        try:
+            with write_transaction(self.engine) as db:
+                self._fill_unit(db, connection_id, fill)
+        except Exception as error:
+            return error
+        return None
+
     @contextmanager
     def unit(self, connection_id: int | None) -> Iterator[ConnectionUnit]:
         """One transaction for work that is not about one order (same finish/enqueue methods)."""
@@ -698,33 +843,36 @@ class Store:
         needs_attention: bool | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: ListCursor | None = None,
+        before: ListCursor | None = None,
     ) -> list[MirrorRow]:
-        """Mirrors of one connection, newest TikTok order first, for the merchant's list.
+        """Mirrors of one connection, newest first, for the merchant's list.
 
         `include_unpaid=False` hides orders TikTok still reports as UNPAID (workflow.md row 1:
-        not listed yet); an unpaid order TikTok then cancelled is listed.
+        not listed yet); an unpaid order TikTok then cancelled is listed. `search` matches the
+        start of the TikTok order id or Shopify order name. Pages: `after` a row's cursor, or
+        the `limit` rows just `before` one (still returned newest first); `offset` reads and
+        skips rows, for the CLI's one screen only (store/listing.py says why pages use cursors).
         """
-        query = sa.select(order_mirrors).where(order_mirrors.c.connection_id == connection_id)
-        if phase is not None:
-            query = query.where(order_mirrors.c.phase == phase)
-        if search:
-            pattern = f"%{_escape_like(search.strip().lower())}%"
-            query = query.where(
-                sa.or_(
-                    sa.func.lower(order_mirrors.c.tiktok_order_id).like(pattern, escape="\\"),
-                    sa.func.lower(order_mirrors.c.shopify_order_name).like(pattern, escape="\\"),
-                )
-            )
-        if needs_attention is not None:
-            query = query.where(order_mirrors.c.needs_attention == needs_attention)
-        if not include_unpaid:
-            query = query.where(
-                sa.func.coalesce(order_mirrors.c.tiktok_status, "UNPAID") != "UNPAID"
-            )
-        query = query.order_by(order_mirrors.c.created_at.desc(), order_mirrors.c.id.desc())
+        filters = listing.MirrorFilter(
+            phase=phase,
+            search=search,
+            include_unpaid=include_unpaid,
+            needs_attention=needs_attention,
+        )
         with read_transaction(self.engine) as db:
-            rows = db.execute(query.limit(limit).offset(offset)).mappings()
-            return [_mirror_row(row) for row in rows]
+            rows = listing.list_mirrors(
+                db, connection_id, filters, limit=limit, offset=offset, after=after, before=before
+            )
+        return [_mirror_row(row) for row in rows]
+
+    def count_needing_attention(
+        self, connection_id: int, *, include_unpaid: bool = True, cap: int = 100
+    ) -> int:
+        """How many of the connection's orders need attention, up to `cap` (shown as "cap+")."""
+        query = listing.attention_count_query(connection_id, include_unpaid=include_unpaid, cap=cap)
+        with read_transaction(self.engine) as db:
+            return int(db.execute(query).scalar_one())
 
     def phase_counts(self, connection_id: int) -> dict[str, int]:
         """How many of the connection's mirrors are in each phase (for progress reports)."""
@@ -786,7 +934,8 @@ class Store:
     def hold(self, kind: WorkKind, item_id: int, fence: Fence, lease: timedelta) -> bool:
         """Renew one claim if it is still this fence's; False when it was lost.
 
-        Called right before every remote effect: a worker that lost its claim must not act.
+        Called before a remote effect whenever the claim's lease may be running short (see
+        `engine.worker.ClaimLease`): a worker that lost its claim must not act.
         """
         table = _QUEUES[kind]
         with write_transaction(self.engine) as db:
@@ -893,7 +1042,13 @@ class Store:
     # -- claims --------------------------------------------------------------------------------
 
     def _claim(
-        self, db: sa.Connection, sql: str, worker_id: str, limit: int, lease: timedelta
+        self,
+        db: sa.Connection,
+        sql: str,
+        worker_id: str,
+        limit: int,
+        lease: timedelta,
+        **more: Any,
     ) -> list[int]:
         if lease <= timedelta(0):
             raise ValueError("a lease must be positive")
@@ -904,14 +1059,44 @@ class Store:
             "now": now,
             "lease_until": now + lease,
             "limit": limit,
+            **more,
         }
         return list(db.execute(statement, parameters).scalars())
+
+
+@functools.cache
+def _save_progress_statement(dialect_name: str) -> sa.TextClause:
+    """SAVE_PROGRESS with its JSON parameter typed, once per dialect (as claims.statement)."""
+    return claims.statement(claims.SAVE_PROGRESS, dialect_name).bindparams(
+        sa.bindparam("progress", type_=outbox.c.progress.type)
+    )
 
 
 def _outbox_query() -> sa.Select[Any]:
     return sa.select(outbox, order_mirrors.c.tiktok_order_id).outerjoin(
         order_mirrors, order_mirrors.c.id == outbox.c.order_mirror_id
     )
+
+
+# The rows a claim just leased, read back: built once (see claims.statement), the ids expanded
+# into the IN list at execution.
+_CLAIMED_IDS: sa.BindParameter[int] = sa.bindparam("ids", expanding=True)
+_CLAIMED_INBOX = (
+    sa.select(inbox)
+    .where(inbox.c.id.in_(_CLAIMED_IDS))
+    .order_by(inbox.c.next_attempt_at, inbox.c.id)
+)
+_CLAIMED_OUTBOX = (
+    _outbox_query()
+    .where(outbox.c.id.in_(_CLAIMED_IDS))
+    .order_by(outbox.c.priority, outbox.c.next_attempt_at, outbox.c.id)
+)
+_CLAIMED_DEADLINES = (
+    sa.select(deadlines, order_mirrors.c.connection_id, order_mirrors.c.tiktok_order_id)
+    .join(order_mirrors, order_mirrors.c.id == deadlines.c.order_mirror_id)
+    .where(deadlines.c.id.in_(_CLAIMED_IDS))
+    .order_by(deadlines.c.due_at, deadlines.c.id)
+)
 
 
 def _inbox_item(row: sa.RowMapping) -> InboxItem:
@@ -928,10 +1113,6 @@ def _mirror_row(row: sa.RowMapping) -> MirrorRow:
 
 def _dict_or_none(value: Any) -> dict[str, Any] | None:
     return None if value is None else dict(value)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)

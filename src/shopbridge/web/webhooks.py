@@ -6,6 +6,11 @@ unsigned flood is never buffered). A verified delivery is stored in the inbox be
 200 (workflow.md rule 7), deduplicated per (platform, connection); whatever it contains it is
 stored, as malformed if it cannot be read, never answered 500. The worker does the rest, and
 treats what a delivery says as a hint: it reads the platforms before acting (engine/inbox.py).
+
+Nothing here holds a thread while it waits: the connections come from the store's in-memory
+`connection_cache` (refreshed off the event loop, at most a second stale for another process's
+changes), and deliveries are stored through `store.deliveries`, which group-commits concurrent
+deliveries and answers each after its own commit (store/ingest.py).
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from shopbridge.shopify.webhooks import verify_shopify_hmac
 from shopbridge.store import ConnectionRecord, Store
+from shopbridge.store.connection_cache import TikTokApp
+from shopbridge.store.ingest import Delivery
 from shopbridge.tiktok.signing import verify_webhook
 from shopbridge.tiktok.webhooks import MalformedNotification, delivery_key, parse_notification
 from shopbridge.web.bodies import TooLarge, read_body
@@ -44,16 +50,10 @@ def tiktok_receiver(
         except ClientDisconnect:
             return Response(status_code=400)
         signature = request.headers.get("authorization")
-        connections = await run_in_threadpool(store.list_connections)
-        # One app signs for all its shops; find the connections whose app signed these bytes.
-        signed_by = [
-            c
-            for c in connections
-            if c.tiktok_app_key
-            and c.tiktok_app_secret
-            and verify_webhook(c.tiktok_app_key, c.tiktok_app_secret, body, signature)
-        ]
-        if not signed_by:
+        snapshot = await store.connection_cache.current()
+        # One app signs for all its shops; find the app that signed these bytes.
+        signed_by = _signing_app(snapshot.tiktok_apps, body, signature)
+        if signed_by is None:
             log.warning("tiktok webhook refused: bad signature", bytes=len(body))
             return Response(status_code=401)
         status, error, topic, connection = "pending", None, "unknown", None
@@ -61,21 +61,22 @@ def tiktok_receiver(
             notification = parse_notification(body)
             key = delivery_key(body, notification)
             topic = notification.topic
-            connection = _by_shop(signed_by, notification.shop_id)
+            connection = signed_by.by_shop(notification.shop_id)
         except MalformedNotification as problem:
             status, error = "malformed", str(problem)
             key = "sha256:" + hashlib.sha256(body).hexdigest()
-            connection = signed_by[0] if len(signed_by) == 1 else None
+            connection = signed_by.connections[0] if len(signed_by.connections) == 1 else None
         if connection is None and status == "pending":
             status, error = "ignored", "no connection for this TikTok shop"
-        stored = await run_in_threadpool(
-            lambda: store.record_delivery(
+        stored = await store.deliveries.record(
+            Delivery(
                 source="tiktok",
                 delivery_key=key,
                 topic=topic,
                 connection_id=None if connection is None else connection.id,
                 headers=dict(request.headers),
                 body=body,
+                received_at=store.clock.now(),
                 status=status,
                 error=error,
             )
@@ -104,7 +105,8 @@ def shopify_receiver(
         except ClientDisconnect:
             return Response(status_code=400)
         domain = shopify_header(headers, "shop-domain") or ""
-        connection = await run_in_threadpool(store.connection_by_shopify_domain, domain[:255])
+        snapshot = await store.connection_cache.current()
+        connection = snapshot.shopify_connection(domain[:255])
         secrets = [] if connection is None else _shopify_secrets(connection)
         if not verify_shopify_hmac(body, shopify_header(headers, "hmac-sha256"), secrets):
             log.warning("shopify webhook refused: bad signature", shop=domain[:80])
@@ -125,14 +127,15 @@ def shopify_receiver(
             # retried past any use. Shopify stops retrying on a 200; nothing is acted on.
             status = "ignored"
             error = f"a replay: triggered at {triggered.isoformat()}, older than {replay_window}"
-        stored = await run_in_threadpool(
-            lambda: store.record_delivery(
+        stored = await store.deliveries.record(
+            Delivery(
                 source="shopify",
                 delivery_key=key,
                 topic=topic,
                 connection_id=connection.id,
                 headers=dict(headers),
                 body=body,
+                received_at=store.clock.now(),
                 status=status,
                 error=error,
             )
@@ -177,8 +180,16 @@ def _moment(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _by_shop(connections: list[ConnectionRecord], shop_id: str) -> ConnectionRecord | None:
-    return next((c for c in connections if c.tiktok_shop_id == shop_id), None)
+def _signing_app(
+    apps: tuple[TikTokApp, ...], body: bytes, signature: str | None
+) -> TikTokApp | None:
+    """The TikTok app whose secret signed exactly these bytes, if any."""
+    if not signature:
+        return None
+    return next(
+        (app for app in apps if verify_webhook(app.app_key, app.app_secret, body, signature)),
+        None,
+    )
 
 
 def _shopify_secrets(connection: ConnectionRecord) -> list[str]:
