@@ -231,8 +231,43 @@ order_mirrors = sa.Table(
     sa.UniqueConstraint("connection_id", "tiktok_order_id"),
     # Newest-first lists scan these backwards; a DESC index would gain nothing on either database.
     sa.Index("ix_order_mirrors_connection_updated", "connection_id", "updated_at"),
-    sa.Index("ix_order_mirrors_connection_created", "connection_id", "created_at"),
-    sa.Index("ix_order_mirrors_connection_phase", "connection_id", "phase"),
+    # The merchant's list pages by (created_at, id) from a cursor (store/listing.py): each
+    # listing walks one of these three from the cursor on, whatever the number of orders.
+    sa.Index("ix_order_mirrors_connection_created_id", "connection_id", "created_at", "id"),
+    sa.Index(
+        "ix_order_mirrors_connection_phase_created_id",
+        "connection_id",
+        "phase",
+        "created_at",
+        "id",
+    ),
+    # Few orders need attention: a partial index keeps their count and list as small as they
+    # are. The condition is spelled as each database writes `needs_attention == true()`, so that
+    # its planner sees the query's WHERE imply the index's.
+    sa.Index(
+        "ix_order_mirrors_attention",
+        "connection_id",
+        "created_at",
+        "id",
+        sqlite_where=sa.text("needs_attention = 1"),
+        postgresql_where=sa.text("needs_attention = true"),
+    ),
+    # Search by the start of an order number (store/listing.py). PostgreSQL's LIKE 'prefix%'
+    # uses an index only with text_pattern_ops (or the C collation); SQLite ignores the option
+    # and answers the same search with a range on the plain index (its own unique index on the
+    # TikTok id would do, but one declaration for both databases keeps the schema single).
+    sa.Index(
+        "ix_order_mirrors_connection_tiktok_prefix",
+        "connection_id",
+        "tiktok_order_id",
+        postgresql_ops={"tiktok_order_id": "text_pattern_ops"},
+    ),
+    sa.Index(
+        "ix_order_mirrors_connection_shopify_name",
+        "connection_id",
+        "shopify_order_name",
+        postgresql_ops={"shopify_order_name": "text_pattern_ops"},
+    ),
     # Shopify webhooks name the Shopify order; they are routed to the mirror through this.
     sa.Index("ix_order_mirrors_connection_shopify_order", "connection_id", "shopify_order_id"),
 )

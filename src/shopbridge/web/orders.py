@@ -1,10 +1,11 @@
-"""The orders pages: the list (filters, search, paging, live refresh), the detail, and the
+"""The orders pages: the list (filters, search, paging by cursor, live refresh), the detail, and the
 merchant's answers (approve or reject a cancellation request, cancel items on TikTok, restock a
 return, retry a failed action)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,8 @@ from starlette.routing import Route
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_mirror
 from shopbridge.domain.transition import Decision
-from shopbridge.store import ConnectionRecord, MirrorRow
+from shopbridge.store import ConnectionRecord, MirrorRow, Store
+from shopbridge.store.listing import ListCursor
 from shopbridge.web.auth import checked_form, connection_of, flash, login_required
 from shopbridge.web.context import render, ui
 from shopbridge.web.order_view import REJECT_REASONS, order_view
@@ -49,58 +51,111 @@ async def home(request: Request) -> Response:
     return render(request, "connections.html", {"connections": connections, "active": "orders"})
 
 
-def _list_query(request: Request) -> tuple[str, str, int]:
-    state = request.query_params.get("state", "")
-    if state not in STATES:
-        state = ""
-    search = request.query_params.get("q", "").strip()[:100]
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
-    return state, search, page
+@dataclass(frozen=True)
+class ListQuery:
+    """What the list URL asks for: a state, a search, and which page (a cursor, else the
+    newest). `after`: the page of orders older than that row; `before`: newer than it."""
+
+    state: str = ""
+    search: str = ""
+    after: ListCursor | None = None
+    before: ListCursor | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        params = request.query_params
+        state = params.get("state", "")
+        after = ListCursor.parse(params.get("after", ""))
+        # A link carries one cursor; a hand-made URL with both is read as its `after`.
+        before = None if after is not None else ListCursor.parse(params.get("before", ""))
+        return cls(
+            state=state if state in STATES else "",
+            search=params.get("q", "").strip()[:100],
+            after=after,
+            before=before,
+        )
+
+    def url(self, connection_id: int, *, fragment: bool = False, **page: ListCursor) -> str:
+        """This list's URL (or its polled fragment's), at the page `after=` or `before=` a row;
+        without one, at this query's own page."""
+        cursors: dict[str, ListCursor | None] = {"after": self.after, "before": self.before}
+        if page:
+            cursors = dict(page)
+        values = {"state": self.state, "q": self.search, **cursors}
+        query = urlencode({k: str(v) for k, v in values.items() if v})
+        path = f"/connections/{connection_id}/orders" + ("/fragment" if fragment else "")
+        return path + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """The rows of one page, newest first, and whether newer and older orders lie beyond."""
+
+    rows: list[MirrorRow]
+    newer: bool
+    older: bool
+
+    @property
+    def is_first(self) -> bool:
+        return not self.newer
+
+
+def _list_page(store: Store, connection_id: int, query: ListQuery) -> ListPage:
+    """One page of the list with what is beyond it on either side, in as few reads as the page
+    allows (one more row than a page says whether there is a next)."""
+    filters: dict[str, Any] = {
+        "search": query.search or None,
+        "include_unpaid": False,  # workflow.md row 1: unpaid orders are not listed yet
+        **STATES[query.state][1],
+    }
+    if query.before is not None:
+        rows = store.list_mirrors(
+            connection_id, limit=PAGE_SIZE + 1, before=query.before, **filters
+        )
+        if len(rows) > PAGE_SIZE:
+            return ListPage(rows[1:], newer=True, older=True)
+        # Back at the newest orders: show the first page whole, as its own link would.
+    elif query.after is not None:
+        rows = store.list_mirrors(connection_id, limit=PAGE_SIZE + 1, after=query.after, **filters)
+        return ListPage(rows[:PAGE_SIZE], newer=True, older=len(rows) > PAGE_SIZE)
+    rows = store.list_mirrors(connection_id, limit=PAGE_SIZE + 1, **filters)
+    return ListPage(rows[:PAGE_SIZE], newer=False, older=len(rows) > PAGE_SIZE)
 
 
 async def _list_context(request: Request) -> dict[str, Any]:
     connection = connection_of(request)
-    state, search, page = _list_query(request)
+    query = ListQuery.of(request)
     store = ui(request).store
-    rows = await run_in_threadpool(
-        lambda: store.list_mirrors(
-            connection.id,
-            search=search or None,
-            include_unpaid=False,  # workflow.md row 1: unpaid orders are not listed yet
-            limit=PAGE_SIZE + 1,
-            offset=(page - 1) * PAGE_SIZE,
-            **STATES[state][1],
-        )
-    )
+    page = await run_in_threadpool(_list_page, store, connection.id, query)
     attention = await run_in_threadpool(
-        lambda: store.list_mirrors(
-            connection.id, include_unpaid=False, needs_attention=True, limit=ATTENTION_CAP
+        lambda: store.count_needing_attention(
+            connection.id, include_unpaid=False, cap=ATTENTION_CAP
         )
     )
-    base = {"state": state, "q": search}
-
-    def page_url(number: int) -> str:
-        query = urlencode({k: v for k, v in {**base, "page": number}.items() if v})
-        return f"/connections/{connection.id}/orders" + (f"?{query}" if query else "")
-
-    fragment_query = urlencode({k: v for k, v in {**base, "page": page}.items() if v and v != 1})
+    newest, oldest = (page.rows[0], page.rows[-1]) if page.rows else (None, None)
+    # The page polls its own rows: the first page stays the newest, a later page stays put.
+    if page.is_first:
+        fragment_url = ListQuery(query.state, query.search).url(connection.id, fragment=True)
+    else:
+        fragment_url = query.url(connection.id, fragment=True)
     return {
         "connection": connection,
         "current_connection": connection,
-        "orders": [order_view(row, connection) for row in rows[:PAGE_SIZE]],
+        "orders": [order_view(row, connection) for row in page.rows],
         "states": [(key, label) for key, (label, _) in STATES.items()],
-        "state": state,
-        "q": search,
-        "page": page,
-        "previous_url": page_url(page - 1) if page > 1 else None,
-        "next_url": page_url(page + 1) if len(rows) > PAGE_SIZE else None,
-        "fragment_url": f"/connections/{connection.id}/orders/fragment"
-        + (f"?{fragment_query}" if fragment_query else ""),
+        "state": query.state,
+        "q": query.search,
+        "first_page": page.is_first,
+        "newest_url": ListQuery(query.state, query.search).url(connection.id),
+        "previous_url": query.url(connection.id, before=ListCursor.of(newest))
+        if page.newer and newest is not None
+        else None,
+        "next_url": query.url(connection.id, after=ListCursor.of(oldest))
+        if page.older and oldest is not None
+        else None,
+        "fragment_url": fragment_url,
         "poll_seconds": POLL_SECONDS,
-        "attention_count": len(attention),
+        "attention_count": attention,
         "attention_cap": ATTENTION_CAP,
         "active": "orders",
     }

@@ -73,10 +73,10 @@ def test_list_filters_orders_needing_attention(store: Store, connection_id: int)
 
 
 def test_search_matches_tiktok_id_or_shopify_name(store: Store, connection_id: int) -> None:
-    """Search finds orders by part of the TikTok order id or the Shopify order name."""
+    """Search finds orders by the start of the TikTok order id or the Shopify order name."""
     save_order(store, connection_id, "577000111222333", shopify_order_name="#1001")
     save_order(store, connection_id, "577000999888777", shopify_order_name="#1002")
-    assert [m.tiktok_order_id for m in store.list_mirrors(connection_id, search="1112")] == [
+    assert [m.tiktok_order_id for m in store.list_mirrors(connection_id, search="5770001")] == [
         "577000111222333"
     ]
     assert [m.tiktok_order_id for m in store.list_mirrors(connection_id, search="#1002")] == [
