@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from shopbridge import metrics
 from shopbridge.credentials import FixedToken, TokenSource
 from shopbridge.shopify.errors import (
     ShopifyAuthError,
@@ -184,6 +185,7 @@ class ShopifyClient:
                 # Also on cancellation: a reservation never leaks out of the shop's bucket.
                 self.bucket.settle(reserved, status)
             requested = _requested_cost(cost_report)
+            metrics.shopify_cost(self.shop, cost_report)
             if requested is not None:
                 self.bucket.remember_requested(op.operation_name, requested)
 
@@ -196,6 +198,7 @@ class ShopifyClient:
                 )
             if response.status_code == 429 or _has_error_code(payload, "THROTTLED"):
                 throttled += 1
+                metrics.shopify_throttled(self.shop)
                 if throttled > self._max_throttled_retries:
                     raise ShopifyThrottled(
                         name, self.shop, f"still throttled after {throttled - 1} waits"

@@ -29,6 +29,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from shopbridge import metrics
 from shopbridge.clock import Clock
 from shopbridge.credentials import TokenSource
 from shopbridge.tiktok import signing
@@ -720,6 +721,8 @@ class TikTokClient:
                 async with self._pacer.slot(pace_key):
                     return await attempt()
             except TikTokRetryable as exc:
+                if _is_rate_limited(exc):
+                    metrics.tiktok_rate_limited()
                 if number == self._max_attempts:
                     raise
                 delay = self._backoff(number, rate_limited=_is_rate_limited(exc))

@@ -7,7 +7,7 @@ import hmac
 import math
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
@@ -16,18 +16,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopbridge import __version__
+from shopbridge import metrics
 from shopbridge.clock import Clock
 from shopbridge.config import Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.store import Store
 from shopbridge.web import account, alerts, auth, connect, orders, settings, setup, stock
 from shopbridge.web.context import HERE, UiContext, build_templates, render
+from shopbridge.web.health import PATHS as HEALTH_PATHS
+from shopbridge.web.health import Health, ReadinessLimits
 from shopbridge.web.sessions import SessionPolicy
 from shopbridge.web.throttle import LoginThrottle
 from shopbridge.web.webhooks import shopify_receiver, tiktok_receiver
@@ -62,24 +64,26 @@ def create_app(
     secure = config.cookies_secure() if secure_cookies is None else secure_cookies
     session_policy = SessionPolicy.from_settings(config, clock)
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+    health = Health(store, ReadinessLimits.from_settings(config), config.metrics_token)
 
     app = Starlette(
         routes=[
-            Route("/healthz", healthz),
+            *health.routes(),
             Route(
                 "/webhooks/tiktok",
-                tiktok_receiver(store, wake, config.webhook_max_bytes),
+                counted_webhooks("tiktok", tiktok_receiver(store, wake, config.webhook_max_bytes)),
                 methods=["POST"],
             ),
             Route(
                 "/webhooks/shopify",
-                shopify_receiver(
-                    store,
-                    wake,
-                    config.webhook_max_bytes,
-                    timedelta(hours=config.webhook_replay_hours),
+                counted_webhooks(
+                    "shopify",
+                    shopify_receiver(
+                        store,
+                        wake,
+                        config.webhook_max_bytes,
+                        timedelta(hours=config.webhook_replay_hours),
+                    ),
                 ),
                 methods=["POST"],
             ),
@@ -122,6 +126,29 @@ def create_app(
         session_policy=session_policy,
     )
     return app
+
+
+# A receiver's answer says what became of the request (webhooks.py): 200 stored (or a duplicate),
+# 401 bad signature, 413 too large, 400 unreadable. Counting here keeps the receivers unaware
+# of metrics; a malformed body is answered 200, so that one is counted inside the receiver.
+_WEBHOOK_REFUSALS = {401: "signature", 413: "too_large", 400: "unreadable"}
+
+
+def counted_webhooks(
+    platform: str, receiver: Callable[[Request], object]
+) -> Callable[[Request], Awaitable[Response]]:
+    """`receiver`, counting each answer in `shopbridge_webhooks_received/refused_total`."""
+
+    async def receive(request: Request) -> Response:
+        response = await receiver(request)  # type: ignore[misc]  # receivers are async
+        assert isinstance(response, Response)
+        if response.status_code == 200:
+            metrics.webhook_received(platform)
+        elif response.status_code in _WEBHOOK_REFUSALS:
+            metrics.webhook_refused(platform, _WEBHOOK_REFUSALS[response.status_code])
+        return response
+
+    return receive
 
 
 class StrictTransportSecurity:
@@ -169,7 +196,7 @@ class PageSecurityHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(("/webhooks/", "/healthz")):
+        if scope["type"] != "http" or path.startswith(("/webhooks/", *HEALTH_PATHS)):
             await self.app(scope, receive, send)
             return
 
@@ -192,7 +219,7 @@ def _session_key() -> str:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith(("/webhooks", "/static", "/healthz")):
+    if request.url.path.startswith(("/webhooks", "/static", *HEALTH_PATHS)):
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
     titles = {404: "Not found", 403: "Not allowed", 400: "Cannot do that"}
     # A 404 never says whether the order or connection exists (ids must not be probeable).

@@ -35,7 +35,7 @@ SESSION_ID = "sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 # Paths that never use the merchant's session (no database read for them).
-SESSIONLESS = ("/webhooks/", "/static/", "/healthz")
+SESSIONLESS = ("/webhooks/", "/static/", "/healthz", "/readyz", "/metrics")
 
 Page = Callable[[Request], Awaitable[Response]]
 
