@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopbridge.alerts import AlertDigest
 from shopbridge.clock import Clock, ClockSpec, clock_span
-from shopbridge.config import Settings
+from shopbridge.config import ConfigError, Settings
 from shopbridge.engine.bridge import Bridge
 from shopbridge.engine.executors import ContextSource
 from shopbridge.engine.inbox import InboxHandler, PlatformInboxHandler
@@ -23,6 +23,7 @@ from shopbridge.engine.runtime import Runtime
 from shopbridge.engine.worker import RetryPolicy, Worker
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
 from shopbridge.store.anchor import anchored_clock
+from shopbridge.store.secrets import SECRET_KEY_VARIABLE, SecretDecryptionError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -96,11 +97,40 @@ def open_store(
     false. Its clock is `clock`, else the one `settings.clock` names (a scaled one anchored in
     this database; a database anchored by a rehearsal refuses the system clock)."""
     url = settings.resolved_database_url()
+    box = secret_box or _secret_box_from_environment()
     if migrate:
         upgrade_database(url)
     engine = create_db_engine(url)
     clock = clock or anchored_clock(engine, ClockSpec.parse(settings.clock))
-    return Store(engine, clock, secret_box or SecretBox.from_environment())
+    return Store(engine, clock, box)
+
+
+def _secret_box_from_environment() -> SecretBox:
+    """The box for SHOPBRIDGE_SECRET_KEY (or var/secret.key), checked before anything else is
+    done: a key that is not a Fernet key stops the start with one line saying how to make one."""
+    try:
+        return SecretBox.from_environment()
+    except ValueError as error:
+        raise ConfigError(
+            f"{SECRET_KEY_VARIABLE} is not a usable key ({error}): it must be a Fernet key, or "
+            'several separated by commas, newest first; make one with `python -c "from '
+            'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
+        ) from None
+
+
+def check_secret_key(store: Store) -> None:
+    """Refuse to start when the stored connections' secrets cannot be decrypted with this key
+    (SHOPBRIDGE_SECRET_KEY unset on a new machine gets a new var/secret.key, which cannot):
+    otherwise every connection would fail later, one item at a time."""
+    try:
+        store.list_connections()
+    except SecretDecryptionError:
+        raise ConfigError(
+            f"the connections' stored secrets cannot be decrypted with this key: set "
+            f"{SECRET_KEY_VARIABLE} to the key they were saved with (unset, var/secret.key is "
+            "used), or connect the shops again on a new database (a demo's or a rehearsal's "
+            "database was made with a key of its own)"
+        ) from None
 
 
 def bootstrap(
@@ -123,6 +153,11 @@ def bootstrap(
     owns_engine = store is None
     if store is None:
         store = open_store(settings, clock=clock, secret_box=secret_box, migrate=migrate)
+        try:
+            check_secret_key(store)
+        except ConfigError:
+            store.engine.dispose()
+            raise
     clock = clock or store.clock
     contexts = contexts or Runtime(store, clock)
     bridge = Bridge(store, clock, contexts.policy)

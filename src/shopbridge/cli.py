@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +19,7 @@ from shopbridge.clock import ClockSpec
 from shopbridge.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from shopbridge.bootstrap import Shopbridge
     from shopbridge.store import Store
 
 
@@ -24,29 +27,157 @@ def _settings(ctx: click.Context, **flags: object) -> Settings:
     try:
         return load_settings(ctx.obj.get("config"), **flags)
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
+        raise _SettingUnusable(str(error)) from None
+
+
+class _SettingUnusable(click.ClickException):
+    """A setting (flag, variable or config file) that cannot be used: one line naming it, and a
+    usage error's exit status."""
+
+    exit_code = 2
+
+
+class _Interrupted(click.ClickException):
+    """Ctrl-C (SIGINT), at any moment of any command: one line and the shell's status for it."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file: Any = None) -> None:
+        click.echo("shopbridge: interrupted", err=True)
 
 
 class _Commands(click.Group):
-    """Every command: a database that cannot be reached or used is one line saying why, not a
-    traceback (`shopbridge --debug ...` shows the traceback)."""
+    """The one place where a failure becomes one line on stderr and a non-zero status.
+
+    Errors the operator can act on (an unreachable or unusable database, a setting, a secret
+    key, a port, a name that does not resolve, a shop that cannot be connected, a record that
+    does not exist) say what went wrong and what to do (`_explain`); anything else is named in
+    one line too. `shopbridge --debug ...` lets every error through with its traceback.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            # click's own shape is three lines (usage, a hint, the error): one is enough.
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+            click.echo(f"Error: {error.format_message()}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort as abort:
+            if isinstance(abort.__cause__, KeyboardInterrupt):
+                _Interrupted().show()
+                sys.exit(_Interrupted.exit_code)
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
-        import sqlalchemy.exc
-
         try:
             return super().invoke(ctx)
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
-            if "--debug" in sys.argv[1:]:
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
                 raise
-            reason = str(error.orig or error).strip().splitlines()[0]
-            raise click.ClickException(f"cannot use the database: {reason}") from None
+            raise _Interrupted() from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: errors it shows, --help and --version, a refused prompt
+        except Exception as error:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(_explain(error)) from None
+
+
+def _explain(error: Exception) -> str:
+    """One line saying what went wrong and what to do about it."""
+    import sqlalchemy.exc
+    from alembic.util.exc import CommandError
+
+    from shopbridge.engine.connect import ConnectError
+    from shopbridge.store import NotFound
+    from shopbridge.store.anchor import ClockMismatch
+    from shopbridge.store.secrets import SECRET_KEY_VARIABLE, SecretDecryptionError
+
+    where = "check SHOPBRIDGE_DATABASE_URL (or --database-url)"
+    if isinstance(error, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
+        return (
+            f"the database URL cannot be used ({_first_line(error)}): use sqlite:///PATH or "
+            f"postgresql://USER:PASSWORD@HOST/DB; {where}"
+        )
+    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        reason = _first_line(error.orig or error)
+        if _is_connection_failure(reason):
+            return (
+                f"cannot connect to the database: {reason}; {where} and that the database "
+                "server is running and reachable"
+            )
+        return f"cannot use the database: {reason}"
+    if isinstance(error, CommandError) and "revision" in str(error):
+        return (
+            f"the database's schema is not one this shopbridge ({__version__}) knows: "
+            f"{_first_line(error)}; it was upgraded by a newer shopbridge: run that one, or "
+            "point SHOPBRIDGE_DATABASE_URL at another database"
+        )
+    if isinstance(error, SecretDecryptionError):
+        return (
+            f"{_first_line(error)} Set {SECRET_KEY_VARIABLE} to the key the connections were "
+            "saved with (without it, var/secret.key is used), or connect the shops again"
+        )
+    if isinstance(error, ConfigError | ConnectError | ClockMismatch):
+        return str(error)
+    if isinstance(error, NotFound):
+        return f"{error}: `shopbridge connections` lists the connections there are"
+    if isinstance(error, socket.gaierror):
+        return f"a host name could not be resolved ({error.strerror}): check the addresses set"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return (
+            "the address is already in use: stop what listens there, or choose another port "
+            "with --port or SHOPBRIDGE_PORT"
+        )
+    if isinstance(error, OSError) and error.strerror:
+        subject = f" {error.filename}" if error.filename else ""
+        return f"cannot use{subject}: {error.strerror}"
+    return (
+        f"unexpected error: {type(error).__name__}: {_first_line(error)} "
+        "(run `shopbridge --debug ...` again to see where)"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
+def _is_connection_failure(reason: str) -> bool:
+    """Whether the driver could not reach or log in to the server (psycopg) or open the file
+    (SQLite), rather than failing on a statement."""
+    words = (
+        "connection failed",
+        "could not connect",
+        "connection refused",
+        "unable to open",
+        "resolve host",
+    )
+    return any(word in reason.lower() for word in words) or "password authentication" in reason
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="shopbridge")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.option("--debug", is_flag=True, help="Show the traceback of any error.")
 @click.pass_context
 def main(ctx: click.Context, config_file: str | None, debug: bool) -> None:
     """Mirror TikTok Shop orders into Shopify: reserve at once, hold, release when safe."""
@@ -107,7 +238,7 @@ def serve(
     settings = _settings(
         ctx, database_url=database_url, host=host, port=port, serve_worker=serve_worker, clock=clock
     )
-    asyncio.run(_serve(settings, with_web=True))
+    _run_service(settings, with_web=True)
 
 
 @main.command()
@@ -117,26 +248,113 @@ def serve(
 def worker(ctx: click.Context, database_url: str | None, clock: str | None) -> None:
     """Run a worker only (start several, on PostgreSQL, to scale out)."""
     settings = _settings(ctx, database_url=database_url, clock=clock)
-    asyncio.run(_serve(settings, with_web=False))
+    _run_service(settings, with_web=False)
 
 
-async def _serve(settings: Settings, with_web: bool) -> None:
-    import uvicorn
+def _run_service(settings: Settings, with_web: bool) -> None:
+    """Start `serve` or `worker`: the slow start-up (the port, imports, migrating and opening
+    the database) runs here, before the event loop.
 
+    There a Ctrl-C is a KeyboardInterrupt at once, which the command group turns into one line
+    and status 130; inside the loop, asyncio would only cancel a task stuck in that synchronous
+    work, seconds later. The port is taken first, so a port in use is one line before anything
+    else is done or printed, and uvicorn serves on that very socket (no second bind to race).
+    """
     from shopbridge.logs import configure_logging
 
-    configure_logging(settings.log_level)
+    secrets = (
+        settings.shopify_client_secret,
+        settings.tiktok_app_secret,
+        settings.metrics_token,
+        settings.smtp_url,
+    )
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    listener = _listen(settings.host, settings.port) if with_web else None
+    exporter = None
+    if not with_web and settings.metrics_port:
+        from shopbridge.metrics import serve_worker_metrics
 
-    from shopbridge.bootstrap import bootstrap
-    from shopbridge.store.anchor import ClockMismatch
+        exporter = serve_worker_metrics(settings.metrics_port, settings.metrics_host)
+    try:
+        from shopbridge.bootstrap import bootstrap
+
+        if with_web:
+            import uvicorn  # noqa: F401  (loaded here, where a Ctrl-C ends it at once)
+
+            import shopbridge.web.app  # noqa: F401
+        service = bootstrap(settings)
+        stopped_by = asyncio.run(_serve(settings, service, listener))
+    finally:
+        if listener is not None:
+            listener.close()
+        if exporter is not None:
+            exporter.stop()
+    if stopped_by == signal.SIGINT:
+        raise KeyboardInterrupt
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port for the web app, or one line saying why it cannot be."""
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise click.ClickException(
+            f"cannot listen on {where}: {host!r} is not an address of this machine "
+            f"({error.strerror}); check --host or SHOPBRIDGE_HOST"
+        ) from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn does: a restart may bind while the last run's connections linger in
+        # TIME_WAIT. A socket that is listening still refuses a second one (EADDRINUSE).
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        # Listening at once holds the port against another process: two sockets with
+        # SO_REUSEADDR may both bind a port while neither listens. Connections that arrive
+        # while the database is migrated wait in the backlog until uvicorn accepts them.
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            reason = (
+                "the port is already in use (another shopbridge?): stop what listens there, or "
+                "choose another port with --port or SHOPBRIDGE_PORT"
+            )
+        elif error.errno == errno.EADDRNOTAVAIL:
+            reason = "this machine has no such address: check --host or SHOPBRIDGE_HOST"
+        elif error.errno == errno.EACCES:
+            reason = "a port below 1024 needs privileges: choose one above 1023 with --port"
+        else:
+            reason = f"{error.strerror or error}"
+        raise click.ClickException(f"cannot listen on {where}: {reason}") from None
+    return listener
+
+
+async def _serve(
+    settings: Settings, service: Shopbridge, listener: socket.socket | None
+) -> signal.Signals | None:
+    """Run the web app on `listener` (and a worker), or a worker alone without one, until
+    SIGINT or SIGTERM; returns the signal that stopped it (None: uvicorn stopped on its own)."""
+    import uvicorn
+
     from shopbridge.web.accounts import has_users
 
     url = settings.resolved_database_url()
-    try:
-        service = bootstrap(settings)
-    except ClockMismatch as error:
-        raise click.ClickException(str(error)) from None
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    # Ours from the start; uvicorn puts its own in place while it serves, and on its way out
+    # puts these back and raises again the signal it got, which lands here (a plain record).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    with_web = listener is not None
     run_worker = not with_web or settings.serve_worker
     the_worker = service.worker() if run_worker else None
     worker_task = (
@@ -145,11 +363,15 @@ async def _serve(settings: Settings, with_web: bool) -> None:
         else None
     )
     try:
-        if with_web:
+        if listener is not None:
             wake = the_worker.wake.set if the_worker is not None else (lambda: None)
             app = service.web(wake=wake)
             config = uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level=settings.log_level
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                log_config=None,  # our handlers (format, redaction), not uvicorn's own
             )
             address = settings.public_url or f"http://{settings.host}:{settings.port}"
             click.echo(
@@ -159,13 +381,11 @@ async def _serve(settings: Settings, with_web: bool) -> None:
             if not await asyncio.to_thread(has_users, service.store):
                 code = app.state.ui.setup_code
                 click.echo(f"No account yet: create the first one at {address}/setup?code={code}")
-            # uvicorn owns SIGINT/SIGTERM here; when it has shut down, the worker stops too.
-            await uvicorn.Server(config).serve()
+            if not stop.is_set():
+                # When uvicorn has shut down (on SIGINT or SIGTERM), the worker stops too.
+                await uvicorn.Server(config).serve(sockets=[listener])
         else:
             assert the_worker is not None
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
             click.echo(f"shopbridge worker {the_worker.worker_id} on {_safe(url)}")
             await stop.wait()
     finally:
@@ -173,15 +393,33 @@ async def _serve(settings: Settings, with_web: bool) -> None:
         if worker_task is not None:
             await worker_task
         await service.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return received[0] if received else None
 
 
 def _open_store(settings: Settings) -> Store:
     """The store for commands that read or change records (never the clock's anchor): they run
-    on the wall clock, whatever clock the database's service runs on."""
+    on the wall clock, whatever clock the database's service runs on. Their own output is on
+    stdout; log lines (warnings only, such as the secret key's) go to stderr."""
     from shopbridge.bootstrap import open_store
     from shopbridge.clock import SystemClock
+    from shopbridge.logs import configure_logging
 
+    configure_logging("warning", settings.log_format)
     return open_store(settings, clock=SystemClock())
+
+
+def _check_connections(store: Store, connection_ids: Iterable[int]) -> None:
+    """Refuse, in one line, a connection id that does not exist (`--connection ID`)."""
+    known = set(store.connection_versions())  # ids only: no secret decrypted (nor needed)
+    missing = sorted(set(connection_ids) - known)
+    if missing:
+        listed = ", ".join(str(cid) for cid in missing)
+        there = ", ".join(f"#{cid}" for cid in sorted(known)) or "none yet"
+        raise click.ClickException(
+            f"no connection {listed} (there are: {there}; `shopbridge connections` lists them)"
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +519,20 @@ def _read_secret_file(secret: _Secret, path: str) -> str:
     return first_line
 
 
+def _timezone(name: str) -> str:
+    """An IANA timezone name this machine knows, or a usage error naming the option."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"{name!r} is not an IANA timezone (like Europe/London or America/New_York)",
+            param_hint="--timezone",
+        ) from None
+    return name
+
+
 def _stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -333,7 +585,13 @@ def _needed_secret(secret: _Secret, value: str, otherwise: str = "") -> str:
     metavar="SHOPIFY=TIKTOK",
     help="Map a Shopify tracking company to a TikTok shipping provider; repeatable.",
 )
-@click.option("--timezone", default="UTC", show_default=True, help="The merchant's IANA timezone.")
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _timezone(value),
+    help="The merchant's IANA timezone, e.g. Europe/London.",
+)
 @click.pass_context
 def connect(
     ctx: click.Context, /, database_url: str | None, carriers: tuple[str, ...], **options: Any
@@ -344,7 +602,7 @@ def connect(
     line), or is asked for (hidden) on a terminal: given as an argument, it shows in ps and in
     the shell's history."""
     from shopbridge.clock import SystemClock
-    from shopbridge.engine.connect import ConnectError, ConnectionRequest, create_connection
+    from shopbridge.engine.connect import ConnectionRequest, create_connection
 
     mapping = {}
     for pair in carriers:
@@ -400,10 +658,7 @@ def connect(
         timezone=options["timezone"],
     )
     store = _open_store(_settings(ctx, database_url=database_url))
-    try:
-        connection_id = asyncio.run(create_connection(store, SystemClock(), request))
-    except ConnectError as error:
-        raise click.ClickException(str(error)) from None
+    connection_id = asyncio.run(create_connection(store, SystemClock(), request))
     record = store.get_connection(connection_id)
     click.echo(
         f"connected #{connection_id} {record.name}: TikTok shop {record.tiktok_shop_id} "
@@ -440,7 +695,9 @@ def orders(
 ) -> None:
     """List mirrored orders, newest first, with their state."""
     store = _open_store(_settings(ctx, database_url=database_url))
-    ids = [connection_id] if connection_id else [c.id for c in store.list_connections()]
+    if connection_id is not None:
+        _check_connections(store, [connection_id])
+    ids = [connection_id] if connection_id is not None else [c.id for c in store.list_connections()]
     rows = [row for cid in ids for row in store.list_mirrors(cid, limit=limit)]
     if not rows:
         click.echo("no mirrored orders yet")
@@ -477,7 +734,6 @@ async def _inventory_sync(settings: Settings, connection_id: int | None) -> str 
     why one failed, or None."""
     import os
     import random
-    import socket
     from datetime import timedelta
 
     from shopbridge.bootstrap import bootstrap
@@ -486,7 +742,7 @@ async def _inventory_sync(settings: Settings, connection_id: int | None) -> str 
     from shopbridge.engine.worker import RetryPolicy
     from shopbridge.logs import configure_logging
 
-    configure_logging("warning")
+    configure_logging("warning", settings.log_format)
     service = bootstrap(settings)
     store = service.store
     runner = f"{socket.gethostname()}:{os.getpid()}:inventory-sync"
@@ -495,11 +751,13 @@ async def _inventory_sync(settings: Settings, connection_id: int | None) -> str 
     lease = timedelta(minutes=2)
     problem: str | None = None
     try:
+        if connection_id is not None:
+            _check_connections(store, [connection_id])
         records = [r for r in store.list_connections() if r.status == "active"]
         if connection_id is not None:
             records = [r for r in records if r.id == connection_id]
             if not records:
-                return f"no active connection #{connection_id} (see `shopbridge connections`)"
+                return f"connection #{connection_id} is not active (see `shopbridge connections`)"
         if not records:
             return "no active connection yet: add one with `shopbridge connect`"
         for record in records:
@@ -586,15 +844,14 @@ def inventory_import_links(
 ) -> None:
     """Map TikTok seller SKUs to Shopify SKUs whose codes differ, from a CSV file with the
     header `tiktok_sku,shopify_sku`; all rows or none."""
-    from shopbridge.store import NotFound
     from shopbridge.store.stock import LinkError, parse_links_csv
 
     store = _open_store(_settings(ctx, database_url=database_url))
+    _check_connections(store, [connection_id])
     try:
-        store.get_connection(connection_id)
         pairs = parse_links_csv(csv_file.read())
         saved = store.stock.save_links(connection_id, pairs, replace=replace)
-    except (NotFound, LinkError) as error:
+    except LinkError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{saved} SKU mappings saved; the SKUs they touch are synced again")
 
@@ -866,9 +1123,10 @@ def user_create(
     """Create a web UI user (argon2-hashed password) with access to some connections."""
     from shopbridge.web.accounts import AccountError, create_user
 
-    password = _new_password(password_stdin)
     store = _open_store(_settings(ctx, database_url=database_url))
     try:
+        _check_connections(store, connection_ids)
+        password = _new_password(password_stdin)
         created = create_user(store, email, password, connection_ids)
     except AccountError as error:
         raise click.ClickException(str(error)) from None

@@ -42,6 +42,13 @@ default below.
 | secure_cookies | SHOPBRIDGE_SECURE_COOKIES | on if public_url is https (Secure cookies, HSTS) |
 | webhook_max_bytes | SHOPBRIDGE_WEBHOOK_MAX_BYTES | 1048576 (larger webhook bodies: 413) |
 | webhook_replay_hours | SHOPBRIDGE_WEBHOOK_REPLAY_HOURS | 24 (older Shopify deliveries: replays) |
+| ready_worker_silence_seconds | SHOPBRIDGE_READY_WORKER_SILENCE_SECONDS | 0: 60 s or 3 heartbeats |
+| ready_max_wait_minutes | SHOPBRIDGE_READY_MAX_WAIT_MINUTES | 5 (due work unclaimed: not ready) |
+| ready_database_timeout_seconds | SHOPBRIDGE_READY_DATABASE_TIMEOUT_SECONDS | 2 |
+| metrics_token | SHOPBRIDGE_METRICS_TOKEN | (none: /metrics open; else a bearer token) |
+| metrics_port | SHOPBRIDGE_METRICS_PORT | 0 (off; a worker's own /metrics port) |
+| metrics_host | SHOPBRIDGE_METRICS_HOST | 127.0.0.1 (where that port listens) |
+| log_format | SHOPBRIDGE_LOG_FORMAT | auto (JSON unless stderr is a terminal; json, text) |
 
 Secrets at rest are encrypted with `SHOPBRIDGE_SECRET_KEY` (a Fernet key; see
 `shopbridge.store.secrets`).
@@ -99,6 +106,20 @@ class Settings:
     session_max_hours: float = 12.0
     # None: follow public_url (on for https). See `cookies_secure`.
     secure_cookies: bool | None = None
+    # -- operating it: readiness, metrics and log lines (web/health.py, metrics.py, logs.py) --
+    # /readyz fails when no worker heartbeat is this recent (real seconds; 0: 60 s or three
+    # heartbeats, whichever is longer, see `worker_silence_limit`), when an item due for a
+    # worker has waited this long unclaimed, or when `SELECT 1` takes longer than this.
+    ready_worker_silence_seconds: float = 0.0
+    ready_max_wait_minutes: float = 5.0
+    ready_database_timeout_seconds: float = 2.0
+    # A bearer token /metrics asks for (none: open, like /healthz, for Prometheus on a network
+    # the operator trusts); a worker's own /metrics port (0: none) and the address it binds.
+    metrics_token: str = ""
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    # auto: JSON lines when stderr is not a terminal, human lines when it is; or json, text.
+    log_format: str = "auto"
 
     def cookies_secure(self) -> bool:
         """Whether cookies get the Secure flag and responses HSTS: as set, else whether the
@@ -106,6 +127,13 @@ class Settings:
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.public_url.startswith("https://")
+
+    def worker_silence_limit(self) -> float:
+        """Seconds without any worker heartbeat after which /readyz fails: as set, else 60 s or
+        three heartbeat intervals, whichever is longer (a slow heartbeat is not a dead worker)."""
+        if self.ready_worker_silence_seconds > 0:
+            return self.ready_worker_silence_seconds
+        return max(60.0, 3 * self.worker_heartbeat_seconds)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -193,6 +221,8 @@ def _check(settings: Settings, source: str) -> None:
         ClockSpec.parse(settings.clock)
     except ValueError as error:
         raise ConfigError(f"setting clock in {source}: {error}") from None
+    if settings.database_url:
+        _check_database_url(settings.database_url, source)
     if settings.worker_heartbeat_seconds <= 0 or settings.worker_concurrency < 1:
         raise ConfigError(
             f"in {source}: worker_heartbeat_seconds must be positive and worker_concurrency "
@@ -217,3 +247,55 @@ def _check(settings: Settings, source: str) -> None:
             f"least twice worker_heartbeat_seconds ({settings.worker_heartbeat_seconds:g}), or "
             "a live worker could lose its leases between two heartbeats"
         )
+    _check_operations(settings, source)
+
+
+def _check_operations(settings: Settings, source: str) -> None:
+    """The readiness, metrics and log settings (kept apart from the rest: issue 15)."""
+    for name in ("ready_max_wait_minutes", "ready_database_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(
+                f"in {source}: {name} must be positive, got {getattr(settings, name):g}"
+            )
+    silence = settings.ready_worker_silence_seconds
+    if silence < 0 or 0 < silence < 2 * settings.worker_heartbeat_seconds:
+        raise ConfigError(
+            f"in {source}: ready_worker_silence_seconds "
+            f"({settings.ready_worker_silence_seconds:g}) must be at least twice "
+            f"worker_heartbeat_seconds ({settings.worker_heartbeat_seconds:g}), or a live "
+            "worker would make /readyz fail between two heartbeats (0: chosen from them)"
+        )
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ConfigError(f"in {source}: metrics_port must be 0 (off) or a port up to 65535")
+    if settings.log_format not in ("auto", "json", "text"):
+        raise ConfigError(
+            f"in {source}: log_format must be auto, json or text, got {settings.log_format!r}"
+        )
+
+
+def _check_database_url(url: str, source: str) -> None:
+    """A database URL that cannot be parsed, or names a database shopbridge does not support,
+    is refused when the settings are read: later it would fail deep inside the first query.
+    The message never repeats the URL, which may hold a password."""
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    from shopbridge.store.db import normalize_url
+
+    try:
+        scheme = make_url(url).drivername
+    except sqlalchemy.exc.ArgumentError:
+        reason = "it is not a URL"
+    except ValueError:
+        reason = "its port is not a number"
+    else:
+        try:
+            normalize_url(url)
+        except ValueError:
+            reason = f"shopbridge runs on SQLite or PostgreSQL, not {scheme!r}"
+        else:
+            return
+    raise ConfigError(
+        f"setting database_url in {source} cannot be used ({reason}): use sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST/DB"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,10 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
                 raise ConnectError("give either --tiktok-access-token or --tiktok-auth-code")
             shops = await tiktok.get_authorized_shops()
         except TikTokError as error:
-            raise ConnectError(f"TikTok Shop refused the credentials: {error}") from None
+            raise ConnectError(
+                _unreachable("TikTok Shop", error, "--tiktok-api-url and --tiktok-auth-url")
+                or f"TikTok Shop refused the credentials: {error}"
+            ) from None
         chosen = [s for s in shops if not request.tiktok_shop_id or s.id == request.tiktok_shop_id]
         if len(chosen) != 1:
             listed = ", ".join(f"{s.id} ({s.name}, {s.region})" for s in shops) or "none"
@@ -93,7 +97,10 @@ async def create_connection(store: Store, clock: Clock, request: ConnectionReque
         try:
             locations = [loc for loc in await shopify.locations() if loc.is_active]
         except ShopifyError as error:
-            raise ConnectError(f"Shopify refused the credentials: {error}") from None
+            raise ConnectError(
+                _unreachable("Shopify", error, "--shopify-domain and --shopify-api-url")
+                or f"Shopify refused the credentials: {error}"
+            ) from None
     location = request.shopify_location_id or (locations[0].id if locations else None)
     if location is None or location not in {loc.id for loc in locations}:
         known = ", ".join(f"{loc.id} ({loc.name})" for loc in locations) or "none"
@@ -141,7 +148,47 @@ async def _shopify_tokens(request: ConnectionRequest, clock: Clock) -> Tokens:
                 clock.now(),
             )
         except oauth.ShopifyOAuthError as error:
-            raise ConnectError(str(error)) from None
+            raise ConnectError(
+                _unreachable("Shopify", error, "--shopify-domain and --shopify-api-url")
+                or str(error)
+            ) from None
+
+
+def _unreachable(platform: str, error: BaseException, options: str) -> str | None:
+    """What to tell the operator when `error` is the network's, not the platform's: no answer
+    came back at all (a host name that does not resolve, a refused or dropped connection, a
+    timeout), so the credentials were never judged. None when the platform did answer."""
+    causes = _causes(error)
+    transport = next((e for e in causes if isinstance(e, httpx.TransportError)), None)
+    if transport is None:
+        return None
+    try:
+        host = transport.request.url.host
+    except RuntimeError:  # an error raised without its request: name no host
+        host = ""
+    at = f" at {host}" if host else ""
+    if any(isinstance(e, socket.gaierror) for e in causes):
+        why = f"the host name {host or 'given'} could not be resolved (DNS)"
+    elif isinstance(transport, httpx.TimeoutException):
+        why = f"no answer in time{at}"
+    elif isinstance(transport, httpx.ConnectError):
+        why = f"the connection{at} was refused or failed"
+    else:
+        why = f"the connection{at} broke ({type(transport).__name__})"
+    return (
+        f"could not reach {platform}: {why}; check {options} and this machine's network, "
+        "then try again (nothing was saved)"
+    )
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and every exception it was raised from or while handling, outermost first."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
 
 
 # -- the web UI's flows: one platform at a time ------------------------------------------------
@@ -165,7 +212,10 @@ async def connect_shopify(
         try:
             locations = [loc for loc in await shopify.locations() if loc.is_active]
         except ShopifyError as error:
-            raise ConnectError(f"Shopify refused the new token: {error}") from None
+            raise ConnectError(
+                _unreachable("Shopify", error, "the setting shopify_api_url")
+                or f"Shopify refused the new token: {error}"
+            ) from None
     if not locations:
         raise ConnectError(f"{shop} has no active location to take stock from")
     current = store.get_connection(connection_id)
@@ -205,7 +255,10 @@ async def authorize_tiktok(
             granted = await tiktok.get_token(code)
             shops = await tiktok.get_authorized_shops()
         except TikTokError as error:
-            raise ConnectError(f"TikTok Shop refused the authorization: {error}") from None
+            raise ConnectError(
+                _unreachable("TikTok Shop", error, "the settings tiktok_api_url, tiktok_auth_url")
+                or f"TikTok Shop refused the authorization: {error}"
+            ) from None
     store.update_connection(
         connection_id,
         tiktok_app_key=settings.tiktok_app_key,
@@ -239,7 +292,10 @@ async def tiktok_shops(
         try:
             return await tiktok.get_authorized_shops()
         except TikTokError as error:
-            raise ConnectError(f"TikTok Shop refused the stored token: {error}") from None
+            raise ConnectError(
+                _unreachable("TikTok Shop", error, "the setting tiktok_api_url")
+                or f"TikTok Shop refused the stored token: {error}"
+            ) from None
 
 
 def choose_tiktok_shop(store: Store, connection_id: int, shop: Shop) -> None:
