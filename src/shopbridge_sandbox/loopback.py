@@ -37,6 +37,14 @@ from shopbridge_sandbox.tiktok import ShopCredentials, SkuSpec, TikTokSandbox
 # in a shop shopbridge has already synced)
 Catalog = Mapping[str, tuple[str, int]]
 DEFAULT_CATALOG: Catalog = {"TEE-RED-L": ("19.99", 20), "MUG-BLUE": ("12.50", 20)}
+# What the demo's SKUs are called on both platforms: each its own product, as a real shop lists
+# them, so an order shows "Classic Tee — Red, L" (TikTok's product_name), not a catalogue name.
+# Any other SKU (a benchmark's) is listed with the rest under one product, as before.
+PRODUCT_NAMES: Mapping[str, str] = {
+    "TEE-RED-L": "Classic Tee — Red, L",
+    "MUG-BLUE": "Enamel Mug — Blue",
+}
+OTHER_PRODUCTS = "Sandbox stock"
 SHOP = "demo"
 SHOPIFY_TOPICS = (
     "fulfillments/create",
@@ -111,16 +119,16 @@ async def loopback(
     shopify = ShopifySandbox(clock=clock, faults=shopify_faults or Faults(seed=2))
     shop = tiktok.add_shop(name="Demo TikTok Shop", region=region, warehouses=tiktok_warehouses)
     credentials = shopify.add_shop(SHOP, plan=plan)
-    if catalog:  # a benchmark may bring its own products
+    for title, skus in _products(catalog).items():  # a benchmark may bring its own products
         tiktok.add_product(
             shop.shop_id,
-            "Catalog",
-            [SkuSpec(s, p, tiktok_quantity(q, DEFAULT_RULE)) for s, (p, q) in catalog.items()],
+            title,
+            [SkuSpec(s, p, tiktok_quantity(q, DEFAULT_RULE)) for s, (p, q) in skus.items()],
         )
         shopify.add_product(
             SHOP,
-            "Catalog",
-            [VariantSpec(sku=s, price=p, available=q) for s, (p, q) in catalog.items()],
+            title,
+            [VariantSpec(sku=s, price=p, available=q) for s, (p, q) in skus.items()],
         )
     loop = asyncio.get_running_loop()
     with ExitStack() as servers:
@@ -189,3 +197,11 @@ async def loopback(
             await tiktok_driver.aclose()
             await shopify_driver.aclose()
             await service.aclose()
+
+
+def _products(catalog: Catalog) -> dict[str, dict[str, tuple[str, int]]]:
+    """The catalog as products: title -> its SKUs (the named ones alone, the rest together)."""
+    products: dict[str, dict[str, tuple[str, int]]] = {}
+    for sku, listing in catalog.items():
+        products.setdefault(PRODUCT_NAMES.get(sku, OTHER_PRODUCTS), {})[sku] = listing
+    return products

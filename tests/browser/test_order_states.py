@@ -94,8 +94,9 @@ def test_orders_list_badges_each_state_and_leaves_out_unpaid_orders(
     assert len(fulfilled) == 1 and fulfilled[0].startswith("Fulfilled")
     assert UPS_TRACKING in fulfilled[0]
     requested = badges(order_row(page, morning.requested))
-    assert any(b.startswith("Cancellation requested") for b in requested)
-    assert "Needs attention" in badges(order_row(page, morning.unknown_carrier))
+    assert any(b.startswith("Cancellation request until") for b in requested)
+    attention = badges(order_row(page, morning.unknown_carrier))
+    assert "Needs attention: carrier not accepted by TikTok" in attention
     cancelled = order_row(page, morning.cancelled)
     assert badges(cancelled) == ["Canceled"]
     assert is_struck_through(cancelled)
@@ -119,13 +120,21 @@ def test_order_page_shows_tracking_sent_to_tiktok_and_the_timeline(
     assert page.url == site.order_url(order_id)
     tracking = page.get_by_test_id("tracking").inner_text()
     assert UPS_TRACKING in tracking and "sent to TikTok" in tracking
+    # The product as TikTok names it on the order line, not the sandbox's catalogue.
+    assert "Classic Tee — Red, L" in page.get_by_test_id("items").inner_text()
+    steps = page.get_by_test_id("timeline-steps").inner_text()
+    assert "Shipped" in steps and "Tracking sent to TikTok" in steps
+    # The full log is folded away until asked for.
     timeline = page.get_by_test_id("timeline")
+    assert not timeline.is_visible()
+    page.get_by_text("Show technical details").click()
     summaries = site.live.call(lambda s: s.timeline(order_id))
     assert timeline.get_by_test_id("timeline-entry").count() == len(summaries)
     for summary in summaries:
         assert summary in timeline.inner_text()
     # Reserved at 09:00 UTC, 01:00 Pacific.
     assert "2026-11-02 01:00" in timeline.inner_text()
+    page.evaluate("window.scrollTo(0, 0)")  # the screenshot shows the summary on top
     shot = screenshots / "order-detail.png"
     page.screenshot(path=shot)
     assert png_size(shot) == (VIEWPORT["width"], VIEWPORT["height"])

@@ -174,7 +174,7 @@ async def test_cancellation_request_is_recorded_then_approval_cancels_shopify_fi
     assert stack.tiktok.cancellation(cancel_id)["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
     timeline = stack.timeline(order_id)
     shopify_cancelled = index_of(timeline, "Cancelled in Shopify with restock")
-    tiktok_approved = index_of(timeline, "TikTok accepted our approve")
+    tiktok_approved = index_of(timeline, "TikTok accepted our approval")
     assert shopify_cancelled < tiktok_approved
     assert stock_on_both(stack, "TEE-RED-L") == (18, 20)
     assert await stack.breaches() == []

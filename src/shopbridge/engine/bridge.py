@@ -3,14 +3,19 @@ in one transaction (the unit of work), so a decision and the actions it causes l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from shopbridge.clock import Clock
 from shopbridge.domain import events as ev
 from shopbridge.domain.codec import decode_mirror, encode_command, encode_event, encode_mirror
-from shopbridge.domain.mirror import OrderMirror
+from shopbridge.domain.commands import action_words
+from shopbridge.domain.mirror import (
+    CANCEL_STATUS_WORDS,
+    CANCELLED_BY_WORDS,
+    OrderMirror,
+    tiktok_status_words,
+)
 from shopbridge.domain.policy import Policy
 from shopbridge.domain.transition import Decision, transition
 from shopbridge.store import OrderUnit, Store
@@ -97,17 +102,53 @@ def projection(mirror: OrderMirror, policy: Policy) -> dict[str, Any]:
 
 
 def describe(event: ev.Event) -> str:
-    """One line for the timeline saying what arrived."""
+    """One line for the timeline saying what arrived, in words (never a class or command name)."""
     match event:
         case ev.TikTokOrderObserved(order=o, source=source):
-            return f"TikTok order read ({source}): {o.status}, updated {o.update_time:%H:%M:%S} UTC"
-        case ev.CancellationObserved():
-            return f"TikTok cancellation {event.cancel_id}: {event.status} by {event.role}"
+            status = tiktok_status_words(o.status)
+            return f"TikTok order read ({source}): {status}, updated {o.update_time:%H:%M:%S} UTC"
+        case ev.TikTokOrderRefreshed(order=o):
+            status = tiktok_status_words(o.status)
+            return f"Re-read the order from TikTok: {status}, updated {o.update_time:%H:%M:%S} UTC"
+        case ev.CancellationObserved(cancel_id=cancel_id, status=status, role=role):
+            by = CANCELLED_BY_WORDS.get(role.upper(), role.lower() or "TikTok")
+            words = CANCEL_STATUS_WORDS.get(status, status.replace("_", " ").lower())
+            return f"TikTok cancellation {cancel_id} by {by}: {words}"
         case ev.ShopifyFulfilmentObserved():
             return f"Shopify fulfilment {event.fulfillment_id}: {event.company} {event.number}"
         case ev.DeadlineReached(kind=kind):
             return f"Deadline reached: {kind.replace('_', ' ')}"
         case ev.ActionFailed(kind=kind, message=message):
-            return f"{kind.replace('_', ' ').capitalize()} failed: {message}"
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(event).__name__).lower()
-    return words[0].upper() + words[1:]
+            words = action_words(kind)
+            return f"{words[:1].upper()}{words[1:]} failed: {message}"
+        case ev.MerchantRetried(kind=kind, user=user):
+            return f"{user or 'The merchant'} asked to retry {action_words(kind)}"
+        case ev.TikTokCancellationAnswered(decision=decision):
+            answer = "Approved" if decision == "approve" else "Rejected"
+            return f"{answer} the buyer's cancellation request on TikTok"
+        case ev.TrackingSent(shipping_provider=provider):
+            return f"Sent tracking to TikTok ({provider})"
+    return _EVENT_WORDS.get(type(event), type(event).__name__)
+
+
+# The rest, whose line needs nothing from the event itself.
+_EVENT_WORDS: dict[type, str] = {
+    ev.TikTokOrderUnreadable: "TikTok sent the order in a shape shopbridge cannot read",
+    ev.ReturnObserved: "TikTok return or refund read",
+    ev.ShopifyCancellationObserved: "Shopify says the order is cancelled",
+    ev.MerchantApprovedCancellation: "The merchant approved the buyer's cancellation request",
+    ev.MerchantRejectedCancellation: "The merchant rejected the buyer's cancellation request",
+    ev.MerchantCancelledItems: "The merchant cancelled items on TikTok",
+    ev.MerchantRestockedReturn: "The merchant asked to restock a return",
+    ev.ShopifyOrderCreated: "Reserved in Shopify",
+    ev.ShopifyOrderReleased: "Released in Shopify",
+    ev.ReleaseRefused: "Did not release",
+    ev.ShopifyOrderCancelled: "Cancelled in Shopify",
+    ev.ShopifyCancelRefused: "Shopify refused the cancel",
+    ev.TrackingCorrected: "Corrected the tracking number on TikTok",
+    ev.ShopifyUnitsRemoved: "Took cancelled items off the Shopify order",
+    ev.TikTokItemsCancelled: "Cancelled items on TikTok",
+    ev.ShopifyReturnRecorded: "Recorded the return in Shopify",
+    ev.ReturnRestocked: "Restocked the returned items in Shopify",
+    ev.InventorySynced: "Returned stock on TikTok",
+}

@@ -1,27 +1,35 @@
-"""How an order mirror reads to a merchant: status words, badges, items (one per TikTok unit),
-shipments, returns, failed actions."""
+"""How an order mirror reads to a merchant: status words, badges, a summary, items (one per
+TikTok unit), shipments, returns, failed actions, and the timeline by step."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shopbridge.domain.codec import decode_mirror
+from shopbridge.domain.commands import action_words
 from shopbridge.domain.mirror import (
+    CANCEL_STATUS_WORDS,
+    CANCELLED_BY_WORDS,
     RETURN_STATUS_WORDS,
     RETURN_TYPE_WORDS,
+    CancelRequest,
     FlagCode,
     Fulfilment,
     OrderMirror,
     Phase,
     ReturnCase,
+    tiktok_status_words,
 )
 from shopbridge.domain.money import Money
-from shopbridge.domain.policy import Policy
-from shopbridge.domain.tiktok_order import TikTokOrder, TikTokStatus, Unit
+from shopbridge.domain.policy import MIN_UNPAID_WINDOW, Policy
+from shopbridge.domain.tiktok_order import OrderLine, TikTokOrder, TikTokStatus, Unit
 from shopbridge.store import ConnectionRecord, MirrorRow, TimelineEntry
 from shopbridge.web.context import local_time
+from shopbridge.web.order_story import Summary, summarise, upper_first, when
+from shopbridge.web.order_timeline import Step, is_technical, timeline_steps
 
 # TikTok's reject-cancellation reason keys (tiktok_shop_api.md §4.2, US list; other markets take
 # the same keys, UK with a `_uk` suffix on seller cancel reasons only).
@@ -38,34 +46,33 @@ REJECT_REASONS = (
     ),
 )
 
+# A unit's display_status mostly reads as the order's status would (TIKTOK_STATUS_WORDS); these
+# two say something else of one unit: in a partly shipped order this unit is the one still
+# waiting, and a completed order's unit was delivered.
+_UNIT_STATUS_WORDS = {
+    "PARTIALLY_SHIPPING": "awaiting shipment",
+    "COMPLETED": "delivered, order completed",
+}
+
+# A request's outcome as the merchant who must answer it reads it.
 _REQUEST_OUTCOMES = {
+    **CANCEL_STATUS_WORDS,
     "CANCELLATION_REQUEST_PENDING": "waiting for your answer",
     "CANCELLATION_REQUEST_SUCCESS": "approved: the order is cancelled",
     "CANCELLATION_REQUEST_COMPLETE": "approved: the order is cancelled",
-    "CANCELLATION_REQUEST_CANCELLED": "withdrawn by the buyer",
-    "REJECTED": "rejected",
 }
 
-
-_CANCELLED_BY = {
-    "BUYER": "cancelled by the buyer",
-    "SELLER": "cancelled by the seller",
-    "OPERATOR": "cancelled by TikTok",
-    "SYSTEM": "cancelled by TikTok automatically",
-}
-
-# A unit's TikTok display_status in words (tiktok_shop_api.md §3.2).
-_UNIT_WAITING = {
-    "UNPAID": "awaiting payment",
-    "ON_HOLD": "on hold: the buyer may still cancel",
-    "AWAITING_SHIPMENT": "awaiting shipment",
-    "PARTIALLY_SHIPPING": "awaiting shipment",
-}
-_UNIT_SHIPPED = {
-    "AWAITING_COLLECTION": "awaiting collection",
-    "IN_TRANSIT": "in transit",
-    "DELIVERED": "delivered",
-    "COMPLETED": "delivered, order completed",
+# A few words for each reason an order needs attention (the badge; the page says the rest).
+_ATTENTION_WORDS = {
+    FlagCode.UNKNOWN_SKU: "a SKU is missing in Shopify",
+    FlagCode.UNSUPPORTED_CARRIER: "carrier not accepted by TikTok",
+    FlagCode.CANCELLED_AFTER_FULFILMENT: "cancelled after fulfilment",
+    FlagCode.FULFILLED_BEFORE_RELEASE: "fulfilled during the holdback",
+    FlagCode.CANCELLED_IN_SHOPIFY_ONLY: "cancelled in Shopify only",
+    FlagCode.DUPLICATE_ORDER: "duplicate Shopify order",
+    FlagCode.UNREADABLE_ORDER: "TikTok order unreadable",
+    FlagCode.SHIPPED_CANCELLED_UNITS: "cancelled items in a box",
+    FlagCode.UNMATCHED_FULFILMENT: "a box matches no items",
 }
 
 
@@ -83,7 +90,13 @@ class FailedAction:
 
     @property
     def label(self) -> str:
-        return self.kind.replace("_", " ")
+        """What the action does, in words ("sending tracking to TikTok")."""
+        return action_words(self.kind)
+
+    @property
+    def title(self) -> str:
+        """The same, to start a sentence ("Sending tracking to TikTok")."""
+        return upper_first(self.label)
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,7 @@ class OrderView:
     timezone: str
     shopify_domain: str | None
     region: str = "US"
+    unpaid_window: timedelta = MIN_UNPAID_WINDOW
 
     @property
     def order_id(self) -> str:
@@ -158,11 +172,38 @@ class OrderView:
         return self.row.phase == Phase.CANCELLED.value or self.row.tiktok_status == "CANCELLED"
 
     @property
+    def tiktok_status(self) -> str:
+        """The order's TikTok status in words."""
+        return tiktok_status_words(self.row.tiktok_status)
+
+    @property
+    def request(self) -> CancelRequest | None:
+        """The buyer's cancellation request, if this order had one. TikTok also keeps a record
+        when it (or the buyer in the first hour, or the seller) cancels outright; that record
+        never waited for an answer, so it is the order's cancellation, not a request."""
+        request = None if self.mirror is None else self.mirror.cancel_request
+        if request is None or request.role.upper() not in ("BUYER", ""):
+            return None
+        was_asked = request.is_pending or request.deadline is not None
+        answered = request.decision is not None or request.status in (
+            "REJECTED",
+            "CANCELLATION_REQUEST_CANCELLED",
+        )
+        return request if was_asked or answered else None
+
+    @property
+    def pending_request(self) -> CancelRequest | None:
+        request = self.request
+        return request if request is not None and request.is_pending else None
+
+    @property
     def status(self) -> str:
         """One or two words for where the order stands, as the merchant would say it."""
         phase = self.row.phase
         if self.cancelled:
             return "Canceled"
+        if self.pending_request is not None:
+            return "Cancellation requested"
         if phase == Phase.FULFILLED.value:
             return "Fulfilled"
         if phase == Phase.RELEASED.value:
@@ -175,36 +216,86 @@ class OrderView:
 
     @property
     def badges(self) -> list[Badge]:
-        tz = self.timezone
-        found: list[Badge] = []
-        if self.cancelled:
-            found.append(Badge("Canceled", "muted"))
-        elif self.row.phase == Phase.FULFILLED.value:
-            tracking = ", ".join(self.tracking)
-            found.append(Badge(f"Fulfilled · {tracking}" if tracking else "Fulfilled", "ok"))
-        elif self.row.phase == Phase.RELEASED.value:
-            found.append(Badge("Ready to fulfil", "ok"))
-        elif self.row.holdback_ends_at is not None and self.row.paid_at is not None:
-            ends = self.row.holdback_ends_at
-            found.append(
-                Badge(
-                    f"In holdback until {local_time(ends, tz, '%H:%M')}",
-                    "info",
-                    f"Released at {local_time(ends, tz)} ({tz}) if TikTok still says it is live",
-                )
-            )
-        if self.row.cancel_request_deadline is not None and not self.cancelled:
-            deadline = self.row.cancel_request_deadline
-            found.append(
-                Badge(
-                    f"Cancellation requested · answer by {local_time(deadline, tz, '%d %b %H:%M')}",
-                    "warn",
-                    "TikTok approves the request itself if it is not answered by then",
-                )
-            )
+        """What holds the order, always named: its holdback, a cancellation request, or why it
+        needs attention; else where it stands."""
+        found = [self._stage_badge()]
         if self.row.needs_attention:
-            found.append(Badge("Needs attention", "danger", self.attention))
-        return found
+            reasons = self.attention_reasons
+            label = "Needs attention"
+            if reasons:
+                more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+                label = f"Needs attention: {reasons[0]}{more}"
+            found.append(Badge(label, "danger", self.attention))
+        return [b for b in found if b is not None]
+
+    def _stage_badge(self) -> Badge | None:
+        tz = self.timezone
+        request = self.pending_request
+        if self.cancelled:
+            return Badge("Canceled", "muted")
+        if request is not None and request.decision == "approve":
+            return Badge("Cancelling: you approved the request", "warn")
+        if request is not None and request.decision == "reject":
+            return Badge("Rejecting the cancellation request", "warn")
+        if request is not None:
+            deadline = request.deadline or self.row.cancel_request_deadline
+            until = f" until {when(deadline, tz, request.update_time)}" if deadline else ""
+            return Badge(
+                f"Cancellation request{until}",
+                "warn",
+                "The buyer asked to cancel: answer it here, or TikTok decides by then",
+            )
+        if self.row.phase == Phase.FULFILLED.value:
+            tracking = ", ".join(self.tracking)
+            return Badge(f"Fulfilled · {tracking}" if tracking else "Fulfilled", "ok")
+        if self.row.phase == Phase.RELEASED.value:
+            return Badge("Ready to fulfil", "ok")
+        ends, paid = self.row.holdback_ends_at, self.row.paid_at
+        recheck = None if self.mirror is None else self.mirror.release_not_before
+        if recheck is not None and paid is not None:
+            return Badge(
+                f"On hold until {when(recheck, tz, paid)}",
+                "info",
+                "TikTok was not ready when the holdback ended; shopbridge checks again then",
+            )
+        if ends is not None and paid is not None:
+            return Badge(
+                f"In holdback until {local_time(ends, tz, '%H:%M')}",
+                "info",
+                f"Released at {local_time(ends, tz)} ({tz}) if TikTok still says it is live",
+            )
+        return None
+
+    @property
+    def attention_reasons(self) -> list[str]:
+        """Why the order needs attention, a few words each (the badge)."""
+        reasons: list[str] = []
+        for flag in self.mirror.flags if self.mirror else ():
+            if flag.code is FlagCode.ACTION_FAILED and flag.kind:
+                reasons.append(f"{action_words(flag.kind)} failed")
+            else:
+                reasons.append(_ATTENTION_WORDS.get(flag.code, "see the order"))
+        flagged = {flag.kind for flag in self.mirror.flags} if self.mirror else set()
+        for kind in self.mirror.blocked if self.mirror else ():
+            if kind not in flagged:  # a flag about the action says more (an unknown carrier)
+                reasons.append(f"{action_words(kind)} failed")
+        if self.stuck:
+            reasons.append("work on it kept failing")
+        return list(dict.fromkeys(reasons))
+
+    @property
+    def summary(self) -> Summary:
+        """The order's story in plain words, from the mirror's facts (not from the timeline)."""
+        return summarise(self)
+
+    def timeline_steps(self, timeline: Iterable[TimelineEntry]) -> list[Step]:
+        """The timeline grouped by step, repeated and ignored updates left out."""
+        return timeline_steps(list(timeline))
+
+    @staticmethod
+    def set_aside(entry: TimelineEntry) -> bool:
+        """A timeline line only the technical details show (a set-aside update, a retry)."""
+        return is_technical(entry)
 
     @property
     def detail_badges(self) -> list[Badge]:
@@ -227,7 +318,7 @@ class OrderView:
     @property
     def attention(self) -> str:
         reasons = [f.message for f in self.mirror.flags] if self.mirror else []
-        reasons += [f"{a.label} failed: {a.message}" for a in self.failed_actions if a.message]
+        reasons += [f"{a.title} failed: {a.message}" for a in self.failed_actions if a.message]
         reasons += [self.stuck] if self.stuck else []
         return "; ".join(dict.fromkeys(reasons)) or (self.row.attention_reason or "")
 
@@ -257,7 +348,7 @@ class OrderView:
         return [
             Line(
                 line.seller_sku,
-                line.product_name,
+                product_name(line),
                 line.quantity,
                 money(line.unit_price),
                 money(Money(line.unit_price.amount * line.quantity, line.unit_price.currency)),
@@ -283,7 +374,7 @@ class OrderView:
                 Item(
                     u.line_item_id,
                     u.seller_sku,
-                    line.product_name,
+                    product_name(line),
                     _tiktok_words(u, order, m),
                     _shopify_words(u, m, names),
                     u.line_item_id in gone,
@@ -373,7 +464,8 @@ class OrderView:
 
     @property
     def cancel_request(self) -> dict[str, Any] | None:
-        request = None if self.mirror is None else self.mirror.cancel_request
+        """The buyer's request and how it stands, for the card at the top of the page."""
+        request = self.request
         if request is None:
             return None
         if request.decision == "approve" and request.is_pending:
@@ -386,6 +478,9 @@ class OrderView:
             "cancel_id": request.cancel_id,
             "role": request.role.lower(),
             "deadline": request.deadline,
+            "answer_by": when(request.deadline, self.timezone, request.update_time)
+            if request.deadline
+            else None,
             "outcome": outcome,
             "answerable": request.is_pending and request.decision is None,
             "reject_reason": request.reject_reason,
@@ -395,7 +490,10 @@ class OrderView:
 def order_view(row: MirrorRow, connection: ConnectionRecord) -> OrderView:
     mirror = None if row.state is None else decode_mirror(dict(row.state))
     region = connection.tiktok_region or "US"
-    return OrderView(row, mirror, connection.timezone, connection.shopify_domain, region)
+    unpaid_window = max(timedelta(minutes=connection.unpaid_window_minutes), MIN_UNPAID_WINDOW)
+    return OrderView(
+        row, mirror, connection.timezone, connection.shopify_domain, region, unpaid_window
+    )
 
 
 def _fulfilment_names(m: OrderMirror) -> dict[str, str]:
@@ -418,13 +516,14 @@ def _box_of(m: OrderMirror, unit_id: str, names: dict[str, str]) -> str | None:
 def _tiktok_words(unit: Unit, order: TikTokOrder, m: OrderMirror) -> str:
     if unit.line_item_id in order.cancelled_unit_ids:
         by = (unit.cancel_user or order.cancellation_initiator or "").upper()
-        words = _CANCELLED_BY.get(by, "cancelled")
+        words = (
+            f"cancelled by {CANCELLED_BY_WORDS[by]}" if by in CANCELLED_BY_WORDS else "cancelled"
+        )
     elif unit.shipped:
-        state = _UNIT_SHIPPED[unit.status.upper()]
+        state = unit_status_words(unit.status)
         words = f"shipped in package {unit.package_id} ({state})" if unit.package_id else state
     else:
-        status = unit.status.upper() or order.status.value
-        words = _UNIT_WAITING.get(status, status.replace("_", " ").lower())
+        words = unit_status_words(unit.status or order.status.value)
         if unit.package_id:
             words += f", packed in package {unit.package_id}"
     if unit.line_item_id in m.cancel_units:
@@ -433,6 +532,17 @@ def _tiktok_words(unit: Unit, order: TikTokOrder, m: OrderMirror) -> str:
     if returned:
         words += f"; in return {', '.join(returned)}"
     return words
+
+
+def product_name(line: OrderLine) -> str:
+    """The product as TikTok names it on the order line (what the buyer bought); the mirror
+    keeps no Shopify titles, so a line TikTok sent without a name shows its SKU."""
+    return line.product_name.strip() or line.seller_sku
+
+
+def unit_status_words(status: str) -> str:
+    """A unit's TikTok display_status in words (tiktok_shop_api.md §3.2)."""
+    return _UNIT_STATUS_WORDS.get(status.upper()) or tiktok_status_words(status)
 
 
 def _shopify_words(unit: Unit, m: OrderMirror, names: dict[str, str]) -> str:
