@@ -16,6 +16,7 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shopbridge.bootstrap import Shopbridge, bootstrap
@@ -116,7 +117,10 @@ async def loopback(
     worker_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Loopback]:
     tiktok = TikTokSandbox(clock=clock, faults=tiktok_faults or Faults(seed=1))
-    shopify = ShopifySandbox(clock=clock, faults=shopify_faults or Faults(seed=2))
+    # shopbridge does not poll cancel jobs: done on the next tick, also on a clock tests move.
+    shopify = ShopifySandbox(
+        clock=clock, faults=shopify_faults or Faults(seed=2), cancel_job_delay=timedelta(0)
+    )
     shop = tiktok.add_shop(name="Demo TikTok Shop", region=region, warehouses=tiktok_warehouses)
     credentials = shopify.add_shop(SHOP, plan=plan)
     for title, skus in _products(catalog).items():  # a benchmark may bring its own products

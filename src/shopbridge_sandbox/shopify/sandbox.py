@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -52,12 +52,15 @@ class ShopifySandbox:
         monotonic: Callable[[], float] = time.monotonic,
         auto_deliver: bool = True,
         partner_app: PartnerApp | None = None,
+        cancel_job_delay: timedelta | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.partner_app = partner_app or PartnerApp()
         self.faults = faults or Faults()
         self.webhooks = ShopifyWebhooks(self.clock, self.faults)
         self.world = World(self.clock, self.webhooks.emit)
+        if cancel_job_delay is not None:
+            self.world.cancel_job_delay = cancel_job_delay
         self.throttle_status_code = 200  # Shopify answers THROTTLED with 200 or 429 (§8)
         self.auto_deliver = auto_deliver
         self._monotonic = monotonic

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shopbridge.clock import Clock
@@ -17,6 +17,9 @@ from shopbridge_sandbox.shopify.model import Ids, Shop
 from shopbridge_sandbox.shopify.tokens import TokenLedger
 
 Emit = Callable[[Shop, str, dict[str, Any]], None]
+
+
+CANCEL_JOB_DELAY = timedelta(seconds=2)
 
 
 class World:
@@ -27,6 +30,10 @@ class World:
         self.tokens = TokenLedger()
         self.lock = threading.RLock()
         self._emit = emit
+        # How long an unpolled orderCancel job runs, in sandbox-clock time (on Shopify the order
+        # shows cancelled a moment later). Zero: done on the next tick, as a manual clock that
+        # nobody moves needs.
+        self.cancel_job_delay = CANCEL_JOB_DELAY
         # Each shop's static token (an admin-created custom app's), until it is uninstalled.
         self._legacy_tokens: dict[str, Shop] = {}
 

@@ -16,7 +16,6 @@ from shopbridge.shopify.models import (
     OrderLine,
 )
 from shopbridge_sandbox.shopify import ShopifySandbox, StoreCredentials
-from shopbridge_sandbox.shopify.resolvers import orders as sandbox_orders
 
 TIKTOK_ID = "577000111222444"
 
@@ -31,12 +30,12 @@ async def _mirror(shopify: ShopifyClient, tee: dict[str, str]) -> CreatedOrder:
 
 
 async def test_a_cancel_already_running_is_retried_then_seen_done(
-    shopify: ShopifyClient, tee: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    shopify: ShopifyClient, sandbox: ShopifySandbox, tee: dict[str, str]
 ) -> None:
     """An earlier cancel whose answer was lost still runs: the second one is refused while the
     order is not cancelled yet, which is retryable, not a failure; once its job is done the
     order reads cancelled and a cancel is then a no-op."""
-    monkeypatch.setattr(sandbox_orders, "CANCEL_JOB_DELAY", timedelta(hours=1))  # a slow job
+    sandbox.world.cancel_job_delay = timedelta(hours=1)  # a slow job
     created = await _mirror(shopify, tee)
     gateway = ShopifyGateway(shopify)
     job = await shopify.cancel_order(created.id, CancelReason.CUSTOMER)  # its answer "lost"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from shopbridge_sandbox.shopify import editing, orders
@@ -19,10 +18,8 @@ from shopbridge_sandbox.shopify.resolvers.registry import (
 )
 from shopbridge_sandbox.shopify.search import Term, compare, filter_items, parse, parse_time
 
-# orderCancel runs as a job; it completes on the next job(id:) poll or, unpolled, after this
-# much sandbox-clock time, on the next tick: never within orderCancel's own answer, as on
-# Shopify, where the order shows cancelled a moment later [shopify_api.md §4].
-CANCEL_JOB_DELAY = timedelta(0)
+# orderCancel runs as a job; it completes on the next job(id:) poll or, unpolled, after the
+# world's `cancel_job_delay` of sandbox-clock time (on the next tick) [shopify_api.md §4].
 
 
 def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -259,7 +256,7 @@ def _order_cancel(
     refunds = bool((refundMethod or {}).get("originalPaymentMethodsRefund") or refund)
     job = Job(
         str(uuid.uuid4()),
-        world.now() + CANCEL_JOB_DELAY,
+        world.now() + world.cancel_job_delay,
         lambda: orders.cancel_order(world, shop, order, reason, restock, refund=refunds),
     )
     shop.jobs[job.id] = job
@@ -272,5 +269,5 @@ attributes("Job", id=lambda j: j.gid, done=lambda j: j.done, query=lambda j: {})
 @resolves("QueryRoot", "job")
 def _job(_: Any, info: Any, id: str) -> Job | None:
     job = ctx(info).shop.jobs.get(id.rsplit("/", 1)[-1])
-    # A job is done by the time anyone polls it again (see CANCEL_JOB_DELAY).
+    # A job is done by the time anyone polls it again (see World.cancel_job_delay).
     return job.complete() if job else None
