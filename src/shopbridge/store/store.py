@@ -456,9 +456,10 @@ class Store:
     ) -> list[tuple[WorkKind, ClaimedItem]]:
         """A worker's claim round for `slots` free slots, in one transaction: first the actions
         of `first_priority` or more urgent (stock reservations) on their own; then, only when
-        none of those waits any more (fewer came than asked), the other queues in turn with the
-        slots left: deliveries, deadlines, other actions, stock rows. At most `batch_size` of
-        each. One transaction, so a round costs one commit, however many queues it visits."""
+        none of those waits any more (fewer came than asked), the other queues share the slots
+        left (deadlines, other actions, deliveries, stock rows: each its share first, then what
+        the others did not take). At most `batch_size` of each. One transaction, so a round
+        costs one commit, however many queues it visits."""
         claimed: list[tuple[WorkKind, ClaimedItem]] = []
         wanted = min(slots, batch_size)
         if wanted <= 0:
@@ -468,24 +469,38 @@ class Store:
             claimed += [(WorkKind.OUTBOX, item) for item in urgent]
             if len(urgent) == wanted:
                 return claimed  # more may wait: the other queues get no slot meanwhile
-            for kind in (WorkKind.INBOX, WorkKind.DEADLINE, WorkKind.OUTBOX, WorkKind.STOCK):
-                left = min(slots - len(claimed), batch_size)
-                if left <= 0:
-                    break
-                items: list[Any]
-                if kind is WorkKind.INBOX:
-                    items = self._claim_inbox(db, worker_id, left, lease)
-                elif kind is WorkKind.DEADLINE:
-                    items = self._claim_deadlines(db, worker_id, left, lease)
-                elif kind is WorkKind.OUTBOX:
-                    items = self._claim_outbox(db, worker_id, left, lease, claims.ANY_PRIORITY)
-                else:
-                    # Stock rows are pushed a batch per connection: a slot takes up to
-                    # STOCK_ROWS_PER_SLOT of them (see the worker).
-                    items = stock_claim_in(
-                        db, self.clock.now(), worker_id, STOCK_ROWS_PER_SLOT * left, lease
+            # The slots left are shared: each queue first gets its share, then what the others
+            # left. A stream of deliveries must not starve holdback deadlines and releases.
+            kinds = (WorkKind.DEADLINE, WorkKind.OUTBOX, WorkKind.INBOX, WorkKind.STOCK)
+            used = len(claimed)
+            taken = dict.fromkeys(kinds, 0)
+            share = max(1, -(-(slots - used) // len(kinds)))
+            for cap in (share, batch_size):
+                for kind in kinds:
+                    left = min(slots - used, cap - taken[kind], batch_size - taken[kind])
+                    if left <= 0:
+                        continue
+                    items: list[Any]
+                    if kind is WorkKind.INBOX:
+                        items = self._claim_inbox(db, worker_id, left, lease)
+                    elif kind is WorkKind.DEADLINE:
+                        items = self._claim_deadlines(db, worker_id, left, lease)
+                    elif kind is WorkKind.OUTBOX:
+                        items = self._claim_outbox(db, worker_id, left, lease, claims.ANY_PRIORITY)
+                    else:
+                        # Stock rows are pushed a batch per connection: a slot takes up to
+                        # STOCK_ROWS_PER_SLOT of them (see the worker).
+                        items = stock_claim_in(
+                            db, self.clock.now(), worker_id, STOCK_ROWS_PER_SLOT * left, lease
+                        )
+                    slots_taken = (
+                        -(-len(items) // STOCK_ROWS_PER_SLOT)
+                        if kind is WorkKind.STOCK
+                        else len(items)
                     )
-                claimed += [(kind, item) for item in items]
+                    taken[kind] += slots_taken
+                    used += slots_taken
+                    claimed += [(kind, item) for item in items]
         return claimed
 
     def retry_inbox(
