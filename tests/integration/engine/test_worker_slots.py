@@ -121,6 +121,37 @@ def test_a_claim_round_gives_other_work_only_the_slots_reservations_left(
     assert commits() == 2
 
 
+def test_a_stream_of_deliveries_does_not_starve_releases(
+    store: Store, manual_clock: ManualClock
+) -> None:
+    """With 20 deliveries pending and 3 releases due, a round of 4 slots gives the releases
+    their share (1) and deliveries theirs, then what is left: no queue waits for another to
+    run dry (the demo's holdback deadlines fired an hour late behind its webhooks)."""
+    manual_clock.set(T0)
+    connection_id = World(store, manual_clock).connection_id
+    for n in range(3):
+        with store.order_unit(connection_id, f"5{n}") as unit:
+            unit.save({}, phase="held")
+            unit.enqueue("release_shopify_order", {}, f"release-{n}", 20)
+    for n in range(20):
+        store.record_delivery(
+            source="tiktok",
+            delivery_key=f"d{n}",
+            topic="ORDER_STATUS_CHANGE",
+            connection_id=connection_id,
+            headers={},
+            body=b"{}",
+        )
+    lease = timedelta(minutes=1)
+
+    round_ = store.claim_round("w", lease, slots=4, batch_size=10, first_priority=0)
+
+    kinds = Counter(str(kind) for kind, _ in round_)
+    assert kinds["outbox"] >= 1, kinds
+    assert kinds["inbox"] >= 1, kinds
+    assert sum(kinds.values()) == 4
+
+
 class _SlowOrders(Worker):
     """Runs nothing remote: each item takes a moment and is then completed. Notes which orders
     run at once."""
