@@ -60,11 +60,10 @@ from ingest import (  # the sibling benchmark: databases, HTTP connections, perc
 )
 
 from shopbridge.clock import SystemClock
-from shopbridge.domain.stock import DEFAULT_RULE, tiktok_quantity
 from shopbridge.store import SecretBox, Store, create_db_engine, upgrade_database
 from shopbridge.store.tables import inbox, order_mirrors
 from shopbridge_sandbox.driver import ShopifyDriver, TikTokDriver
-from shopbridge_sandbox.loopback import SHOPIFY_TOPICS
+from shopbridge_sandbox.rehearsal import connect_sandboxes
 from shopbridge_sandbox.tiktok.signing import webhook_authorization
 
 GOAL_P99_MS = 100.0
@@ -156,39 +155,14 @@ async def world(url: str, args: argparse.Namespace, folder: Path) -> AsyncIterat
             )
         await until_up(f"{tiktok_url}/_sandbox/clock", children["tiktok"])
         await until_up(f"{shopify_url}/_sandbox/faults", children["shopify"])
-        stock = 10 * args.orders + 100
-        shop = await tiktok.create_shop("Load TikTok Shop", "US")
-        await tiktok.add_product(
-            shop["shop_id"],
-            "Catalog",
-            [
-                {"seller_sku": s, "price": p, "quantity": tiktok_quantity(stock, DEFAULT_RULE)}
-                for s, p in SKUS.items()
-            ],
-        )
-        await tiktok.set_webhook(shop["shop_id"], f"{serve_url}/webhooks/tiktok")
-        creds = await shopify.create_shop("load", "standard")
-        await shopify.add_product(
-            "load", "Catalog", [{"sku": s, "price": p, "available": stock} for s, p in SKUS.items()]
-        )
-        for topic in SHOPIFY_TOPICS:
-            await shopify.subscribe("load", topic, f"{serve_url}/webhooks/shopify")
-        connection_id = store.add_connection(
+        connection_id, shop = await connect_sandboxes(
+            store,
+            tiktok,
+            shopify,
+            serve_url,
             name="Load",
-            tiktok_app_key=shop["app_key"],
-            tiktok_app_secret=shop["app_secret"],
-            tiktok_access_token=shop["access_token"],
-            tiktok_refresh_token=shop["refresh_token"],
-            tiktok_shop_id=shop["shop_id"],
-            tiktok_shop_cipher=shop["shop_cipher"],
-            tiktok_region=shop["region"],
-            tiktok_api_base_url=tiktok_url,
-            tiktok_auth_base_url=tiktok_url,
-            shopify_domain=creds["domain"],
-            shopify_api_base_url=shopify_url,
-            shopify_access_token=creds["access_token"],
-            shopify_client_secret=creds["client_secret"],
-            shopify_location_id=creds["location_ids"][0],
+            plan="standard",
+            stock=10 * args.orders + 100,
         )
         if args.separate_worker:
             children["serve"] = Child("serve", ["serve", "--web-only"], env, folder)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 import sqlalchemy as sa
@@ -312,44 +312,15 @@ class Rehearsal:
     async def _set_up(
         self, store: Store, tiktok: TikTokDriver, shopify: ShopifyDriver, serve_url: str
     ) -> tuple[int, str]:
-        stock = 3 * self.o.orders + 50
-        shop = await tiktok.create_shop("Rehearsal TikTok Shop", "US")
-        await tiktok.add_product(
-            shop["shop_id"],
-            "Catalog",
-            # An already-synced shop: TikTok shows what shopbridge's default rules give.
-            [
-                {"seller_sku": s, "price": p, "quantity": tiktok_quantity(stock, DEFAULT_RULE)}
-                for s, p in SKUS.items()
-            ],
-        )
-        await tiktok.set_webhook(shop["shop_id"], f"{serve_url}/webhooks/tiktok")
         # Plus: the clock runs faster than Shopify's real-time cost bucket refills.
-        creds = await shopify.create_shop("rehearsal", "plus")
-        await shopify.add_product(
-            "rehearsal",
-            "Catalog",
-            [{"sku": s, "price": p, "available": stock} for s, p in SKUS.items()],
-        )
-        for topic in SHOPIFY_TOPICS:
-            await shopify.subscribe("rehearsal", topic, f"{serve_url}/webhooks/shopify")
-        tiktok_url = tiktok.base_url
-        connection_id = store.add_connection(
+        connection_id, shop = await connect_sandboxes(
+            store,
+            tiktok,
+            shopify,
+            serve_url,
             name="Rehearsal",
-            tiktok_app_key=shop["app_key"],
-            tiktok_app_secret=shop["app_secret"],
-            tiktok_access_token=shop["access_token"],
-            tiktok_refresh_token=shop["refresh_token"],
-            tiktok_shop_id=shop["shop_id"],
-            tiktok_shop_cipher=shop["shop_cipher"],
-            tiktok_region=shop["region"],
-            tiktok_api_base_url=tiktok_url,
-            tiktok_auth_base_url=tiktok_url,
-            shopify_domain=creds["domain"],
-            shopify_api_base_url=shopify.base_url,
-            shopify_access_token=creds["access_token"],
-            shopify_client_secret=creds["client_secret"],
-            shopify_location_id=creds["location_ids"][0],
+            plan="plus",
+            stock=3 * self.o.orders + 50,
             carrier_mapping={"Royal Mail": "USPS"},
         )
         create_user(store, *MERCHANT, [connection_id])
@@ -704,3 +675,56 @@ async def rehearse(options: Options, out: Callable[[str], None] = print) -> Repo
     for line in render(report, options):
         out(line)
     return report
+
+
+async def connect_sandboxes(
+    store: Store,
+    tiktok: TikTokDriver,
+    shopify: ShopifyDriver,
+    serve_url: str,
+    *,
+    name: str,
+    plan: str,
+    stock: int,
+    carrier_mapping: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Two running sandboxes made into one connection for the bridge at `serve_url`: a TikTok
+    shop and a Shopify store (`plan`) selling SKUS, `stock` of each on both (an already-synced
+    shop: TikTok shows what the default rules give), their webhooks aimed at the bridge.
+    Returns the connection's id and the TikTok shop (its id, app key and secret...)."""
+    shop = await tiktok.create_shop(f"{name} TikTok Shop", "US")
+    await tiktok.add_product(
+        shop["shop_id"],
+        "Catalog",
+        [
+            {"seller_sku": s, "price": p, "quantity": tiktok_quantity(stock, DEFAULT_RULE)}
+            for s, p in SKUS.items()
+        ],
+    )
+    await tiktok.set_webhook(shop["shop_id"], f"{serve_url}/webhooks/tiktok")
+    handle = name.lower()
+    creds = await shopify.create_shop(handle, plan)
+    await shopify.add_product(
+        handle, "Catalog", [{"sku": s, "price": p, "available": stock} for s, p in SKUS.items()]
+    )
+    for topic in SHOPIFY_TOPICS:
+        await shopify.subscribe(handle, topic, f"{serve_url}/webhooks/shopify")
+    connection_id = store.add_connection(
+        name=name,
+        tiktok_app_key=shop["app_key"],
+        tiktok_app_secret=shop["app_secret"],
+        tiktok_access_token=shop["access_token"],
+        tiktok_refresh_token=shop["refresh_token"],
+        tiktok_shop_id=shop["shop_id"],
+        tiktok_shop_cipher=shop["shop_cipher"],
+        tiktok_region=shop["region"],
+        tiktok_api_base_url=tiktok.base_url,
+        tiktok_auth_base_url=tiktok.base_url,
+        shopify_domain=creds["domain"],
+        shopify_api_base_url=shopify.base_url,
+        shopify_access_token=creds["access_token"],
+        shopify_client_secret=creds["client_secret"],
+        shopify_location_id=creds["location_ids"][0],
+        **({"carrier_mapping": carrier_mapping} if carrier_mapping else {}),
+    )
+    return connection_id, shop

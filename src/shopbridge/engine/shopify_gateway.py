@@ -169,14 +169,13 @@ class ShopifyGateway:
         """Variants by Shopify SKU, from the cache where fresh; unknown SKUs are absent (and
         asked again next time: a variant the merchant adds is found on the next order)."""
         now = time.monotonic()
+        fresh = {sku: self._variants.get(sku, (None, 0.0)) for sku in dict.fromkeys(skus)}
         found = {
             sku: variant
-            for sku in skus
-            if (cached := self._variants.get(sku)) is not None
-            for variant, at in (cached,)
-            if now - at < VARIANT_CACHE_SECONDS
+            for sku, (variant, at) in fresh.items()
+            if variant is not None and now - at < VARIANT_CACHE_SECONDS
         }
-        missing = [sku for sku in dict.fromkeys(skus) if sku not in found]
+        missing = [sku for sku in fresh if sku not in found]
         if missing:
             for sku, variant in (await self.client.variants_by_sku(missing)).items():
                 self._variants[sku] = (variant, now)
